@@ -1,0 +1,20 @@
+#pragma once
+#include <map>
+#include <string>
+
+namespace dray {
+
+// Options for dray::Init. Flags (Init(argc, argv)) and the environment
+// (DRAY_ADDRESS, DRAY_SIM) fill what is left empty here.
+struct Config {
+  // Empty: the embedded single-node cluster; else "HOST:PORT" of a cluster.
+  std::string address;
+  // The embedded cluster's node: CPUs (0: hardware threads) and other resources.
+  int num_cpus = 0;
+  std::map<std::string, double> resources;
+  // Empty: run for real; else a simulation spec, e.g. "seed=42,nodes=5,cpus=2"
+  // (docs/sim.md lists every key).
+  std::string sim;
+};
+
+}  // namespace dray

@@ -1,0 +1,47 @@
+// Values travel as msgpack (a user type declares MSGPACK_DEFINE). Error
+// objects carry an error record that Get turns back into the right exception.
+#pragma once
+#include <memory>
+#include <string>
+#include <tuple>
+
+#include <msgpack.hpp>
+
+#include "dray/errors.h"
+#include "dray/object_ref.h"
+
+namespace dray::internal {
+
+template <class T>
+ValueData Serialize(const T& v) {
+  ContainedRefs scope;
+  msgpack::sbuffer sb;
+  msgpack::pack(sb, v);
+  ValueData out;
+  out.data = std::make_shared<const std::string>(sb.data(), sb.size());
+  out.contained = std::move(scope.refs);
+  return out;
+}
+
+// Error record: [kind, task_name, type, message].
+ValueData MakeErrorValue(const std::string& kind, const std::string& task_name, const std::string& type,
+                         const std::string& message);
+[[noreturn]] void ThrowErrorValue(const ValueData& v);
+
+template <class T>
+std::shared_ptr<T> Deserialize(const ValueData& v) {
+  if (v.is_error) ThrowErrorValue(v);
+  if (!v.data) throw Error("dray: object has no data");
+  try {
+    msgpack::object_handle oh = msgpack::unpack(v.data->data(), v.data->size());
+    auto out = std::make_shared<T>();
+    oh.get().convert(*out);
+    return out;
+  } catch (const msgpack::type_error& e) {
+    throw Error(std::string("dray: object does not hold a value of the requested type (") + e.what() + ")");
+  } catch (const msgpack::unpack_error& e) {
+    throw Error(std::string("dray: object bytes are malformed (") + e.what() + ")");
+  }
+}
+
+}  // namespace dray::internal

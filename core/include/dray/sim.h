@@ -1,0 +1,43 @@
+// Simulation-only extensions: inspect a simulated cluster from the driver.
+// Available when dray runs with DRAY_SIM / Config::sim.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace dray::sim {
+
+// What is left in the cluster, for leak checks once the driver let go.
+struct ClusterState {
+  uint64_t store_objects = 0;
+  uint64_t store_bytes = 0;
+  uint64_t leased_workers = 0;
+  uint64_t workers = 0;
+  uint64_t owned_objects = 0;  // over every owner
+  uint64_t borrowed_objects = 0;
+  uint64_t pending_tasks = 0;
+  uint64_t queued_tasks = 0;
+  // Nothing stored, leased, owned, borrowed or pending.
+  bool Clean() const {
+    return store_objects == 0 && leased_workers == 0 && owned_objects == 0 && borrowed_objects == 0 &&
+           pending_tasks == 0 && queued_tasks == 0;
+  }
+  std::string Str() const;
+};
+
+struct RunStats {
+  uint64_t steps = 0;       // state-machine steps
+  uint64_t messages = 0;    // messages delivered
+  uint64_t trace_hash = 0;  // same seed, same hash
+  int64_t virtual_ns = 0;
+};
+
+bool IsSimulation();
+// Runs the cluster until nothing is left to happen (or `limit` of virtual time
+// passed) and reports what it still holds. Throws dray::Error outside a simulation.
+ClusterState RunUntilQuiet(std::chrono::nanoseconds limit = std::chrono::seconds(60));
+RunStats CurrentStats();
+// The stats of the last simulation that was shut down in this process.
+RunStats LastStats();
+
+}  // namespace dray::sim

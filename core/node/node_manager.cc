@@ -1,0 +1,448 @@
+#include "core/node/node_manager.h"
+
+#include <algorithm>
+
+namespace dray {
+
+namespace {
+constexpr uint32_t kMaxSpills = 8;
+}
+
+NodeManager::NodeManager(NodeManagerConfig cfg) : cfg_(std::move(cfg)), available_(cfg_.total) {}
+
+std::vector<ObjectId> NodeManager::StoredIds() const {
+  std::vector<ObjectId> v;
+  for (const auto& [id, e] : store_) v.push_back(id);
+  return v;
+}
+
+void NodeManager::Step(const Input& in, Context& cx) {
+  if (const auto* d = std::get_if<InDeliver>(&in)) {
+    OnDeliver(d->from, d->msg, cx);
+  } else if (const auto* t = std::get_if<InTimer>(&in)) {
+    if (t->id == kReportTimer) {
+      report_armed_ = false;
+      SendReport(cx);
+    } else if (t->id >= kPullRetryBase) {
+      auto it = retry_timers_.find(t->id);
+      if (it == retry_timers_.end()) return;
+      ObjectId id = it->second;
+      retry_timers_.erase(it);
+      auto p = pulls_.find(id);
+      if (p == pulls_.end()) return;
+      p->second.waiting_retry = false;
+      RequestChunks(id, p->second, cx);
+    } else if (t->id >= kIdleTimerBase) {
+      Addr w{cfg_.node, static_cast<uint32_t>(t->id - kIdleTimerBase)};
+      auto it = workers_.find(w);
+      if (it == workers_.end() || !it->second.idle || it->second.owns_objects) return;
+      if (cx.now() - it->second.idle_since < cfg_.idle_worker_ns) return;
+      // Keep as many idle workers as CPUs; retire the rest.
+      int64_t cpus = cfg_.total.Get("CPU") / kResourceUnit;
+      if (static_cast<int64_t>(workers_.size()) <= std::max<int64_t>(cpus, 1)) return;
+      workers_.erase(it);
+      cx.Emit(EfStopWorker{w});
+    }
+  } else if (const auto* c = std::get_if<InCommand>(&in)) {
+    if (std::holds_alternative<CmdStart>(c->cmd)) {
+      cx.Send(cfg_.gcs, RegisterNode{cfg_.node, addr(), cfg_.total, cfg_.store_capacity_bytes});
+    }
+  }
+}
+
+void NodeManager::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
+  std::visit(
+      [&](const auto& m) {
+        using M = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<M, ClusterView>) {
+          for (const auto& v : m.nodes) view_[v.node] = v;
+          // A view may make a waiting infeasible task placeable.
+          if (!infeasible_.empty()) {
+            auto waiting = std::move(infeasible_);
+            infeasible_.clear();
+            for (auto& s : waiting) OnSubmit(std::move(s), cx);
+            MarkDirty(cx);
+          }
+        } else if constexpr (std::is_same_v<M, SubmitTask>) {
+          OnSubmit(m.spec, cx);
+        } else if constexpr (std::is_same_v<M, RegisterWorker>) {
+          auto& w = workers_[m.worker];
+          DRAY_ASSERT(!w.registered, "a worker registered twice");
+          w.registered = true;
+          w.idle = true;
+          w.idle_since = cx.now();
+          if (starting_workers_ > 0) --starting_workers_;
+          TryDispatch(cx);
+        } else if constexpr (std::is_same_v<M, TaskFinished>) {
+          OnTaskFinished(from, m, cx);
+        } else if constexpr (std::is_same_v<M, WorkerBlocked>) {
+          auto it = leases_.find(m.task);
+          if (it == leases_.end() || it->second.blocked) return;
+          Lease& l = it->second;
+          l.blocked = true;
+          ResourceSet cpu = CpuPart(l.held);
+          l.held.Subtract(cpu);
+          available_.Add(cpu);
+          MarkDirty(cx);
+          TryDispatch(cx);
+        } else if constexpr (std::is_same_v<M, WorkerUnblocked>) {
+          auto it = leases_.find(m.task);
+          if (it == leases_.end() || !it->second.blocked || it->second.unblock_requested) return;
+          it->second.unblock_requested = true;
+          unblock_queue_.push_back(m.task);
+          TryDispatch(cx);
+        } else if constexpr (std::is_same_v<M, PutObject>) {
+          StoreObject(m.object.id, m.object.value, m.object.owner, /*primary=*/true, cx);
+        } else if constexpr (std::is_same_v<M, FetchObject>) {
+          auto it = store_.find(m.id);
+          if (it != store_.end()) {
+            cx.Send(from, ObjectReady{m.id, m.request, true, it->second.value, ""});
+            return;
+          }
+          fetchers_[m.id].push_back({from, m.request});
+          EnsureLocal(m.id, m.owner, m.locations, cx);
+        } else if constexpr (std::is_same_v<M, PullObject>) {
+          OnPullRequest(from, m, cx);
+        } else if constexpr (std::is_same_v<M, ObjectChunk>) {
+          OnChunk(m, cx);
+        } else if constexpr (std::is_same_v<M, FreeObjects>) {
+          for (const auto& id : m.ids) {
+            auto it = store_.find(id);
+            if (it != store_.end()) {
+              store_used_ -= it->second.value.data.size();
+              store_.erase(it);
+            }
+          }
+        }
+        // Other messages are not for a node manager: ignored.
+      },
+      msg);
+}
+
+// ---- placement ----
+
+ResourceSet NodeManager::CpuPart(const ResourceSet& r) const {
+  ResourceSet c;
+  c.Set("CPU", r.Get("CPU"));
+  return c;
+}
+
+double NodeManager::Utilization(const ResourceSet& total, const ResourceSet& avail) const {
+  double u = 0;
+  for (const auto& [name, amount] : total.items()) {
+    if (amount <= 0) continue;
+    u = std::max(u, static_cast<double>(amount - avail.Get(name)) / static_cast<double>(amount));
+  }
+  return u;
+}
+
+// Hybrid policy: stay local while the node is under half used; then the
+// least used node where the task fits now; then wait where it fits at all.
+std::optional<NodeId> NodeManager::ChooseNode(const TaskSpec& spec) const {
+  const ResourceSet& need = spec.resources;
+  // The local node's free resources, net of tasks already queued here.
+  ResourceSet local_free = available_;
+  for (const auto& q : queue_) {
+    if (local_free.Contains(q.spec.resources)) local_free.Subtract(q.spec.resources);
+    else local_free = ResourceSet();
+  }
+  bool local_feasible = cfg_.total.Contains(need);
+  if (local_feasible && local_free.Contains(need) && Utilization(cfg_.total, local_free) < 0.5)
+    return cfg_.node;
+  std::optional<NodeId> best;
+  double best_u = 2.0;
+  auto consider = [&](NodeId n, const ResourceSet& total, const ResourceSet& free) {
+    if (!free.Contains(need)) return;
+    double u = Utilization(total, free);
+    if (u < best_u) { best_u = u; best = n; }
+  };
+  if (local_feasible) consider(cfg_.node, cfg_.total, local_free);
+  for (const auto& [n, v] : view_)
+    if (n != cfg_.node) consider(n, v.total, v.available);
+  if (best) return best;
+  if (local_feasible) return cfg_.node;
+  // Fits nowhere now: the least used node where it fits at all.
+  for (const auto& [n, v] : view_) {
+    if (n == cfg_.node || !v.total.Contains(need)) continue;
+    double u = Utilization(v.total, v.available);
+    if (!best || u < best_u) { best_u = u; best = n; }
+  }
+  return best;
+}
+
+void NodeManager::OnSubmit(TaskSpec spec, Context& cx) {
+  // A spilled task is accepted wherever it fits at all, so it cannot bounce.
+  if (spec.spill_count > 0 && cfg_.total.Contains(spec.resources)) {
+    Enqueue(std::move(spec), cx);
+    return;
+  }
+  std::optional<NodeId> target = ChooseNode(spec);
+  if (!target || (spec.spill_count >= kMaxSpills && *target != cfg_.node)) {
+    infeasible_.push_back(std::move(spec));  // waits for a node that fits
+    MarkDirty(cx);
+    return;
+  }
+  if (*target == cfg_.node) {
+    Enqueue(std::move(spec), cx);
+    return;
+  }
+  // Spill: charge the target in our view until its next report corrects it.
+  auto& v = view_[*target];
+  if (v.available.Contains(spec.resources)) v.available.Subtract(spec.resources);
+  ++spec.spill_count;
+  cx.Send(NodeAddr(*target), SubmitTask{std::move(spec)});
+}
+
+void NodeManager::Enqueue(TaskSpec spec, Context& cx) {
+  Queued q;
+  for (const auto& a : spec.args) {
+    if (a.kind == TaskArg::kRef && a.in_store && store_.count(a.ref.id) == 0) {
+      q.missing.push_back(a.ref.id);
+      EnsureLocal(a.ref.id, a.ref.owner, a.locations, cx);
+    }
+  }
+  q.spec = std::move(spec);
+  queue_.push_back(std::move(q));
+  MarkDirty(cx);
+  TryDispatch(cx);
+}
+
+void NodeManager::TryDispatch(Context& cx) {
+  // Workers that were blocked in Get come first: their tasks already started.
+  while (!unblock_queue_.empty()) {
+    auto it = leases_.find(unblock_queue_.front());
+    if (it == leases_.end()) { unblock_queue_.pop_front(); continue; }
+    Lease& l = it->second;
+    ResourceSet cpu = CpuPart(l.demand);
+    if (!available_.Contains(cpu)) break;
+    available_.Subtract(cpu);
+    l.held.Add(cpu);
+    l.blocked = false;
+    l.unblock_requested = false;
+    cx.Send(l.worker, ResumeGrant{it->first});
+    unblock_queue_.pop_front();
+    MarkDirty(cx);
+  }
+  if (!unblock_queue_.empty()) return;
+  uint32_t wanted_workers = 0;
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    if (!it->missing.empty() || !available_.Contains(it->spec.resources)) { ++it; continue; }
+    Addr worker{};
+    bool found = false;
+    for (auto& [a, w] : workers_) {
+      if (w.registered && w.idle) { worker = a; found = true; break; }
+    }
+    if (!found) { ++wanted_workers; ++it; continue; }
+    Dispatch(*it, worker, cx);
+    it = queue_.erase(it);
+  }
+  while (starting_workers_ < wanted_workers) {
+    Addr w{cfg_.node, next_proc_++};
+    workers_[w] = Worker{};
+    ++starting_workers_;
+    cx.Emit(EfStartWorker{w});
+  }
+}
+
+void NodeManager::Dispatch(Queued& q, Addr worker, Context& cx) {
+  TaskSpec& spec = q.spec;
+  for (auto& a : spec.args) {
+    if (a.kind != TaskArg::kRef || !a.in_store) continue;
+    auto it = store_.find(a.ref.id);
+    DRAY_ASSERT(it != store_.end(), "dispatching a task whose argument is not local");
+    a.value = it->second.value;
+    a.in_store = false;  // the worker reads it from here (shared memory on a real node)
+    a.resolved = true;
+  }
+  available_.Subtract(spec.resources);
+  Worker& w = workers_[worker];
+  w.idle = false;
+  Lease l;
+  l.worker = worker;
+  l.held = spec.resources;
+  l.demand = spec.resources;
+  l.spec = spec;
+  worker_task_[worker] = spec.task;
+  cx.Send(worker, ExecuteTask{spec});
+  leases_.emplace(spec.task, std::move(l));
+  MarkDirty(cx);
+}
+
+void NodeManager::OnTaskFinished(const Addr& worker, const TaskFinished& m, Context& cx) {
+  for (const auto& s : m.stored) StoreObject(s.id, s.value, s.owner, /*primary=*/true, cx);
+  auto it = leases_.find(m.task);
+  if (it != leases_.end()) {
+    available_.Add(it->second.held);
+    leases_.erase(it);
+  }
+  worker_task_.erase(worker);
+  auto w = workers_.find(worker);
+  if (w != workers_.end()) {
+    w->second.idle = true;
+    w->second.idle_since = cx.now();
+    cx.SetTimer(kIdleTimerBase + worker.proc, cx.now() + cfg_.idle_worker_ns);
+  }
+  MarkDirty(cx);
+  TryDispatch(cx);
+}
+
+// ---- objects ----
+
+void NodeManager::StoreObject(const ObjectId& id, ObjectValue value, Addr owner, bool primary, Context& cx) {
+  auto it = store_.find(id);
+  if (it == store_.end()) {
+    store_used_ += value.data.size();
+    store_.emplace(id, StoreEntry{std::move(value), owner, primary});
+  } else if (primary) {
+    it->second.primary = true;
+  }
+  ObjectArrived(id, cx);
+}
+
+void NodeManager::ObjectArrived(const ObjectId& id, Context& cx) {
+  auto f = fetchers_.find(id);
+  if (f != fetchers_.end()) {
+    const auto& e = store_.at(id);
+    for (const auto& fe : f->second) cx.Send(fe.proc, ObjectReady{id, fe.request, true, e.value, ""});
+    fetchers_.erase(f);
+  }
+  bool any = false;
+  for (auto& q : queue_) {
+    auto m = std::find(q.missing.begin(), q.missing.end(), id);
+    if (m != q.missing.end()) { q.missing.erase(m); any = true; }
+  }
+  if (any) TryDispatch(cx);
+}
+
+void NodeManager::EnsureLocal(const ObjectId& id, const Addr& owner, const std::vector<NodeId>& locations,
+                              Context& cx) {
+  if (store_.count(id) || pulls_.count(id)) return;
+  std::vector<NodeId> remote;
+  for (NodeId n : locations) if (n != cfg_.node) remote.push_back(n);
+  if (remote.empty()) return;  // it is on its way to this node's store
+  Pull& p = pulls_[id];
+  p.locations = std::move(remote);
+  p.owner = owner;
+  RequestChunks(id, p, cx);
+}
+
+void NodeManager::RequestChunks(const ObjectId& id, Pull& p, Context& cx) {
+  Addr src = NodeAddr(p.locations[p.source % p.locations.size()]);
+  if (p.num_chunks == 0) {  // learn the size from the first chunk
+    cx.Send(src, PullObject{id, 0});
+    return;
+  }
+  uint32_t in_flight = p.next_chunk - p.received;
+  while (p.next_chunk < p.num_chunks && in_flight < cfg_.pull_window) {
+    cx.Send(src, PullObject{id, p.next_chunk++});
+    ++in_flight;
+  }
+}
+
+void NodeManager::OnPullRequest(const Addr& from, const PullObject& m, Context& cx) {
+  ObjectChunk c;
+  c.id = m.id;
+  auto it = store_.find(m.id);
+  if (it == store_.end()) {
+    c.found = false;
+    cx.Send(from, std::move(c));
+    return;
+  }
+  const std::string& data = it->second.value.data.str();
+  uint64_t chunk = std::max<uint64_t>(cfg_.chunk_bytes, 1);
+  c.found = true;
+  c.size = data.size();
+  c.num_chunks = static_cast<uint32_t>(std::max<uint64_t>(1, (data.size() + chunk - 1) / chunk));
+  c.chunk = m.chunk;
+  c.is_error = it->second.value.is_error;
+  c.contained = it->second.value.contained;
+  c.owner = it->second.owner;
+  if (m.chunk < c.num_chunks) {
+    uint64_t off = uint64_t{m.chunk} * chunk;
+    c.data = data.substr(off, std::min<uint64_t>(chunk, data.size() - off));
+  }
+  cx.Send(from, std::move(c));
+}
+
+void NodeManager::OnChunk(const ObjectChunk& m, Context& cx) {
+  auto it = pulls_.find(m.id);
+  if (it == pulls_.end()) return;  // a late duplicate
+  Pull& p = it->second;
+  if (!m.found) {
+    // Not there (yet): try the next location after a pause.
+    ++p.source;
+    p.num_chunks = 0;
+    p.next_chunk = 0;
+    p.received = 0;
+    p.chunks.clear();
+    p.have.clear();
+    if (!p.waiting_retry) {
+      p.waiting_retry = true;
+      uint64_t tid = kPullRetryBase + next_retry_id_++;
+      retry_timers_[tid] = m.id;
+      cx.SetTimer(tid, cx.now() + cfg_.pull_retry_ns);
+    }
+    return;
+  }
+  if (p.num_chunks == 0) {
+    p.num_chunks = m.num_chunks;
+    p.size = m.size;
+    p.is_error = m.is_error;
+    p.contained = m.contained;
+    p.owner = m.owner;
+    p.chunks.assign(m.num_chunks, {});
+    p.have.assign(m.num_chunks, 0);
+    p.next_chunk = 1;
+  }
+  if (m.chunk >= p.num_chunks || p.have[m.chunk]) return;
+  p.chunks[m.chunk] = m.data;
+  p.have[m.chunk] = 1;
+  ++p.received;
+  if (p.received == p.num_chunks) {
+    std::string data;
+    data.reserve(p.size);
+    for (auto& c : p.chunks) data += c;
+    DRAY_ASSERT(data.size() == p.size, "reassembled object has the wrong size");
+    ObjectValue v{Buf(std::move(data)), p.is_error, p.contained};
+    Addr owner = p.owner;
+    pulls_.erase(it);
+    StoreObject(m.id, std::move(v), owner, /*primary=*/false, cx);
+    cx.Send(owner, AddObjectLocation{m.id, cfg_.node});
+    return;
+  }
+  RequestChunks(m.id, p, cx);
+}
+
+// ---- reports ----
+
+void NodeManager::MarkDirty(Context& cx) {
+  dirty_ = true;
+  if (!report_armed_) {
+    report_armed_ = true;
+    cx.SetTimer(kReportTimer, cx.now() + cfg_.report_delay_ns);
+  }
+}
+
+void NodeManager::SendReport(Context& cx) {
+  if (!dirty_) return;
+  dirty_ = false;
+  ResourceReport r;
+  r.node = cfg_.node;
+  r.available = available_;
+  r.queued = static_cast<uint32_t>(queue_.size());
+  for (const auto& s : infeasible_) r.infeasible.push_back(s.resources);
+  r.seq = ++report_seq_;
+  auto& self = view_[cfg_.node];
+  self.node = cfg_.node;
+  self.total = cfg_.total;
+  self.available = available_;
+  cx.Send(cfg_.gcs, std::move(r));
+}
+
+void NodeManager::CheckInvariants() const {
+  DRAY_ASSERT(cfg_.total.Contains(available_), "a node committed more resources than it has");
+  DRAY_ASSERT(store_used_ <= cfg_.store_capacity_bytes || store_.size() <= 1, "object store over capacity");
+  DRAY_ASSERT(leases_.size() == worker_task_.size(), "leases and leased workers disagree");
+}
+
+}  // namespace dray

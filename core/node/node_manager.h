@@ -1,0 +1,141 @@
+// The node manager (Ray's raylet): the node's resources, task queue, hybrid
+// placement with spillback, the worker pool, argument fetching, the object
+// store's accounting and chunked transfer between nodes. No I/O: everything
+// it does is an effect (DESIGN §2).
+#pragma once
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <unordered_map>
+#include <vector>
+
+#include "core/common/step.h"
+
+namespace dray {
+
+struct NodeManagerConfig {
+  NodeId node = 0;
+  Addr gcs;
+  ResourceSet total;
+  uint64_t store_capacity_bytes = 2ull << 30;
+  uint64_t chunk_bytes = 1 << 20;
+  uint32_t pull_window = 4;
+  TimeNs report_delay_ns = 1'000'000;     // batch resource reports
+  TimeNs idle_worker_ns = 1'000'000'000;  // retire idle workers beyond the CPU count
+  TimeNs pull_retry_ns = 10'000'000;
+  uint64_t seed = 0;
+  MSGPACK_DEFINE(node, gcs, total, store_capacity_bytes, chunk_bytes, pull_window, report_delay_ns,
+                 idle_worker_ns, pull_retry_ns, seed);
+};
+
+class NodeManager final : public Component {
+ public:
+  explicit NodeManager(NodeManagerConfig cfg);
+  void Step(const Input& in, Context& cx) override;
+  void CheckInvariants() const override;
+  const char* Kind() const override { return "node"; }
+
+  Addr addr() const { return {cfg_.node, kNodeManagerProc}; }
+  const ResourceSet& available() const { return available_; }
+  const ResourceSet& total() const { return cfg_.total; }
+  size_t store_objects() const { return store_.size(); }
+  uint64_t store_used_bytes() const { return store_used_; }
+  size_t leased_workers() const { return leases_.size(); }
+  size_t workers() const { return workers_.size(); }
+  size_t queued_tasks() const { return queue_.size(); }
+  size_t infeasible_tasks() const { return infeasible_.size(); }
+  bool HasObject(const ObjectId& id) const { return store_.count(id) != 0; }
+  std::vector<ObjectId> StoredIds() const;
+
+  // Timer ids (component-local).
+  static constexpr uint64_t kReportTimer = 1;
+  static constexpr uint64_t kIdleTimerBase = 2ull << 32;
+  static constexpr uint64_t kPullRetryBase = 3ull << 32;
+
+ private:
+  struct Queued {
+    TaskSpec spec;
+    std::vector<ObjectId> missing;  // store args not yet local
+  };
+  struct Worker {
+    bool registered = false;
+    bool idle = false;
+    bool owns_objects = false;
+    TimeNs idle_since = 0;
+  };
+  struct Lease {
+    Addr worker;
+    ResourceSet held;  // what the task holds now (CPU given back while blocked)
+    ResourceSet demand;
+    bool blocked = false;
+    bool unblock_requested = false;
+    TaskSpec spec;
+  };
+  struct StoreEntry {
+    ObjectValue value;
+    Addr owner;
+    bool primary = false;
+  };
+  struct Pull {
+    std::vector<NodeId> locations;
+    size_t source = 0;
+    uint32_t num_chunks = 0;
+    uint32_t next_chunk = 0;
+    uint32_t received = 0;
+    uint64_t size = 0;
+    std::vector<std::string> chunks;
+    std::vector<uint8_t> have;
+    bool is_error = false;
+    std::vector<RefInfo> contained;
+    Addr owner;
+    bool waiting_retry = false;
+    uint64_t retry_id = 0;
+  };
+  struct Fetcher {
+    Addr proc;
+    uint64_t request;
+  };
+
+  void OnDeliver(const Addr& from, const Message& msg, Context& cx);
+  void OnSubmit(TaskSpec spec, Context& cx);
+  void Enqueue(TaskSpec spec, Context& cx);
+  std::optional<NodeId> ChooseNode(const TaskSpec& spec) const;
+  double Utilization(const ResourceSet& total, const ResourceSet& avail) const;
+  void TryDispatch(Context& cx);
+  void Dispatch(Queued& q, Addr worker, Context& cx);
+  void OnTaskFinished(const Addr& worker, const TaskFinished& m, Context& cx);
+  void StoreObject(const ObjectId& id, ObjectValue value, Addr owner, bool primary, Context& cx);
+  void EnsureLocal(const ObjectId& id, const Addr& owner, const std::vector<NodeId>& locations, Context& cx);
+  void RequestChunks(const ObjectId& id, Pull& p, Context& cx);
+  void OnChunk(const ObjectChunk& m, Context& cx);
+  void OnPullRequest(const Addr& from, const PullObject& m, Context& cx);
+  void ObjectArrived(const ObjectId& id, Context& cx);
+  void MarkDirty(Context& cx);
+  void SendReport(Context& cx);
+  ResourceSet CpuPart(const ResourceSet& r) const;
+  Addr NodeAddr(NodeId n) const { return {n, kNodeManagerProc}; }
+
+  NodeManagerConfig cfg_;
+  ResourceSet available_;
+  std::map<NodeId, NodeView> view_;
+  std::deque<Queued> queue_;
+  std::vector<TaskSpec> infeasible_;
+  std::map<Addr, Worker> workers_;  // ordered: deterministic choice of idle worker
+  std::unordered_map<TaskId, Lease, IdHash> leases_;
+  std::map<Addr, TaskId> worker_task_;
+  std::deque<TaskId> unblock_queue_;
+  uint32_t starting_workers_ = 0;
+  uint32_t next_proc_ = kFirstUserProc + 64;  // below: drivers
+  std::map<ObjectId, StoreEntry> store_;
+  uint64_t store_used_ = 0;
+  std::map<ObjectId, Pull> pulls_;
+  std::map<ObjectId, std::vector<Fetcher>> fetchers_;
+  bool dirty_ = false;
+  bool report_armed_ = false;
+  uint64_t report_seq_ = 0;
+  uint64_t next_retry_id_ = 0;
+  std::map<uint64_t, ObjectId> retry_timers_;
+};
+
+}  // namespace dray

@@ -1,0 +1,573 @@
+#include "core/owner/owner.h"
+
+#include <algorithm>
+
+#include "core/proto/codec.h"
+
+namespace dray {
+
+namespace {
+ObjectValue ErrorValue(const std::string& kind, const std::string& message) {
+  ObjectValue v;
+  v.data = Buf(Pack(ErrorRecord{kind, "", "", message}));
+  v.is_error = true;
+  return v;
+}
+}  // namespace
+
+void Owner::Step(const Input& in, Context& cx) {
+  if (const auto* d = std::get_if<InDeliver>(&in)) {
+    OnDeliver(d->from, d->msg, cx);
+  } else if (const auto* c = std::get_if<InCommand>(&in)) {
+    OnCommand(c->cmd, cx);
+  } else if (const auto* t = std::get_if<InTimer>(&in)) {
+    if (t->id >= kWaitTimerBase) {
+      uint64_t w = t->id - kWaitTimerBase;
+      auto it = waiters_.find(w);
+      if (it != waiters_.end() && !it->second.done) CompleteWaiter(w, kWaitTimeout, cx);
+    }
+  }
+}
+
+void Owner::OnCommand(const Command& cmd, Context& cx) {
+  std::visit(
+      [&](const auto& c) {
+        using C = std::decay_t<decltype(c)>;
+        if constexpr (std::is_same_v<C, CmdStart>) {
+          if (cfg_.is_worker) cx.Send(cfg_.node, RegisterWorker{cfg_.addr});
+          else cx.Send(cfg_.gcs, RegisterJob{cfg_.addr});
+        } else if constexpr (std::is_same_v<C, CmdSubmit>) {
+          Submit(c.spec, cx);
+        } else if constexpr (std::is_same_v<C, CmdPut>) {
+          DRAY_ASSERT(job_ != 0, "Put before the job is registered");
+          ObjectId id = ObjectId::Put(current_task_, ++put_counter_);
+          Owned o;
+          o.ready = true;
+          o.size = c.value.data.size();
+          if (o.size > kInlineLimitBytes) {
+            o.in_store = true;
+            o.locations = {cfg_.node.node};
+            o.value.contained = c.value.contained;
+            o.value.is_error = c.value.is_error;
+            cx.Send(cfg_.node, PutObject{StoredObject{id, cfg_.addr, c.value}});
+          } else {
+            o.value = c.value;
+          }
+          owned_.emplace(id, std::move(o));
+          for (const auto& r : c.value.contained) Hold(r, cx);
+          cx.Emit(EfCommandResult{{}, {id}});
+        } else if constexpr (std::is_same_v<C, CmdGet> || std::is_same_v<C, CmdWait>) {
+          Waiter w;
+          w.is_get = std::is_same_v<C, CmdGet>;
+          w.refs = c.refs;
+          if constexpr (std::is_same_v<C, CmdWait>) w.num_returns = c.num_returns;
+          DRAY_ASSERT(waiters_.count(c.waiter) == 0, "waiter id reused");
+          waiters_.emplace(c.waiter, std::move(w));
+          for (const auto& r : c.refs) {
+            object_waiters_[r.id].push_back(c.waiter);
+            Track(r, cx);
+          }
+          if (c.timeout_ns >= 0) cx.SetTimer(kWaitTimerBase + c.waiter, cx.now() + c.timeout_ns);
+          CheckWaiter(c.waiter, cx);
+          auto it = waiters_.find(c.waiter);
+          if (it != waiters_.end() && !it->second.done && executing_ && !blocked_) {
+            // The task waits: its CPU goes back to the node meanwhile.
+            blocked_ = true;
+            cx.Send(cfg_.node, WorkerBlocked{executing_->task});
+          }
+        } else if constexpr (std::is_same_v<C, CmdAddRef>) {
+          Hold(c.ref, cx);
+        } else if constexpr (std::is_same_v<C, CmdRemoveRef>) {
+          Release(c.ref, cx);
+        } else if constexpr (std::is_same_v<C, CmdTaskReturned>) {
+          OnTaskReturned(c, cx);
+        }
+      },
+      cmd);
+}
+
+void Owner::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
+  std::visit(
+      [&](const auto& m) {
+        using M = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<M, JobRegistered>) {
+          job_ = m.job;
+          current_task_ = TaskId::ForDriver(job_);
+          cx.Emit(EfCompleteWait{kStartWaiter, kWaitOk, {}, {}});
+        } else if constexpr (std::is_same_v<M, TaskDone>) {
+          OnTaskDone(from, m, cx);
+        } else if constexpr (std::is_same_v<M, ExecuteTask>) {
+          DRAY_ASSERT(!executing_, "a worker was handed a second task");
+          executing_ = m.spec;
+          job_ = m.spec.job;
+          current_task_ = m.spec.task;
+          task_counter_ = 0;
+          put_counter_ = 0;
+          blocked_ = false;
+          cx.Emit(EfRunTask{m.spec});
+        } else if constexpr (std::is_same_v<M, ResumeGrant>) {
+          blocked_ = false;
+          unblock_sent_ = false;
+          while (!held_completions_.empty()) {
+            cx.Emit(std::move(held_completions_.front()));
+            held_completions_.pop_front();
+          }
+        } else if constexpr (std::is_same_v<M, ObjectReady>) {
+          auto it = fetches_.find(m.id);
+          if (it == fetches_.end() || it->second.request != m.request) return;
+          it->second.done = true;
+          it->second.value = m.ok ? m.value : ErrorValue("ObjectLostError", m.error);
+          auto ws = object_waiters_.find(m.id);
+          if (ws != object_waiters_.end()) {
+            auto copy = ws->second;
+            for (uint64_t w : copy) CheckWaiter(w, cx);
+          }
+        } else if constexpr (std::is_same_v<M, GetObjectStatus>) {
+          auto it = owned_.find(m.id);
+          ObjectStatus s;
+          s.id = m.id;
+          if (it == owned_.end()) {
+            cx.Send(from, s);
+          } else if (!it->second.ready) {
+            it->second.status_requests.push_back(from);
+          } else {
+            s.found = true;
+            s.in_store = it->second.in_store;
+            s.value = it->second.value;
+            s.locations = it->second.locations;
+            s.size = it->second.size;
+            cx.Send(from, std::move(s));
+          }
+        } else if constexpr (std::is_same_v<M, ObjectStatus>) {
+          auto it = borrowed_.find(m.id);
+          if (it == borrowed_.end() || it->second.ready) return;
+          Borrowed& b = it->second;
+          b.ready = true;
+          if (!m.found) {
+            b.lost = true;
+          } else {
+            b.in_store = m.in_store;
+            b.value = m.value;
+            b.locations = m.locations;
+            b.size = m.size;
+          }
+          ObjectBecameReady(m.id, cx);
+        } else if constexpr (std::is_same_v<M, AddBorrower>) {
+          auto it = owned_.find(m.id);
+          if (it != owned_.end()) ++it->second.borrowers;
+          cx.Send(from, AddBorrowerAck{m.id, it != owned_.end()});
+        } else if constexpr (std::is_same_v<M, AddBorrowerAck>) {
+          DRAY_ASSERT(unacked_borrows_ > 0, "an AddBorrowerAck nobody waited for");
+          if (!m.found) {
+            auto it = borrowed_.find(m.id);
+            if (it != borrowed_.end() && !it->second.ready) {
+              it->second.ready = true;
+              it->second.lost = true;
+              ObjectBecameReady(m.id, cx);
+            }
+          }
+          if (--unacked_borrows_ == 0) FlushDeferred(cx);
+        } else if constexpr (std::is_same_v<M, RemoveBorrower>) {
+          auto it = owned_.find(m.id);
+          if (it == owned_.end()) return;
+          it->second.borrowers -= m.count;
+          DRAY_ASSERT(it->second.borrowers >= 0, "borrower count went negative");
+          MaybeFree(m.id, cx);
+        } else if constexpr (std::is_same_v<M, ReturnRefsAck>) {
+          auto it = parked_.find(m.task);
+          if (it == parked_.end()) return;
+          auto refs = std::move(it->second);
+          parked_.erase(it);
+          for (const auto& r : refs) Release(r, cx);
+        } else if constexpr (std::is_same_v<M, AddObjectLocation>) {
+          auto it = owned_.find(m.id);
+          if (it == owned_.end()) {
+            cx.Send(Addr{m.node, kNodeManagerProc}, FreeObjects{{m.id}});  // freed meanwhile
+          } else if (it->second.in_store) {
+            auto& locs = it->second.locations;
+            if (std::find(locs.begin(), locs.end(), m.node) == locs.end()) locs.push_back(m.node);
+          }
+        }
+      },
+      msg);
+}
+
+// ---- tasks ----
+
+void Owner::Submit(TaskSpec spec, Context& cx) {
+  DRAY_ASSERT(job_ != 0, "Submit before the job is registered");
+  spec.task = TaskId::Child(current_task_, ++task_counter_);
+  spec.parent = current_task_;
+  spec.job = job_;
+  spec.owner = cfg_.addr;
+  if (spec.name.empty()) spec.name = spec.function;
+  if (spec.num_returns == 0) spec.num_returns = 1;
+  EfCommandResult result{spec.task, {}};
+  for (uint32_t i = 1; i <= spec.num_returns; ++i) {
+    ObjectId id = ObjectId::Return(spec.task, i);
+    owned_.emplace(id, Owned{});
+    result.ids.push_back(id);
+  }
+  PendingTask t;
+  t.retries_left = spec.max_retries;
+  for (const auto& a : spec.args) {
+    if (a.kind == TaskArg::kRef) t.holds.push_back(a.ref);
+    for (const auto& r : a.value.contained) t.holds.push_back(r);
+  }
+  TaskId id = spec.task;
+  t.spec = std::move(spec);
+  auto [it, inserted] = tasks_.emplace(id, std::move(t));
+  DRAY_ASSERT(inserted, "task id derived twice");
+  for (const auto& r : it->second.holds) Hold(r, cx);
+  ResolveArgs(it->second, cx);
+  MaybeSubmit(it->second, cx);
+  cx.Emit(std::move(result));
+}
+
+void Owner::ResolveArgs(PendingTask& t, Context& cx) {
+  t.unresolved = 0;
+  for (auto& a : t.spec.args) {
+    if (a.kind != TaskArg::kRef || a.resolved) continue;
+    if (IsReady(a.ref)) {
+      FillArg(a);
+    } else {
+      ++t.unresolved;
+      auto& deps = dependents_[a.ref.id];
+      if (std::find(deps.begin(), deps.end(), t.spec.task) == deps.end()) deps.push_back(t.spec.task);
+      Track(a.ref, cx);
+    }
+  }
+}
+
+void Owner::MaybeSubmit(PendingTask& t, Context& cx) {
+  if (t.unresolved != 0 || t.submitted) return;
+  t.submitted = true;
+  cx.Send(cfg_.node, SubmitTask{t.spec});
+}
+
+void Owner::FillArg(TaskArg& a) const {
+  a.resolved = true;
+  if (IsLost(a.ref)) {
+    a.value = ErrorValue("ObjectLostError", "argument " + a.ref.id.Str() + " was lost");
+    return;
+  }
+  if (a.ref.owner == cfg_.addr) {
+    const Owned& o = owned_.at(a.ref.id);
+    a.in_store = o.in_store;
+    a.size = o.size;
+    if (o.in_store) a.locations = o.locations; else a.value = o.value;
+  } else {
+    const Borrowed& b = borrowed_.at(a.ref.id);
+    a.in_store = b.in_store;
+    a.size = b.size;
+    if (b.in_store) a.locations = b.locations; else a.value = b.value;
+  }
+}
+
+void Owner::OnTaskDone(const Addr& from, const TaskDone& m, Context& cx) {
+  bool any_contained = false;
+  for (const auto& r : m.returns) any_contained |= !r.value.contained.empty();
+  auto it = tasks_.find(m.task);
+  if (it == tasks_.end() || it->second.spec.attempt != m.attempt) {
+    if (any_contained) SendRelease(from, ReturnRefsAck{m.task}, cx);
+    return;  // a duplicate or a stale attempt
+  }
+  PendingTask& t = it->second;
+  // The task threw: retried only when the user asked for it.
+  bool threw = false;
+  for (const auto& r : m.returns) threw |= r.value.is_error;
+  if (threw && t.spec.retry_exceptions && t.retries_left != 0) {
+    if (t.retries_left > 0) --t.retries_left;
+    ++t.spec.attempt;
+    t.spec.spill_count = 0;
+    t.submitted = false;
+    for (const auto& r : m.returns)
+      if (r.stored) cx.Send(Addr{r.location, kNodeManagerProc}, FreeObjects{{r.id}});
+    if (any_contained) SendRelease(from, ReturnRefsAck{m.task}, cx);
+    MaybeSubmit(t, cx);
+    return;
+  }
+  std::vector<ObjectId> ready;
+  for (const auto& r : m.returns) {
+    auto o = owned_.find(r.id);
+    if (o == owned_.end()) {  // every ref was dropped before the task finished
+      if (r.stored) cx.Send(Addr{r.location, kNodeManagerProc}, FreeObjects{{r.id}});
+      continue;
+    }
+    Owned& ob = o->second;
+    ob.ready = true;
+    ob.size = r.size;
+    if (r.stored) {
+      ob.in_store = true;
+      ob.locations = {r.location};
+      ob.value.contained = r.value.contained;
+      ob.value.is_error = r.value.is_error;
+    } else {
+      ob.value = r.value;
+    }
+    for (const auto& c : r.value.contained) Hold(c, cx);  // the object holds what it contains
+    ready.push_back(r.id);
+  }
+  if (any_contained) SendRelease(from, ReturnRefsAck{m.task}, cx);
+  auto holds = std::move(t.holds);
+  tasks_.erase(it);
+  for (const auto& id : ready) ObjectBecameReady(id, cx);
+  for (const auto& r : holds) Release(r, cx);
+}
+
+void Owner::OnTaskReturned(const CmdTaskReturned& c, Context& cx) {
+  DRAY_ASSERT(executing_ && executing_->task == c.task, "a result for a task this worker is not running");
+  const TaskSpec& spec = *executing_;
+  TaskFinished fin{spec.task, {}};
+  TaskDone done{spec.task, spec.attempt, cfg_.addr, {}};
+  for (size_t i = 0; i < c.returns.size(); ++i) {
+    const ObjectValue& v = c.returns[i];
+    ReturnObject ro;
+    ro.id = ObjectId::Return(spec.task, static_cast<uint32_t>(i + 1));
+    ro.size = v.data.size();
+    for (const auto& r : v.contained) {  // parked until the submitter acknowledges
+      Hold(r, cx);
+      parked_[spec.task].push_back(r);
+    }
+    if (ro.size > kInlineLimitBytes) {
+      ro.stored = true;
+      ro.location = cfg_.node.node;
+      ro.value.contained = v.contained;
+      ro.value.is_error = v.is_error;
+      fin.stored.push_back(StoredObject{ro.id, spec.owner, v});
+    } else {
+      ro.value = v;
+    }
+    done.returns.push_back(std::move(ro));
+  }
+  cx.Send(cfg_.node, std::move(fin));
+  SendRelease(spec.owner, std::move(done), cx);
+  executing_.reset();
+  blocked_ = false;
+  current_task_ = {};
+}
+
+// ---- reference counting ----
+
+void Owner::Hold(const RefInfo& r, Context& cx) {
+  if (r.owner == cfg_.addr) {
+    auto it = owned_.find(r.id);
+    DRAY_ASSERT(it != owned_.end(), "a reference to an object its owner already freed");
+    ++it->second.refs;
+    return;
+  }
+  Borrowed& b = borrowed_[r.id];
+  b.owner = r.owner;
+  if (++b.refs == 1 && b.registered == 0) {
+    b.registered = 1;
+    ++unacked_borrows_;
+    cx.Send(r.owner, AddBorrower{r.id});
+  }
+}
+
+void Owner::Release(const RefInfo& r, Context& cx) {
+  if (r.owner == cfg_.addr) {
+    auto it = owned_.find(r.id);
+    DRAY_ASSERT(it != owned_.end(), "releasing an object that was already freed");
+    --it->second.refs;
+    DRAY_ASSERT(it->second.refs >= 0, "reference count went negative");
+    MaybeFree(r.id, cx);
+    return;
+  }
+  auto it = borrowed_.find(r.id);
+  DRAY_ASSERT(it != borrowed_.end(), "releasing a borrowed ref that is not held");
+  DRAY_ASSERT(it->second.refs > 0, "borrowed reference count went negative");
+  if (--it->second.refs > 0) return;
+  uint32_t n = it->second.registered;
+  Addr owner = it->second.owner;
+  borrowed_.erase(it);
+  fetches_.erase(r.id);
+  if (n > 0) SendRelease(owner, RemoveBorrower{r.id, n}, cx);
+}
+
+void Owner::MaybeFree(const ObjectId& id, Context& cx) {
+  auto it = owned_.find(id);
+  if (it == owned_.end() || it->second.refs > 0 || it->second.borrowers > 0) return;
+  Owned o = std::move(it->second);
+  owned_.erase(it);
+  fetches_.erase(id);
+  if (o.in_store)
+    for (NodeId n : o.locations) cx.Send(Addr{n, kNodeManagerProc}, FreeObjects{{id}});
+  if (!o.ready) return;  // the task still runs; its result is dropped on arrival
+  for (const auto& c : o.value.contained) Release(c, cx);
+}
+
+void Owner::SendRelease(Addr to, Message m, Context& cx) {
+  if (unacked_borrows_ > 0) deferred_.emplace_back(to, std::move(m));
+  else cx.Send(to, std::move(m));
+}
+
+void Owner::FlushDeferred(Context& cx) {
+  auto msgs = std::move(deferred_);
+  deferred_.clear();
+  for (auto& [to, m] : msgs) cx.Send(to, std::move(m));
+}
+
+// ---- object status ----
+
+bool Owner::IsReady(const RefInfo& r) const {
+  if (r.owner == cfg_.addr) {
+    auto it = owned_.find(r.id);
+    return it == owned_.end() || it->second.ready;  // a missing object is lost, which is final
+  }
+  auto it = borrowed_.find(r.id);
+  return it == borrowed_.end() || it->second.ready;
+}
+
+bool Owner::IsLost(const RefInfo& r) const {
+  if (r.owner == cfg_.addr) return owned_.count(r.id) == 0;
+  auto it = borrowed_.find(r.id);
+  return it == borrowed_.end() || it->second.lost;
+}
+
+void Owner::Track(const RefInfo& r, Context& cx) {
+  if (r.owner == cfg_.addr) return;
+  auto it = borrowed_.find(r.id);
+  if (it == borrowed_.end() || it->second.status_requested) return;
+  it->second.status_requested = true;
+  cx.Send(r.owner, GetObjectStatus{r.id});
+}
+
+void Owner::ObjectBecameReady(const ObjectId& id, Context& cx) {
+  auto d = dependents_.find(id);
+  if (d != dependents_.end()) {
+    auto tasks = std::move(d->second);
+    dependents_.erase(d);
+    for (const TaskId& tid : tasks) {
+      auto t = tasks_.find(tid);
+      if (t == tasks_.end()) continue;
+      for (auto& a : t->second.spec.args) {
+        if (a.kind == TaskArg::kRef && !a.resolved && a.ref.id == id) {
+          FillArg(a);
+          DRAY_ASSERT(t->second.unresolved > 0);
+          --t->second.unresolved;
+        }
+      }
+      MaybeSubmit(t->second, cx);
+    }
+  }
+  auto w = object_waiters_.find(id);
+  if (w != object_waiters_.end()) {
+    auto copy = w->second;
+    for (uint64_t wid : copy) CheckWaiter(wid, cx);
+  }
+  auto o = owned_.find(id);
+  if (o != owned_.end() && !o->second.status_requests.empty()) {
+    ObjectStatus s;
+    s.id = id;
+    s.found = true;
+    s.in_store = o->second.in_store;
+    s.value = o->second.value;
+    s.locations = o->second.locations;
+    s.size = o->second.size;
+    for (const Addr& a : o->second.status_requests) cx.Send(a, s);
+    o->second.status_requests.clear();
+  }
+}
+
+bool Owner::ValueAvailable(const RefInfo& r, Context& cx) {
+  if (IsLost(r)) return true;
+  bool in_store;
+  Addr owner = r.owner;
+  const std::vector<NodeId>* locs;
+  if (r.owner == cfg_.addr) {
+    const Owned& o = owned_.at(r.id);
+    in_store = o.in_store;
+    locs = &o.locations;
+  } else {
+    const Borrowed& b = borrowed_.at(r.id);
+    in_store = b.in_store;
+    locs = &b.locations;
+  }
+  if (!in_store) return true;
+  auto it = fetches_.find(r.id);
+  if (it != fetches_.end()) return it->second.done;
+  Fetch f;
+  f.request = next_fetch_++;
+  cx.Send(cfg_.node, FetchObject{r.id, owner, *locs, f.request});
+  fetches_.emplace(r.id, std::move(f));
+  return false;
+}
+
+ObjectValue Owner::ValueOf(const RefInfo& r) const {
+  if (IsLost(r)) return ErrorValue("ObjectLostError", "object " + r.id.Str() + " was lost");
+  auto f = fetches_.find(r.id);
+  if (f != fetches_.end() && f->second.done) return f->second.value;
+  if (r.owner == cfg_.addr) return owned_.at(r.id).value;
+  return borrowed_.at(r.id).value;
+}
+
+// ---- waiters ----
+
+void Owner::CheckWaiter(uint64_t id, Context& cx) {
+  auto it = waiters_.find(id);
+  if (it == waiters_.end() || it->second.done) return;
+  Waiter& w = it->second;
+  if (w.is_get) {
+    for (const auto& r : w.refs)
+      if (!IsReady(r)) return;
+    bool all = true;
+    for (const auto& r : w.refs) all &= ValueAvailable(r, cx);
+    if (all) CompleteWaiter(id, kWaitOk, cx);
+  } else {
+    uint32_t n = 0;
+    for (const auto& r : w.refs) n += IsReady(r) ? 1 : 0;
+    if (n >= w.num_returns) CompleteWaiter(id, kWaitOk, cx);
+  }
+}
+
+void Owner::CompleteWaiter(uint64_t id, uint8_t status, Context& cx) {
+  auto it = waiters_.find(id);
+  DRAY_ASSERT(it != waiters_.end());
+  Waiter w = std::move(it->second);
+  waiters_.erase(it);
+  EfCompleteWait ef{id, status, {}, {}};
+  if (status == kWaitOk && w.is_get) {
+    for (const auto& r : w.refs) ef.values.push_back(ValueOf(r));
+  }
+  if (!w.is_get) {
+    uint32_t taken = 0;
+    for (const auto& r : w.refs) {
+      bool ready = IsReady(r) && taken < std::max<uint32_t>(w.num_returns, 1);
+      if (ready) ++taken;
+      ef.ready.push_back(ready ? 1 : 0);
+    }
+  }
+  for (const auto& r : w.refs) {
+    auto ow = object_waiters_.find(r.id);
+    if (ow == object_waiters_.end()) continue;
+    auto& v = ow->second;
+    v.erase(std::remove(v.begin(), v.end(), id), v.end());
+    if (v.empty()) {
+      object_waiters_.erase(ow);
+      fetches_.erase(r.id);  // the value was handed out; the store keeps the object
+    }
+  }
+  cx.CancelTimer(kWaitTimerBase + id);
+  DeliverCompletion(std::move(ef), cx);
+}
+
+void Owner::DeliverCompletion(EfCompleteWait ef, Context& cx) {
+  if (cfg_.is_worker && blocked_) {
+    if (!unblock_sent_) {
+      unblock_sent_ = true;
+      cx.Send(cfg_.node, WorkerUnblocked{executing_ ? executing_->task : TaskId{}});
+    }
+    held_completions_.push_back(std::move(ef));
+    return;
+  }
+  cx.Emit(std::move(ef));
+}
+
+void Owner::CheckInvariants() const {
+  DRAY_ASSERT(!blocked_ || executing_, "blocked without a running task");
+  DRAY_ASSERT(cfg_.is_worker || !executing_, "a driver executing a task");
+  DRAY_ASSERT(unacked_borrows_ > 0 || deferred_.empty(), "deferred messages with nothing to wait for");
+}
+
+}  // namespace dray

@@ -1,0 +1,149 @@
+// The Owner lives in every driver and worker process. It owns the tasks its
+// process submitted and their return objects, and the objects it Put:
+// reference counts (local handles, holds by pending tasks, refs nested in
+// values, borrowers in other processes), values or locations, dependency
+// resolution, Get/Wait, and, in a worker, the task being executed.
+//
+// Borrowing protocol (docs/protocol.md): a process that comes to hold a ref it
+// does not own registers with the owner (AddBorrower) and, until every
+// registration is acknowledged, defers every message that could let a ref it
+// received go (RemoveBorrower, TaskDone, ReturnRefsAck). Refs returned inside
+// a task's value stay held by the executor until the submitter acknowledges.
+#pragma once
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <unordered_map>
+#include <vector>
+
+#include "core/common/step.h"
+
+namespace dray {
+
+struct OwnerConfig {
+  Addr addr;
+  Addr node;  // this process's node manager
+  Addr gcs;
+  bool is_worker = false;
+  uint64_t seed = 0;
+  MSGPACK_DEFINE(addr, node, gcs, is_worker, seed);
+};
+
+// Waiter id of the start handshake (a driver's Init waits for its job id).
+inline constexpr uint64_t kStartWaiter = 0;
+
+class Owner final : public Component {
+ public:
+  explicit Owner(OwnerConfig cfg) : cfg_(std::move(cfg)) {}
+  void Step(const Input& in, Context& cx) override;
+  void CheckInvariants() const override;
+  const char* Kind() const override { return cfg_.is_worker ? "worker" : "driver"; }
+
+  const Addr& addr() const { return cfg_.addr; }
+  JobId job() const { return job_; }
+  size_t owned_objects() const { return owned_.size(); }
+  size_t borrowed_objects() const { return borrowed_.size(); }
+  size_t pending_tasks() const { return tasks_.size(); }
+  size_t waiters() const { return waiters_.size(); }
+  // The value hash of every object this owner has seen complete (for the sim's
+  // "one id, one value" invariant).
+  static constexpr uint64_t kWaitTimerBase = 1ull << 62;
+
+ private:
+  struct Owned {
+    bool ready = false;
+    bool in_store = false;
+    ObjectValue value;              // inline value (and contained refs of stored ones)
+    std::vector<NodeId> locations;  // in_store
+    uint64_t size = 0;
+    int64_t refs = 0;               // handles, task holds, containment, parked returns
+    int64_t borrowers = 0;          // registrations by other processes
+    std::vector<Addr> status_requests;
+  };
+  struct Borrowed {
+    Addr owner;
+    int64_t refs = 0;
+    uint32_t registered = 0;
+    bool status_requested = false;
+    bool ready = false;
+    bool lost = false;
+    bool in_store = false;
+    ObjectValue value;
+    std::vector<NodeId> locations;
+    uint64_t size = 0;
+  };
+  struct PendingTask {
+    TaskSpec spec;
+    uint32_t unresolved = 0;
+    bool submitted = false;
+    int32_t retries_left = 0;
+    std::vector<RefInfo> holds;  // released when the task ends
+  };
+  struct Waiter {
+    bool is_get = true;
+    std::vector<RefInfo> refs;
+    uint32_t num_returns = 0;
+    bool done = false;
+  };
+  struct Fetch {
+    uint64_t request = 0;
+    bool done = false;
+    ObjectValue value;
+    uint32_t users = 0;
+  };
+
+  void OnCommand(const Command& cmd, Context& cx);
+  void OnDeliver(const Addr& from, const Message& msg, Context& cx);
+  void Submit(TaskSpec spec, Context& cx);
+  void ResolveArgs(PendingTask& t, Context& cx);
+  void MaybeSubmit(PendingTask& t, Context& cx);
+  void OnTaskDone(const Addr& from, const TaskDone& m, Context& cx);
+  void OnTaskReturned(const CmdTaskReturned& c, Context& cx);
+
+  // Reference counting.
+  void Hold(const RefInfo& r, Context& cx);
+  void Release(const RefInfo& r, Context& cx);
+  void MaybeFree(const ObjectId& id, Context& cx);
+  void SendRelease(Addr to, Message m, Context& cx);  // deferred while registrations are unacked
+  void FlushDeferred(Context& cx);
+
+  // Object status.
+  bool IsReady(const RefInfo& r) const;
+  bool IsLost(const RefInfo& r) const;
+  void Track(const RefInfo& r, Context& cx);  // ask the owner of a borrowed ref for its status
+  void ObjectBecameReady(const ObjectId& id, Context& cx);
+  bool ValueAvailable(const RefInfo& r, Context& cx);  // fetches large values to this node
+  ObjectValue ValueOf(const RefInfo& r) const;
+  void FillArg(TaskArg& a) const;
+
+  // Waiters (Get / Wait).
+  void CheckWaiter(uint64_t id, Context& cx);
+  void CompleteWaiter(uint64_t id, uint8_t status, Context& cx);
+  void DeliverCompletion(EfCompleteWait ef, Context& cx);
+
+  OwnerConfig cfg_;
+  JobId job_ = 0;
+  TaskId current_task_;
+  uint64_t task_counter_ = 0;
+  uint32_t put_counter_ = 0;
+  std::unordered_map<ObjectId, Owned, IdHash> owned_;
+  std::unordered_map<ObjectId, Borrowed, IdHash> borrowed_;
+  std::unordered_map<TaskId, PendingTask, IdHash> tasks_;
+  // object -> tasks and waiters that wait for it (ordered vectors: deterministic)
+  std::unordered_map<ObjectId, std::vector<TaskId>, IdHash> dependents_;
+  std::unordered_map<ObjectId, std::vector<uint64_t>, IdHash> object_waiters_;
+  std::map<uint64_t, Waiter> waiters_;
+  std::unordered_map<ObjectId, Fetch, IdHash> fetches_;
+  uint64_t next_fetch_ = 1;
+  uint32_t unacked_borrows_ = 0;
+  std::vector<std::pair<Addr, Message>> deferred_;
+  // Worker side.
+  std::optional<TaskSpec> executing_;
+  bool blocked_ = false;
+  bool unblock_sent_ = false;
+  std::deque<EfCompleteWait> held_completions_;  // waiting for ResumeGrant
+  std::unordered_map<TaskId, std::vector<RefInfo>, IdHash> parked_;
+};
+
+}  // namespace dray

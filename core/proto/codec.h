@@ -1,0 +1,44 @@
+// The one codec for messages, inputs and effects (msgpack). Decoding never
+// throws and never crashes: bad bytes give an error naming what was wrong.
+#pragma once
+#include <optional>
+#include <string>
+
+#include "core/common/step.h"
+
+namespace dray {
+
+inline constexpr uint8_t kCodecVersion = 1;
+
+std::string EncodeMessage(const Message& m);
+// Returns false and sets *error on malformed input; never throws.
+bool DecodeMessage(const char* data, size_t size, Message* out, std::string* error);
+
+std::string EncodeInput(const Input& in);
+bool DecodeInput(const char* data, size_t size, Input* out, std::string* error);
+std::string EncodeEffect(const Effect& e);
+bool DecodeEffect(const char* data, size_t size, Effect* out, std::string* error);
+
+// Hash of a step's effects (the trace's per-event check).
+uint64_t HashEffects(const std::vector<Effect>& effects);
+
+template <class T>
+std::string Pack(const T& v) {
+  msgpack::sbuffer sb;
+  msgpack::pack(sb, v);
+  return std::string(sb.data(), sb.size());
+}
+// Unpacks or returns false; never throws.
+template <class T>
+bool Unpack(const char* data, size_t size, T* out, std::string* error) {
+  try {
+    msgpack::object_handle oh = msgpack::unpack(data, size);
+    oh.get().convert(*out);
+    return true;
+  } catch (const std::exception& e) {
+    if (error) *error = e.what();
+    return false;
+  }
+}
+
+}  // namespace dray

@@ -1,0 +1,192 @@
+// Every message between dray processes, as plain value types (DESIGN §2).
+// docs/protocol.md says who sends each one, when, and what it causes. The
+// order of the alternatives in `Message` is the wire tag: append only.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <msgpack.hpp>
+
+#include "core/common/ids.h"
+#include "core/common/resources.h"
+
+namespace dray {
+
+// Immutable shared bytes: object payloads travel without copies in-process.
+struct Buf {
+  std::shared_ptr<const std::string> p;
+  Buf() = default;
+  explicit Buf(std::string s) : p(std::make_shared<const std::string>(std::move(s))) {}
+  size_t size() const { return p ? p->size() : 0; }
+  const std::string& str() const { static const std::string kEmpty; return p ? *p : kEmpty; }
+  bool operator==(const Buf& o) const { return str() == o.str(); }
+};
+
+// A reference as it travels: which object and who owns it.
+struct RefInfo {
+  ObjectId id;
+  Addr owner;
+  bool operator==(const RefInfo&) const = default;
+  MSGPACK_DEFINE(id, owner);
+};
+
+// An object's value: the user's msgpack bytes (or an error record), and the
+// refs nested inside it (they stay alive while this object does).
+struct ObjectValue {
+  Buf data;
+  bool is_error = false;
+  std::vector<RefInfo> contained;
+  bool operator==(const ObjectValue&) const = default;
+  MSGPACK_DEFINE(data, is_error, contained);
+};
+
+// The error record stored as an error object's data.
+struct ErrorRecord {
+  std::string kind;      // TaskError, WorkerCrashedError, ...
+  std::string task_name;
+  std::string type;      // the exception's type, for TaskError
+  std::string message;
+  MSGPACK_DEFINE(kind, task_name, type, message);
+};
+
+inline constexpr uint64_t kInlineLimitBytes = 100 * 1024;  // DESIGN §1
+
+struct TaskArg {
+  enum Kind : uint8_t { kValue = 0, kRef = 1 };
+  uint8_t kind = kValue;
+  ObjectValue value;              // kValue; kRef once resolved inline
+  RefInfo ref;                    // kRef
+  bool resolved = false;          // kRef: value or locations known
+  bool in_store = false;          // kRef: large, fetched from `locations`
+  std::vector<NodeId> locations;  // kRef && in_store
+  uint64_t size = 0;
+  MSGPACK_DEFINE(kind, value, ref, resolved, in_store, locations, size);
+};
+
+struct TaskSpec {
+  TaskId task;
+  TaskId parent;
+  JobId job = 0;
+  std::string function;  // registered name
+  std::string name;      // display name (SetName), defaults to function
+  std::vector<TaskArg> args;
+  uint32_t num_returns = 1;
+  ResourceSet resources;
+  Addr owner;
+  int32_t max_retries = 3;
+  bool retry_exceptions = false;
+  uint32_t attempt = 0;
+  uint32_t spill_count = 0;
+  MSGPACK_DEFINE(task, parent, job, function, name, args, num_returns, resources, owner,
+                 max_retries, retry_exceptions, attempt, spill_count);
+};
+
+struct NodeView {
+  NodeId node = 0;
+  Addr addr;
+  ResourceSet total;
+  ResourceSet available;
+  uint32_t queued = 0;
+  MSGPACK_DEFINE(node, addr, total, available, queued);
+};
+
+struct ReturnObject {
+  ObjectId id;
+  ObjectValue value;    // inline (small) results; empty data when stored
+  bool stored = false;  // large: in the store of `location`
+  NodeId location = 0;
+  uint64_t size = 0;
+  MSGPACK_DEFINE(id, value, stored, location, size);
+};
+
+struct StoredObject {
+  ObjectId id;
+  Addr owner;
+  ObjectValue value;
+  MSGPACK_DEFINE(id, owner, value);
+};
+
+// --- control service ---
+struct RegisterNode { NodeId node = 0; Addr addr; ResourceSet total; uint64_t store_capacity = 0;
+  MSGPACK_DEFINE(node, addr, total, store_capacity); };
+struct ResourceReport { NodeId node = 0; ResourceSet available; uint32_t queued = 0;
+  std::vector<ResourceSet> infeasible; uint64_t seq = 0;
+  MSGPACK_DEFINE(node, available, queued, infeasible, seq); };
+struct ClusterView { uint64_t version = 0; std::vector<NodeView> nodes;
+  MSGPACK_DEFINE(version, nodes); };
+struct RegisterJob { Addr driver; MSGPACK_DEFINE(driver); };
+struct JobRegistered { JobId job = 0; MSGPACK_DEFINE(job); };
+// --- tasks ---
+struct SubmitTask { TaskSpec spec; MSGPACK_DEFINE(spec); };
+struct ExecuteTask { TaskSpec spec; MSGPACK_DEFINE(spec); };
+struct TaskDone { TaskId task; uint32_t attempt = 0; Addr worker; std::vector<ReturnObject> returns;
+  MSGPACK_DEFINE(task, attempt, worker, returns); };
+struct TaskFinished { TaskId task; std::vector<StoredObject> stored; MSGPACK_DEFINE(task, stored); };
+struct RegisterWorker { Addr worker; MSGPACK_DEFINE(worker); };
+struct WorkerBlocked { TaskId task; MSGPACK_DEFINE(task); };
+struct WorkerUnblocked { TaskId task; MSGPACK_DEFINE(task); };
+struct ResumeGrant { TaskId task; MSGPACK_DEFINE(task); };
+// --- objects ---
+struct PutObject { StoredObject object; MSGPACK_DEFINE(object); };
+struct FetchObject { ObjectId id; Addr owner; std::vector<NodeId> locations; uint64_t request = 0;
+  MSGPACK_DEFINE(id, owner, locations, request); };
+struct ObjectReady { ObjectId id; uint64_t request = 0; bool ok = false; ObjectValue value; std::string error;
+  MSGPACK_DEFINE(id, request, ok, value, error); };
+struct PullObject { ObjectId id; uint32_t chunk = 0; MSGPACK_DEFINE(id, chunk); };
+struct ObjectChunk { ObjectId id; bool found = false; uint32_t chunk = 0; uint32_t num_chunks = 0;
+  uint64_t size = 0; bool is_error = false; std::vector<RefInfo> contained; Addr owner; std::string data;
+  MSGPACK_DEFINE(id, found, chunk, num_chunks, size, is_error, contained, owner, data); };
+struct FreeObjects { std::vector<ObjectId> ids; MSGPACK_DEFINE(ids); };
+struct AddObjectLocation { ObjectId id; NodeId node = 0; MSGPACK_DEFINE(id, node); };
+// --- ownership and borrowing ---
+struct GetObjectStatus { ObjectId id; MSGPACK_DEFINE(id); };
+struct ObjectStatus { ObjectId id; bool found = false; bool in_store = false; ObjectValue value;
+  std::vector<NodeId> locations; uint64_t size = 0;
+  MSGPACK_DEFINE(id, found, in_store, value, locations, size); };
+struct AddBorrower { ObjectId id; MSGPACK_DEFINE(id); };
+struct AddBorrowerAck { ObjectId id; bool found = false; MSGPACK_DEFINE(id, found); };
+struct RemoveBorrower { ObjectId id; uint32_t count = 1; MSGPACK_DEFINE(id, count); };
+struct ReturnRefsAck { TaskId task; MSGPACK_DEFINE(task); };
+
+using Message = std::variant<RegisterNode, ResourceReport, ClusterView, RegisterJob, JobRegistered,
+                             SubmitTask, ExecuteTask, TaskDone, TaskFinished, RegisterWorker,
+                             WorkerBlocked, WorkerUnblocked, ResumeGrant, PutObject, FetchObject,
+                             ObjectReady, PullObject, ObjectChunk, FreeObjects, AddObjectLocation,
+                             GetObjectStatus, ObjectStatus, AddBorrower, AddBorrowerAck,
+                             RemoveBorrower, ReturnRefsAck>;
+
+const char* MessageName(const Message& m);
+const char* MessageName(size_t index);
+
+}  // namespace dray
+
+// Buf travels as msgpack BIN.
+namespace msgpack {
+MSGPACK_API_VERSION_NAMESPACE(MSGPACK_DEFAULT_API_NS) {
+namespace adaptor {
+template <>
+struct pack<dray::Buf> {
+  template <typename Stream>
+  packer<Stream>& operator()(packer<Stream>& o, const dray::Buf& b) const {
+    const std::string& s = b.str();
+    o.pack_bin(static_cast<uint32_t>(s.size()));
+    o.pack_bin_body(s.data(), static_cast<uint32_t>(s.size()));
+    return o;
+  }
+};
+template <>
+struct convert<dray::Buf> {
+  const msgpack::object& operator()(const msgpack::object& o, dray::Buf& b) const {
+    if (o.type == msgpack::type::BIN) b = dray::Buf(std::string(o.via.bin.ptr, o.via.bin.size));
+    else if (o.type == msgpack::type::STR) b = dray::Buf(std::string(o.via.str.ptr, o.via.str.size));
+    else if (o.type == msgpack::type::NIL) b = dray::Buf();
+    else throw msgpack::type_error();
+    return o;
+  }
+};
+}  // namespace adaptor
+}  // MSGPACK_API_VERSION_NAMESPACE
+}  // namespace msgpack

@@ -1,0 +1,79 @@
+#include "sim/spec.h"
+
+#include <charconv>
+#include <vector>
+
+#include "dray/errors.h"
+
+namespace dray::sim {
+
+namespace {
+template <class T>
+T ParseNumber(const std::string& key, const std::string& v, const std::string& text) {
+  T out{};
+  const char* b = v.data();
+  const char* e = v.data() + v.size();
+  auto r = std::from_chars(b, e, out);
+  if (v.empty() || r.ec != std::errc() || r.ptr != e)
+    throw Error("dray: simulation spec '" + text + "': key '" + key + "' needs a number, got '" + v + "'");
+  return out;
+}
+double ParseDouble(const std::string& key, const std::string& v, const std::string& text) {
+  try {
+    size_t n = 0;
+    double d = std::stod(v, &n);
+    if (n != v.size() || d < 0) throw std::invalid_argument("x");
+    return d;
+  } catch (const std::exception&) {
+    throw Error("dray: simulation spec '" + text + "': key '" + key + "' needs a non-negative number, got '" + v + "'");
+  }
+}
+}  // namespace
+
+SimSpec ParseSimSpec(const std::string& text) {
+  SimSpec s;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t comma = text.find(',', pos);
+    std::string item = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    pos = comma == std::string::npos ? text.size() + 1 : comma + 1;
+    if (item.empty()) continue;
+    size_t eq = item.find('=');
+    if (eq == std::string::npos)
+      throw Error("dray: simulation spec '" + text + "': '" + item + "' is not key=value");
+    std::string k = item.substr(0, eq), v = item.substr(eq + 1);
+    if (k == "seed") s.seed = ParseNumber<uint64_t>(k, v, text);
+    else if (k == "nodes") s.nodes = ParseNumber<uint32_t>(k, v, text);
+    else if (k == "cpus") s.cpus = ParseDouble(k, v, text);
+    else if (k == "gpus") s.gpus = ParseDouble(k, v, text);
+    else if (k == "store_mb") s.store_mb = ParseNumber<uint64_t>(k, v, text);
+    else if (k == "latency_us") s.latency_us = ParseNumber<int64_t>(k, v, text);
+    else if (k == "worker_start_us") s.worker_start_us = ParseNumber<int64_t>(k, v, text);
+    else if (k == "chunk_kb") s.chunk_kb = ParseNumber<uint64_t>(k, v, text);
+    else if (k == "trace") s.trace = v;
+    else if (k == "timeline") s.timeline = v;
+    else if (k == "invariants") s.check_invariants = ParseNumber<int>(k, v, text) != 0;
+    else if (k == "faults") {
+      if (v != "none")
+        throw Error("dray: simulation spec '" + text + "': faults '" + v +
+                    "' are not available in this build (only 'none'); fault injection comes with the failures work");
+      s.faults = v;
+    } else {
+      throw Error("dray: simulation spec '" + text + "': unknown key '" + k +
+                  "' (known: seed, nodes, cpus, gpus, store_mb, faults, trace, timeline, latency_us, "
+                  "worker_start_us, chunk_kb, invariants)");
+    }
+  }
+  if (s.nodes < 1 || s.nodes > 1000) throw Error("dray: simulation spec '" + text + "': nodes must be in [1, 1000]");
+  if (s.chunk_kb < 1) throw Error("dray: simulation spec '" + text + "': chunk_kb must be at least 1");
+  return s;
+}
+
+std::string FormatSimSpec(const SimSpec& s) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "seed=%llu,nodes=%u,cpus=%g,faults=%s", static_cast<unsigned long long>(s.seed),
+                s.nodes, s.cpus, s.faults.c_str());
+  return buf;
+}
+
+}  // namespace dray::sim

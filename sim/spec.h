@@ -1,0 +1,27 @@
+// The simulation spec: "key=value" pairs joined by commas (docs/sim.md).
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace dray::sim {
+
+struct SimSpec {
+  uint64_t seed = 1;
+  uint32_t nodes = 1;
+  double cpus = 4;     // per node
+  double gpus = 0;     // per node
+  uint64_t store_mb = 2048;  // per node
+  std::string faults = "none";
+  std::string trace;         // SQLite trace file to write
+  std::string timeline;      // Chrome trace JSON to write at the end
+  int64_t latency_us = 100;  // between nodes; a tenth of it within a node
+  int64_t worker_start_us = 1000;
+  uint64_t chunk_kb = 1024;
+  bool check_invariants = true;
+};
+
+// Throws dray::Error naming the bad key or value.
+SimSpec ParseSimSpec(const std::string& text);
+std::string FormatSimSpec(const SimSpec& s);
+
+}  // namespace dray::sim

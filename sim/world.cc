@@ -1,0 +1,548 @@
+#include "sim/world.h"
+
+#include <cxxabi.h>
+
+#include <cstdio>
+
+#include "core/api/backend.h"
+#include "core/proto/codec.h"
+#include "dray/errors.h"
+#include "dray/remote.h"
+#include "sim/trace.h"
+
+namespace dray::sim {
+
+namespace {
+// Thrown inside a killed process's thread to unwind it from the blocking call.
+struct ProcessKilled {};
+
+std::string Demangle(const char* name) {
+  int status = 0;
+  char* d = abi::__cxa_demangle(name, nullptr, nullptr, &status);
+  std::string out = status == 0 && d ? d : name;
+  std::free(d);
+  return out;
+}
+
+RefInfo ToRefInfo(const internal::RefData& r) { return {{r.task, r.index}, {r.owner_node, r.owner_proc}}; }
+internal::RefData ToRefData(const RefInfo& r) { return {r.id.task, r.id.index, r.owner.node, r.owner.proc}; }
+
+ObjectValue ToObjectValue(const internal::ValueData& v) {
+  ObjectValue o;
+  o.data.p = v.data;
+  o.is_error = v.is_error;
+  for (const auto& r : v.contained) o.contained.push_back(ToRefInfo(r));
+  return o;
+}
+internal::ValueData ToValueData(const ObjectValue& o) {
+  internal::ValueData v;
+  v.data = o.data.p ? o.data.p : std::make_shared<const std::string>();
+  v.is_error = o.is_error;
+  for (const auto& r : o.contained) v.contained.push_back(ToRefData(r));
+  return v;
+}
+uint64_t PairKey(const Addr& a, const Addr& b) { return Mix64(a.Key()) ^ (b.Key() * 0x9e3779b97f4a7c15ULL); }
+}  // namespace
+
+// ---- user threads: the ProcessRuntime of a simulated driver or worker ----
+
+struct World::UserThread final : internal::ProcessRuntime {
+  World* w;
+  Proc* p;
+  std::binary_semaphore sem{0};
+  std::thread th;
+  bool parked = false;
+  bool resume_pending = false;
+  bool killed = false;
+  bool exited = false;
+  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+  std::map<uint64_t, EfCompleteWait> completions;
+  std::optional<EfCommandResult> result;
+  std::deque<TaskSpec> tasks;
+  uint64_t next_waiter = 1;
+
+  UserThread(World* world, Proc* proc) : w(world), p(proc) {}
+
+  // Gives the baton back to the event loop and sleeps until handed it again.
+  void Park() {
+    parked = true;
+    w->loop_sem_.release();
+    sem.acquire();
+    if (killed) throw ProcessKilled{};
+  }
+
+  EfCommandResult Run(dray::Command cmd) {
+    if (killed) throw ProcessKilled{};
+    result.reset();
+    w->StepProc(*p, InCommand{std::move(cmd)}, 0);
+    DRAY_ASSERT(result.has_value(), "a command produced no result");
+    EfCommandResult r = std::move(*result);
+    result.reset();
+    return r;
+  }
+  void Notify(dray::Command cmd) {
+    if (killed || !*alive) return;
+    w->StepProc(*p, InCommand{std::move(cmd)}, 0);
+  }
+  EfCompleteWait WaitFor(uint64_t waiter) {
+    while (true) {
+      auto it = completions.find(waiter);
+      if (it != completions.end()) {
+        EfCompleteWait c = std::move(it->second);
+        completions.erase(it);
+        return c;
+      }
+      if (w->deadlock_)
+        throw Error("dray sim: deadlock at virtual time " + std::to_string(w->now_) +
+                    " ns: process " + p->addr.Str() + " waits for objects, but nothing in the cluster can run");
+      Park();
+    }
+  }
+
+  internal::RefData Submit(const internal::TaskOptions& opts, std::vector<internal::ArgData> args) override {
+    TaskSpec spec;
+    spec.function = opts.function;
+    spec.name = opts.name.empty() ? opts.function : opts.name;
+    for (const auto& [k, v] : opts.resources) {
+      if (v < 0) throw Error("dray: task '" + spec.name + "': resource '" + k + "' must not be negative");
+      spec.resources.SetUnits(k, v);
+    }
+    spec.max_retries = opts.max_retries;
+    spec.retry_exceptions = opts.retry_exceptions;
+    for (auto& a : args) {
+      TaskArg t;
+      if (a.is_ref) {
+        t.kind = TaskArg::kRef;
+        t.ref = ToRefInfo(a.ref);
+      } else {
+        t.value = ToObjectValue(a.value);
+        t.resolved = true;
+      }
+      spec.args.push_back(std::move(t));
+    }
+    EfCommandResult r = Run(CmdSubmit{std::move(spec)});
+    return ToRefData({r.ids.at(0), p->addr});
+  }
+  internal::RefData Put(internal::ValueData value) override {
+    EfCommandResult r = Run(CmdPut{ToObjectValue(value)});
+    return ToRefData({r.ids.at(0), p->addr});
+  }
+  internal::WaitOutcome Get(const std::vector<internal::RefData>& refs, int64_t timeout_ns) override {
+    uint64_t waiter = next_waiter++;
+    CmdGet g{waiter, {}, timeout_ns};
+    for (const auto& r : refs) g.refs.push_back(ToRefInfo(r));
+    Notify(std::move(g));
+    EfCompleteWait c = WaitFor(waiter);
+    internal::WaitOutcome out;
+    out.timed_out = c.status == kWaitTimeout;
+    for (const auto& v : c.values) out.values.push_back(ToValueData(v));
+    return out;
+  }
+  internal::WaitOutcome Wait(const std::vector<internal::RefData>& refs, int num_returns, int64_t timeout_ns) override {
+    uint64_t waiter = next_waiter++;
+    CmdWait c{waiter, {}, static_cast<uint32_t>(num_returns), timeout_ns};
+    for (const auto& r : refs) c.refs.push_back(ToRefInfo(r));
+    Notify(std::move(c));
+    EfCompleteWait done = WaitFor(waiter);
+    internal::WaitOutcome out;
+    out.timed_out = done.status == kWaitTimeout;
+    for (uint8_t b : done.ready) out.ready.push_back(b != 0);
+    return out;
+  }
+  void AddRef(const internal::RefData& r) override { Notify(CmdAddRef{ToRefInfo(r)}); }
+  void RemoveRef(const internal::RefData& r) override { Notify(CmdRemoveRef{ToRefInfo(r)}); }
+  std::shared_ptr<const bool> AliveFlag() override { return alive; }
+  int64_t NowNs() override { return w->now_ - w->init_time_; }
+  void SleepNs(int64_t ns) override {
+    if (killed) throw ProcessKilled{};
+    TimeNs until = w->now_ + std::max<int64_t>(ns, 0);
+    w->Push(Event{until, 0, Ev::kResume, p->addr.Key()});
+    while (w->now_ < until) {
+      if (w->deadlock_) throw Error("dray sim: deadlock while sleeping");
+      Park();
+    }
+  }
+
+  // A worker's life: run each task it is handed until it is stopped.
+  void WorkerMain() {
+    internal::SetCurrentRuntime(this);
+    sem.acquire();  // the first handoff
+    try {
+      if (killed) throw ProcessKilled{};
+      while (true) {
+        while (tasks.empty()) Park();
+        TaskSpec spec = std::move(tasks.front());
+        tasks.pop_front();
+        RunTask(spec);
+      }
+    } catch (const ProcessKilled&) {
+    }
+    *alive = false;
+    internal::SetCurrentRuntime(nullptr);
+    exited = true;
+    w->loop_sem_.release();
+  }
+
+  void RunTask(const TaskSpec& spec) {
+    internal::ValueData result;
+    const internal::Invoker* inv = internal::FindFunction(spec.function);
+    if (!inv) {
+      result = internal::MakeErrorValue("FunctionNotFoundError", spec.name, "",
+                                        "function '" + spec.function +
+                                            "' is not registered in this executable (add it to DRAY_REMOTE)");
+    } else {
+      std::vector<internal::ValueData> args;
+      args.reserve(spec.args.size());
+      for (const auto& a : spec.args) args.push_back(ToValueData(a.value));
+      try {
+        result = (*inv)(args);
+      } catch (const ProcessKilled&) {
+        throw;
+      } catch (const TaskError& e) {
+        // A failed dependency fetched inside the task: keep the original error.
+        result = internal::MakeErrorValue("TaskError", e.task_name(), e.exception_type(), e.message());
+      } catch (const std::exception& e) {
+        result = internal::MakeErrorValue("TaskError", spec.name, Demangle(typeid(e).name()), e.what());
+      } catch (...) {
+        result = internal::MakeErrorValue("TaskError", spec.name, "unknown", "a non-standard exception");
+      }
+    }
+    CmdTaskReturned ret{spec.task, {ToObjectValue(result)}};
+    Notify(std::move(ret));
+  }
+};
+
+// ---- the world ----
+
+World::World(SimSpec spec) : spec_(std::move(spec)), root_(spec_.seed), net_rng_(root_.Fork("network")) {
+  if (!spec_.trace.empty()) {
+    trace_ = TraceWriter::Open(spec_.trace, {{"seed", std::to_string(spec_.seed)},
+                                             {"spec", FormatSimSpec(spec_)},
+                                             {"nodes", std::to_string(spec_.nodes)},
+                                             {"dray_version", "0.1.0"},
+                                             {"kind", "sim"}});
+  }
+}
+
+World::~World() {
+  if (loop_.joinable()) Stop();
+}
+
+World::Proc& World::AddProc(Addr addr, std::unique_ptr<Component> comp, uint64_t seed,
+                            const std::string& config_bytes) {
+  auto p = std::make_unique<Proc>();
+  p->addr = addr;
+  p->comp = std::move(comp);
+  p->rng = Prng(seed);  // from the component's config, so a replay can rebuild it
+  Proc& ref = *p;
+  DRAY_ASSERT(procs_.count(addr.Key()) == 0, "two processes at one address");
+  procs_.emplace(addr.Key(), std::move(p));
+  if (trace_) trace_->Create(seq_, now_, addr, ref.comp->Kind(), config_bytes);
+  return ref;
+}
+
+internal::ProcessRuntime* World::StartDriver() {
+  gcs_ = Addr{0, kControlServiceProc};
+  {
+    ControlServiceConfig c{gcs_, root_.Fork("gcs").seed()};
+    AddProc(gcs_, std::make_unique<ControlService>(c), c.seed, Pack(c));
+  }
+  for (uint32_t n = 0; n < spec_.nodes; ++n) {
+    NodeManagerConfig c;
+    c.node = n;
+    c.gcs = gcs_;
+    c.total.SetUnits("CPU", spec_.cpus);
+    if (spec_.gpus > 0) c.total.SetUnits("GPU", spec_.gpus);
+    c.total.SetUnits("memory", 4.0 * (1 << 30));
+    c.total.SetUnits("node:" + std::to_string(n), 1);
+    c.store_capacity_bytes = spec_.store_mb << 20;
+    c.chunk_bytes = spec_.chunk_kb << 10;
+    c.seed = root_.Fork(1000 + n).seed();
+    Proc& p = AddProc(Addr{n, kNodeManagerProc}, std::make_unique<NodeManager>(c), c.seed, Pack(c));
+    p.node = static_cast<NodeManager*>(p.comp.get());
+    Push(Event{0, 0, Ev::kStart, p.addr.Key()});
+  }
+  driver_ = Addr{0, kFirstUserProc};
+  OwnerConfig oc{driver_, Addr{0, kNodeManagerProc}, gcs_, false, root_.Fork("driver").seed()};
+  Proc& d = AddProc(driver_, std::make_unique<Owner>(oc), oc.seed, Pack(oc));
+  d.owner = static_cast<Owner*>(d.comp.get());
+  d.user = std::make_unique<UserThread>(this, &d);
+  // The driver starts once the nodes had a moment to register.
+  Push(Event{spec_.latency_us * 1000 * 4, 0, Ev::kStart, driver_.Key()});
+  internal::SetCurrentRuntime(d.user.get());
+  loop_ = std::thread([this] { LoopMain(); });
+  d.user->WaitFor(kStartWaiter);
+  init_time_ = now_;
+  return d.user.get();
+}
+
+void World::Push(Event e) {
+  e.seq = ++seq_;
+  if (e.at < now_) e.at = now_;
+  queue_.push(std::move(e));
+}
+
+World::Proc* World::Find(uint64_t key) {
+  auto it = procs_.find(key);
+  return it == procs_.end() ? nullptr : it->second.get();
+}
+
+void World::LoopMain() {
+  loop_sem_.acquire();  // the driver parks to hand over the baton
+  while (true) {
+    if (stop_requested_) break;
+    if (quiet_requested_ && (queue_.empty() || queue_.top().at > quiet_deadline_)) {
+      quiet_requested_ = false;
+      quiet_reached_ = true;
+      Handoff(*Find(driver_.Key()));
+      continue;
+    }
+    if (queue_.empty()) {
+      // Nothing can happen any more while the driver waits: a deadlock.
+      deadlock_ = true;
+      Handoff(*Find(driver_.Key()));
+      if (!stop_requested_) {
+        std::fprintf(stderr, "dray sim: the driver kept waiting after a deadlock was reported\n");
+        break;
+      }
+      continue;
+    }
+    Event e = std::move(const_cast<Event&>(queue_.top()));
+    queue_.pop();
+    now_ = e.at;
+    RunOne(e);
+  }
+  // Stop every worker thread: each unwinds from where it is parked.
+  for (auto& [key, p] : procs_) {
+    if (!p->user || key == driver_.Key() || p->user->exited) continue;
+    p->user->killed = true;
+    *p->user->alive = false;
+    p->user->sem.release();
+    loop_sem_.acquire();
+    if (p->user->th.joinable()) p->user->th.join();
+  }
+  loop_done_ = true;
+  Proc* d = Find(driver_.Key());
+  d->user->parked = false;
+  d->user->sem.release();
+}
+
+void World::Handoff(Proc& p) {
+  UserThread& u = *p.user;
+  DRAY_ASSERT(u.parked, "handing the baton to a running thread");
+  u.parked = false;
+  u.sem.release();
+  loop_sem_.acquire();
+}
+
+void World::Wake(Proc& p) {
+  if (!p.user || p.user->resume_pending) return;
+  p.user->resume_pending = true;
+  Push(Event{now_, 0, Ev::kResume, p.addr.Key()});
+}
+
+void World::RunOne(Event& e) {
+  Proc* p = Find(e.proc);
+  if (!p) return;
+  switch (e.kind) {
+    case Ev::kDeliver: {
+      if (!p->alive) return;
+      InDeliver in;
+      std::string err;
+      if (!DecodeMessage(e.bytes.data(), e.bytes.size(), &in.msg, &err)) {
+        std::fprintf(stderr, "dray sim: dropped a message to %s: %s\n", p->addr.Str().c_str(), err.c_str());
+        return;
+      }
+      in.from = Addr{static_cast<NodeId>(e.a >> 32), static_cast<uint32_t>(e.a)};
+      if (const auto* td = std::get_if<TaskDone>(&in.msg))
+        for (const auto& r : td->returns)
+          if (!r.stored) CheckObjectValue(r.id, r.value);
+      ++stats_.messages;
+      uint64_t h = Hasher().U64(e.a).Bytes(e.bytes.data(), e.bytes.size()).Done();
+      StepProc(*p, Input{std::move(in)}, h);
+      return;
+    }
+    case Ev::kTimer: {
+      if (!p->alive) return;
+      auto it = p->timer_gen.find(e.a);
+      if (it == p->timer_gen.end() || it->second != e.b) return;  // cancelled or re-armed
+      p->timer_gen.erase(it);
+      StepProc(*p, InTimer{e.a}, 0);
+      return;
+    }
+    case Ev::kStart:
+      if (p->alive) StepProc(*p, InCommand{CmdStart{}}, 0);
+      return;
+    case Ev::kResume:
+      if (!p->user) return;
+      p->user->resume_pending = false;
+      if (p->alive && p->user->parked && !p->user->exited) Handoff(*p);
+      return;
+    case Ev::kReap:
+      if (p->user && !p->user->exited) {
+        p->user->killed = true;
+        *p->user->alive = false;
+        if (p->user->parked) {
+          p->user->parked = false;
+          p->user->sem.release();
+          loop_sem_.acquire();
+        }
+        if (p->user->th.joinable()) p->user->th.join();
+      }
+      procs_.erase(e.proc);
+      return;
+  }
+}
+
+void World::StepProc(Proc& p, const Input& in, uint64_t input_hash) {
+  std::vector<Effect> effects;
+  effects.swap(effects_);
+  effects.clear();
+  Context cx(now_, &p.rng, &effects);
+  p.comp->Step(in, cx);
+  if (spec_.check_invariants) p.comp->CheckInvariants();
+  ++stats_.steps;
+  uint64_t eh = HashEffects(effects);
+  if (input_hash == 0) {
+    std::string b = Pack(in);
+    input_hash = HashBytes(b.data(), b.size());
+  }
+  stats_.trace_hash = Hasher().U64(stats_.trace_hash).U64(now_).U64(p.addr.Key()).U64(input_hash).U64(eh).Done();
+  if (trace_) trace_->Step(seq_, now_, p.addr, p.comp->Kind(), in, eh);
+  ExecEffects(p, effects);
+  effects.clear();
+  if (effects_.capacity() < effects.capacity()) effects_.swap(effects);
+}
+
+void World::ExecEffects(Proc& p, std::vector<Effect>& effects) {
+  for (auto& eff : effects) {
+    std::visit(
+        [&](auto& e) {
+          using E = std::decay_t<decltype(e)>;
+          if constexpr (std::is_same_v<E, EfSend>) {
+            Send(p.addr, e.to, e.msg);
+          } else if constexpr (std::is_same_v<E, EfSetTimer>) {
+            uint64_t gen = ++p.timer_gen[e.id];
+            Push(Event{std::max(e.at, now_), 0, Ev::kTimer, p.addr.Key(), e.id, gen});
+          } else if constexpr (std::is_same_v<E, EfCancelTimer>) {
+            p.timer_gen.erase(e.id);
+          } else if constexpr (std::is_same_v<E, EfStartWorker>) {
+            CreateWorker(e.worker);
+          } else if constexpr (std::is_same_v<E, EfStopWorker>) {
+            Proc* w = Find(e.worker.Key());
+            if (w && w->alive) {
+              w->alive = false;
+              Push(Event{now_, 0, Ev::kReap, e.worker.Key()});
+            }
+          } else if constexpr (std::is_same_v<E, EfRunTask>) {
+            DRAY_ASSERT(p.user, "RunTask for a process without user code");
+            p.user->tasks.push_back(std::move(e.spec));
+            Wake(p);
+          } else if constexpr (std::is_same_v<E, EfCompleteWait>) {
+            DRAY_ASSERT(p.user, "CompleteWait for a process without user code");
+            uint64_t w = e.waiter;
+            p.user->completions[w] = std::move(e);
+            if (p.user->parked) Wake(p);
+          } else if constexpr (std::is_same_v<E, EfCommandResult>) {
+            DRAY_ASSERT(p.user, "CommandResult for a process without user code");
+            p.user->result = std::move(e);
+          }
+        },
+        eff);
+  }
+}
+
+void World::Send(const Addr& from, const Addr& to, const Message& m) {
+  std::string bytes = EncodeMessage(m);
+  int64_t base = spec_.latency_us * 1000;
+  TimeNs lat;
+  if (from.node == to.node) {
+    lat = base / 10 + static_cast<TimeNs>(net_rng_.Below(static_cast<uint64_t>(base / 20) + 1));
+  } else {
+    // Latency, jitter and a 10 Gbit/s link.
+    lat = base + static_cast<TimeNs>(net_rng_.Below(static_cast<uint64_t>(base / 2) + 1)) +
+          static_cast<TimeNs>(bytes.size() * 8 / 10);
+  }
+  TimeNs at = now_ + lat;
+  TimeNs& last = fifo_[PairKey(from, to)];
+  if (at < last) at = last;  // each connection delivers in order, as TCP does
+  last = at;
+  Push(Event{at, 0, Ev::kDeliver, to.Key(), from.Key(), 0, std::move(bytes)});
+}
+
+void World::CreateWorker(const Addr& addr) {
+  OwnerConfig oc{addr, Addr{addr.node, kNodeManagerProc}, gcs_, true, root_.Fork(addr.Key()).seed()};
+  Proc& p = AddProc(addr, std::make_unique<Owner>(oc), oc.seed, Pack(oc));
+  p.owner = static_cast<Owner*>(p.comp.get());
+  p.user = std::make_unique<UserThread>(this, &p);
+  p.user->parked = true;
+  UserThread* u = p.user.get();
+  p.user->th = std::thread([u] { u->WorkerMain(); });
+  Push(Event{now_ + spec_.worker_start_us * 1000, 0, Ev::kStart, addr.Key()});
+}
+
+void World::CheckObjectValue(const ObjectId& id, const ObjectValue& v) {
+  uint64_t h = HashBytes(v.data.str().data(), v.data.size()) ^ (v.is_error ? 1 : 0);
+  auto [it, inserted] = value_hashes_.emplace(id, h);
+  DRAY_ASSERT(inserted || it->second == h || v.is_error, "one object id, two different values");
+}
+
+void World::Stop() {
+  if (!loop_.joinable()) return;
+  Proc* d = Find(driver_.Key());
+  stop_requested_ = true;
+  d->user->parked = true;
+  loop_sem_.release();
+  d->user->sem.acquire();  // the loop hands the baton back when every worker is gone
+  loop_.join();
+  *d->user->alive = false;
+  internal::SetCurrentRuntime(nullptr);
+  stats_.virtual_ns = now_;
+  if (trace_) {
+    trace_->SetMeta("trace_hash", std::to_string(stats_.trace_hash));
+    trace_->SetMeta("steps", std::to_string(stats_.steps));
+    trace_->Close();
+    trace_.reset();
+    if (!spec_.timeline.empty()) {
+      std::string err = WriteTimeline(spec_.trace, spec_.timeline);
+      if (!err.empty()) std::fprintf(stderr, "dray sim: timeline: %s\n", err.c_str());
+    }
+  }
+}
+
+ClusterState World::RunUntilQuiet(int64_t limit_ns) {
+  Proc* d = Find(driver_.Key());
+  quiet_requested_ = true;
+  quiet_reached_ = false;
+  quiet_deadline_ = now_ + limit_ns;
+  while (!quiet_reached_) d->user->Park();
+  return State();
+}
+
+ClusterState World::State() const {
+  ClusterState s;
+  for (const auto& [k, p] : procs_) {
+    if (!p->alive) continue;
+    if (p->node) {
+      s.store_objects += p->node->store_objects();
+      s.store_bytes += p->node->store_used_bytes();
+      s.leased_workers += p->node->leased_workers();
+      s.workers += p->node->workers();
+      s.queued_tasks += p->node->queued_tasks();
+    }
+    if (p->owner) {
+      s.owned_objects += p->owner->owned_objects();
+      s.borrowed_objects += p->owner->borrowed_objects();
+      s.pending_tasks += p->owner->pending_tasks();
+    }
+  }
+  return s;
+}
+
+RunStats World::Stats() const {
+  RunStats s = stats_;
+  s.virtual_ns = now_;
+  return s;
+}
+
+}  // namespace dray::sim

@@ -1,0 +1,118 @@
+// The simulated cluster (DESIGN §4): one event queue ordered by (virtual time,
+// sequence), a network with latency and jitter whose every message passes
+// through the codec, and the processes of a multi-node cluster. Driver and
+// worker processes run user code on their own OS threads, but a baton lets
+// exactly one thread run at a time, handed over in event order, so a run is a
+// pure function of its seed.
+#pragma once
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <queue>
+#include <semaphore>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "core/common/step.h"
+#include "core/gcs/control_service.h"
+#include "core/node/node_manager.h"
+#include "core/owner/owner.h"
+#include "dray/internal/runtime.h"
+#include "dray/sim.h"
+#include "sim/spec.h"
+
+namespace dray::sim {
+
+class TraceWriter;
+
+class World {
+ public:
+  explicit World(SimSpec spec);
+  ~World();
+  World(const World&) = delete;
+  World& operator=(const World&) = delete;
+
+  // On the user's main thread: boots the cluster and the driver process; returns
+  // once the driver's job is registered.
+  internal::ProcessRuntime* StartDriver();
+  // On the driver thread: stops every process and the event loop.
+  void Stop();
+  // On the driver thread: runs the cluster until nothing is left to happen (or
+  // `limit_ns` of virtual time passed) and reports what it still holds.
+  ClusterState RunUntilQuiet(int64_t limit_ns);
+  ClusterState State() const;
+  RunStats Stats() const;
+  const SimSpec& spec() const { return spec_; }
+  TimeNs now() const { return now_; }
+
+ private:
+  struct UserThread;
+  struct Proc {
+    Addr addr;
+    std::unique_ptr<Component> comp;
+    Prng rng;
+    bool alive = true;
+    std::unordered_map<uint64_t, uint64_t> timer_gen;
+    std::unique_ptr<UserThread> user;
+    Owner* owner = nullptr;
+    NodeManager* node = nullptr;
+  };
+  enum class Ev : uint8_t { kDeliver, kTimer, kResume, kStart, kReap };
+  struct Event {
+    TimeNs at;
+    uint64_t seq;
+    Ev kind;
+    uint64_t proc;
+    uint64_t a = 0;
+    uint64_t b = 0;
+    std::string bytes;
+  };
+  struct Later {
+    bool operator()(const Event& x, const Event& y) const { return x.at != y.at ? x.at > y.at : x.seq > y.seq; }
+  };
+
+  Proc& AddProc(Addr addr, std::unique_ptr<Component> comp, uint64_t seed, const std::string& config_bytes);
+  void Push(Event e);
+  void LoopMain();
+  void RunOne(Event& e);
+  void StepProc(Proc& p, const Input& in, uint64_t input_hash);
+  void ExecEffects(Proc& p, std::vector<Effect>& effects);
+  void Send(const Addr& from, const Addr& to, const Message& m);
+  void CreateWorker(const Addr& addr);
+  void Wake(Proc& p);
+  void Handoff(Proc& p);
+  Proc* Find(uint64_t key);
+  void CheckObjectValue(const ObjectId& id, const ObjectValue& v);
+
+  SimSpec spec_;
+  Prng root_;
+  Prng net_rng_;
+  TimeNs now_ = 0;
+  TimeNs init_time_ = 0;
+  uint64_t seq_ = 0;
+  std::priority_queue<Event, std::vector<Event>, Later> queue_;
+  std::map<uint64_t, std::unique_ptr<Proc>> procs_;
+  std::unordered_map<uint64_t, TimeNs> fifo_;  // (from, to) -> last delivery time
+  Addr gcs_;
+  Addr driver_;
+  std::vector<Effect> effects_;  // reused outbox
+  std::unordered_map<ObjectId, uint64_t, IdHash> value_hashes_;
+  RunStats stats_;
+  std::unique_ptr<TraceWriter> trace_;
+
+  // Baton.
+  std::binary_semaphore loop_sem_{0};
+  std::thread loop_;
+  bool stop_requested_ = false;
+  bool loop_done_ = false;
+  bool deadlock_ = false;
+  bool quiet_requested_ = false;
+  TimeNs quiet_deadline_ = 0;
+  bool quiet_reached_ = false;
+  friend struct UserThread;
+};
+
+}  // namespace dray::sim
