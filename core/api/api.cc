@@ -50,8 +50,10 @@ std::shared_ptr<RefHandle> MakeHandle(const RefData& ref) {
 
 ContainedRefs::ContainedRefs() : prev_(tls_contained) { tls_contained = this; }
 ContainedRefs::~ContainedRefs() { tls_contained = prev_; }
-void ContainedRefs::Note(const RefData& r) {
-  if (tls_contained) tls_contained->refs.push_back(r);
+void ContainedRefs::Note(const RefData& r, std::shared_ptr<const void> pin) {
+  if (!tls_contained) return;
+  tls_contained->refs.push_back(r);
+  tls_contained->pins.push_back(std::move(pin));
 }
 
 void RegisterFunction(const std::string& name, const void* key, Invoker invoker) {

@@ -71,6 +71,7 @@ void NodeManager::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
           w.registered = true;
           w.idle = true;
           w.idle_since = cx.now();
+          cx.SetTimer(kIdleTimerBase + m.worker.proc, cx.now() + cfg_.idle_worker_ns);
           if (starting_workers_ > 0) --starting_workers_;
           TryDispatch(cx);
         } else if constexpr (std::is_same_v<M, TaskFinished>) {
@@ -225,14 +226,23 @@ void NodeManager::TryDispatch(Context& cx) {
   }
   if (!unblock_queue_.empty()) return;
   uint32_t wanted_workers = 0;
+  // Resources of tasks that wait only for a worker to start: they must not
+  // make more workers start than can run at once.
+  ResourceSet spare = available_;
   for (auto it = queue_.begin(); it != queue_.end();) {
-    if (!it->missing.empty() || !available_.Contains(it->spec.resources)) { ++it; continue; }
+    if (!it->missing.empty() || !spare.Contains(it->spec.resources)) { ++it; continue; }
     Addr worker{};
     bool found = false;
     for (auto& [a, w] : workers_) {
       if (w.registered && w.idle) { worker = a; found = true; break; }
     }
-    if (!found) { ++wanted_workers; ++it; continue; }
+    if (!found) {
+      ++wanted_workers;
+      spare.Subtract(it->spec.resources);
+      ++it;
+      continue;
+    }
+    spare.Subtract(it->spec.resources);
     Dispatch(*it, worker, cx);
     it = queue_.erase(it);
   }
@@ -278,6 +288,7 @@ void NodeManager::OnTaskFinished(const Addr& worker, const TaskFinished& m, Cont
   worker_task_.erase(worker);
   auto w = workers_.find(worker);
   if (w != workers_.end()) {
+    w->second.owns_objects = m.owns_objects;  // an owner is never retired
     w->second.idle = true;
     w->second.idle_since = cx.now();
     cx.SetTimer(kIdleTimerBase + worker.proc, cx.now() + cfg_.idle_worker_ns);

@@ -340,6 +340,7 @@ void Owner::OnTaskReturned(const CmdTaskReturned& c, Context& cx) {
     }
     done.returns.push_back(std::move(ro));
   }
+  fin.owns_objects = !owned_.empty() || !borrowed_.empty() || !parked_.empty() || !tasks_.empty();
   cx.Send(cfg_.node, std::move(fin));
   SendRelease(spec.owner, std::move(done), cx);
   executing_.reset();

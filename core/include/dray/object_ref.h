@@ -34,6 +34,8 @@ class ObjectRef {
     return buf;
   }
   bool operator==(const ObjectRef& o) const { return Data() == o.Data(); }
+  // For the serializer: the handle that keeps the object alive.
+  std::shared_ptr<const void> Pin() const { return handle_; }
 
  private:
   std::shared_ptr<internal::RefHandle> handle_;
@@ -54,7 +56,7 @@ struct pack<dray::ObjectRef<T>> {
   template <typename Stream>
   packer<Stream>& operator()(packer<Stream>& o, const dray::ObjectRef<T>& r) const {
     const auto& d = r.Data();
-    if (!r.IsNull()) dray::internal::ContainedRefs::Note(d);
+    if (!r.IsNull()) dray::internal::ContainedRefs::Note(d, r.Pin());
     o.pack_array(4);
     o.pack(d.task);
     o.pack(d.index);

@@ -20,6 +20,7 @@ ValueData Serialize(const T& v) {
   ValueData out;
   out.data = std::make_shared<const std::string>(sb.data(), sb.size());
   out.contained = std::move(scope.refs);
+  out.pins = std::move(scope.pins);
   return out;
 }
 

@@ -21,6 +21,9 @@ struct ValueData {
   std::shared_ptr<const std::string> data;  // msgpack bytes, or an error record
   bool is_error = false;
   std::vector<RefData> contained;  // refs nested inside the value
+  // Handles on `contained`, kept until the runtime has counted the value's
+  // holds (a task's return value outlives the handles the task dropped).
+  std::vector<std::shared_ptr<const void>> pins;
 };
 
 struct ArgData {
@@ -91,7 +94,8 @@ class ContainedRefs {
   ContainedRefs();
   ~ContainedRefs();
   std::vector<RefData> refs;
-  static void Note(const RefData& r);
+  std::vector<std::shared_ptr<const void>> pins;
+  static void Note(const RefData& r, std::shared_ptr<const void> pin);
 
  private:
   ContainedRefs* prev_;
