@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The main job: sets up, builds, runs every example program in the simulator
+# (1 node x 4 CPUs, then 3 nodes x 2 CPUs), then a seeded simulation of a
+# random task DAG with dray-sim. Exits non-zero if any run fails.
+# Environment: BUILD_DIR (default build), JOBS (default 2),
+#              DEMO_TIMEOUT (seconds per run, default 300).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+bash scripts/setup.sh
+bash scripts/build.sh
+
+build=${BUILD_DIR:-build}
+limit=${DEMO_TIMEOUT:-300}
+specs=("seed=1,nodes=1,cpus=4" "seed=2,nodes=3,cpus=2")
+runs=0
+failed=()
+
+banner() {
+  echo
+  echo "================================================================"
+  echo " $*"
+  echo "================================================================"
+}
+
+# run LABEL ENV_SPEC CMD...: runs one program (DRAY_SIM=ENV_SPEC unless empty)
+# and records a failure without stopping the demo.
+run() {
+  local label=$1 spec=$2
+  shift 2
+  runs=$((runs + 1))
+  local rc=0
+  if [[ -n "$spec" ]]; then
+    DRAY_SIM="$spec" timeout "$limit" "$@" || rc=$?
+  else
+    timeout "$limit" "$@" || rc=$?
+  fi
+  if [[ $rc -eq 0 ]]; then
+    echo "-- ok: $label"
+  else
+    [[ $rc -eq 124 ]] && echo "-- timed out after ${limit}s"
+    echo "-- FAILED (exit $rc): $label"
+    failed+=("$label")
+  fi
+}
+
+examples=()
+if [[ -d "$build/examples" ]]; then
+  while IFS= read -r f; do examples+=("$f"); done < <(
+    find "$build/examples" -maxdepth 1 -type f -perm -u+x ! -name '*.so*' ! -name '*.a' | sort)
+fi
+if [[ ${#examples[@]} -eq 0 ]]; then
+  echo "demo: no example programs in $build/examples" >&2
+  exit 1
+fi
+
+for exe in "${examples[@]}"; do
+  name=$(basename "$exe")
+  for spec in "${specs[@]}"; do
+    banner "example: $name    DRAY_SIM=\"$spec\""
+    run "$name [$spec]" "$spec" "$exe"
+  done
+done
+
+banner "seeded simulation: dray-sim --seed 42 --nodes 5 --cpus 2 --workload random_dag"
+run "dray-sim random_dag seed 42" "" "$build/dray-sim" --seed 42 --nodes 5 --cpus 2 --workload random_dag
+
+echo
+if [[ ${#failed[@]} -eq 0 ]]; then
+  echo "demo: all $runs runs passed (${#examples[@]} examples x ${#specs[@]} cluster shapes, then dray-sim)"
+else
+  echo "demo: ${#failed[@]} of $runs runs FAILED:"
+  printf '  %s\n' "${failed[@]}"
+  exit 1
+fi
