@@ -41,6 +41,7 @@ void NodeManager::Step(const Input& in, Context& cx) {
       int64_t cpus = cfg_.total.Get("CPU") / kResourceUnit;
       if (static_cast<int64_t>(workers_.size()) <= std::max<int64_t>(cpus, 1)) return;
       workers_.erase(it);
+      idle_workers_.erase(w);
       cx.Emit(EfStopWorker{w});
     }
   } else if (const auto* c = std::get_if<InCommand>(&in)) {
@@ -70,6 +71,7 @@ void NodeManager::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
           DRAY_ASSERT(!w.registered, "a worker registered twice");
           w.registered = true;
           w.idle = true;
+          idle_workers_.insert(m.worker);
           w.idle_since = cx.now();
           cx.SetTimer(kIdleTimerBase + m.worker.proc, cx.now() + cfg_.idle_worker_ns);
           if (starting_workers_ > 0) --starting_workers_;
@@ -142,11 +144,9 @@ double NodeManager::Utilization(const ResourceSet& total, const ResourceSet& ava
 std::optional<NodeId> NodeManager::ChooseNode(const TaskSpec& spec) const {
   const ResourceSet& need = spec.resources;
   // The local node's free resources, net of tasks already queued here.
-  ResourceSet local_free = available_;
-  for (const auto& q : queue_) {
-    if (local_free.Contains(q.spec.resources)) local_free.Subtract(q.spec.resources);
-    else local_free = ResourceSet();
-  }
+  ResourceSet local_free;
+  for (const auto& [name, amount] : available_.items())
+    local_free.Set(name, std::max<int64_t>(0, amount - queued_demand_.Get(name)));
   bool local_feasible = cfg_.total.Contains(need);
   if (local_feasible && local_free.Contains(need) && Utilization(cfg_.total, local_free) < 0.5)
     return cfg_.node;
@@ -197,13 +197,22 @@ void NodeManager::OnSubmit(TaskSpec spec, Context& cx) {
 void NodeManager::Enqueue(TaskSpec spec, Context& cx) {
   Queued q;
   for (const auto& a : spec.args) {
-    if (a.kind == TaskArg::kRef && a.in_store && store_.count(a.ref.id) == 0) {
+    if (a.kind == TaskArg::kRef && a.in_store && store_.count(a.ref.id) == 0 &&
+        std::find(q.missing.begin(), q.missing.end(), a.ref.id) == q.missing.end()) {
       q.missing.push_back(a.ref.id);
       EnsureLocal(a.ref.id, a.ref.owner, a.locations, cx);
     }
   }
-  q.spec = std::move(spec);
-  queue_.push_back(std::move(q));
+  queued_demand_.Add(spec.resources);
+  ++queued_count_;
+  if (q.missing.empty()) {
+    ready_[spec.resources.items()].push_back(std::move(spec));
+  } else {
+    TaskId id = spec.task;
+    for (const auto& o : q.missing) arg_waiters_[o].push_back(id);
+    q.spec = std::move(spec);
+    waiting_args_.emplace(id, std::move(q));
+  }
   MarkDirty(cx);
   TryDispatch(cx);
 }
@@ -229,22 +238,24 @@ void NodeManager::TryDispatch(Context& cx) {
   // Resources of tasks that wait only for a worker to start: they must not
   // make more workers start than can run at once.
   ResourceSet spare = available_;
-  for (auto it = queue_.begin(); it != queue_.end();) {
-    if (!it->missing.empty() || !spare.Contains(it->spec.resources)) { ++it; continue; }
-    Addr worker{};
-    bool found = false;
-    for (auto& [a, w] : workers_) {
-      if (w.registered && w.idle) { worker = a; found = true; break; }
+  for (auto cls = ready_.begin(); cls != ready_.end();) {
+    auto& q = cls->second;
+    size_t waiting_for_worker = 0;
+    while (waiting_for_worker < q.size()) {
+      const ResourceSet& need = q[waiting_for_worker].resources;
+      if (!spare.Contains(need)) break;
+      spare.Subtract(need);
+      if (idle_workers_.empty() || waiting_for_worker > 0) {
+        ++waiting_for_worker;
+        ++wanted_workers;
+        continue;
+      }
+      Addr worker = *idle_workers_.begin();
+      TaskSpec spec = std::move(q.front());
+      q.pop_front();
+      Dispatch(std::move(spec), worker, cx);
     }
-    if (!found) {
-      ++wanted_workers;
-      spare.Subtract(it->spec.resources);
-      ++it;
-      continue;
-    }
-    spare.Subtract(it->spec.resources);
-    Dispatch(*it, worker, cx);
-    it = queue_.erase(it);
+    if (q.empty()) cls = ready_.erase(cls); else ++cls;
   }
   while (starting_workers_ < wanted_workers) {
     Addr w{cfg_.node, next_proc_++};
@@ -254,8 +265,10 @@ void NodeManager::TryDispatch(Context& cx) {
   }
 }
 
-void NodeManager::Dispatch(Queued& q, Addr worker, Context& cx) {
-  TaskSpec& spec = q.spec;
+void NodeManager::Dispatch(TaskSpec spec, Addr worker, Context& cx) {
+  queued_demand_.Subtract(spec.resources);
+  DRAY_ASSERT(queued_count_ > 0);
+  --queued_count_;
   for (auto& a : spec.args) {
     if (a.kind != TaskArg::kRef || !a.in_store) continue;
     auto it = store_.find(a.ref.id);
@@ -266,7 +279,9 @@ void NodeManager::Dispatch(Queued& q, Addr worker, Context& cx) {
   }
   available_.Subtract(spec.resources);
   Worker& w = workers_[worker];
+  DRAY_ASSERT(w.registered && w.idle, "dispatching to a busy worker");
   w.idle = false;
+  idle_workers_.erase(worker);
   Lease l;
   l.worker = worker;
   l.held = spec.resources;
@@ -290,6 +305,7 @@ void NodeManager::OnTaskFinished(const Addr& worker, const TaskFinished& m, Cont
   if (w != workers_.end()) {
     w->second.owns_objects = m.owns_objects;  // an owner is never retired
     w->second.idle = true;
+    idle_workers_.insert(worker);
     w->second.idle_since = cx.now();
     cx.SetTimer(kIdleTimerBase + worker.proc, cx.now() + cfg_.idle_worker_ns);
   }
@@ -317,12 +333,21 @@ void NodeManager::ObjectArrived(const ObjectId& id, Context& cx) {
     for (const auto& fe : f->second) cx.Send(fe.proc, ObjectReady{id, fe.request, true, e.value, ""});
     fetchers_.erase(f);
   }
-  bool any = false;
-  for (auto& q : queue_) {
-    auto m = std::find(q.missing.begin(), q.missing.end(), id);
-    if (m != q.missing.end()) { q.missing.erase(m); any = true; }
+  auto aw = arg_waiters_.find(id);
+  if (aw == arg_waiters_.end()) return;
+  auto tasks = std::move(aw->second);
+  arg_waiters_.erase(aw);
+  for (const TaskId& tid : tasks) {
+    auto it = waiting_args_.find(tid);
+    if (it == waiting_args_.end()) continue;
+    auto& miss = it->second.missing;
+    miss.erase(std::remove(miss.begin(), miss.end(), id), miss.end());
+    if (!miss.empty()) continue;
+    TaskSpec spec = std::move(it->second.spec);
+    waiting_args_.erase(it);
+    ready_[spec.resources.items()].push_back(std::move(spec));
   }
-  if (any) TryDispatch(cx);
+  TryDispatch(cx);
 }
 
 void NodeManager::EnsureLocal(const ObjectId& id, const Addr& owner, const std::vector<NodeId>& locations,
@@ -440,7 +465,7 @@ void NodeManager::SendReport(Context& cx) {
   ResourceReport r;
   r.node = cfg_.node;
   r.available = available_;
-  r.queued = static_cast<uint32_t>(queue_.size());
+  r.queued = static_cast<uint32_t>(queued_count_);
   for (const auto& s : infeasible_) r.infeasible.push_back(s.resources);
   r.seq = ++report_seq_;
   auto& self = view_[cfg_.node];
@@ -454,6 +479,8 @@ void NodeManager::CheckInvariants() const {
   DRAY_ASSERT(cfg_.total.Contains(available_), "a node committed more resources than it has");
   DRAY_ASSERT(store_used_ <= cfg_.store_capacity_bytes || store_.size() <= 1, "object store over capacity");
   DRAY_ASSERT(leases_.size() == worker_task_.size(), "leases and leased workers disagree");
+  DRAY_ASSERT(idle_workers_.size() + leases_.size() <= workers_.size(), "a worker both idle and leased");
+  DRAY_ASSERT(queued_count_ >= waiting_args_.size());
 }
 
 }  // namespace dray

@@ -43,7 +43,7 @@ class NodeManager final : public Component {
   uint64_t store_used_bytes() const { return store_used_; }
   size_t leased_workers() const { return leases_.size(); }
   size_t workers() const { return workers_.size(); }
-  size_t queued_tasks() const { return queue_.size(); }
+  size_t queued_tasks() const { return queued_count_; }
   size_t infeasible_tasks() const { return infeasible_.size(); }
   bool HasObject(const ObjectId& id) const { return store_.count(id) != 0; }
   std::vector<ObjectId> StoredIds() const;
@@ -103,7 +103,7 @@ class NodeManager final : public Component {
   std::optional<NodeId> ChooseNode(const TaskSpec& spec) const;
   double Utilization(const ResourceSet& total, const ResourceSet& avail) const;
   void TryDispatch(Context& cx);
-  void Dispatch(Queued& q, Addr worker, Context& cx);
+  void Dispatch(TaskSpec spec, Addr worker, Context& cx);
   void OnTaskFinished(const Addr& worker, const TaskFinished& m, Context& cx);
   void StoreObject(const ObjectId& id, ObjectValue value, Addr owner, bool primary, Context& cx);
   void EnsureLocal(const ObjectId& id, const Addr& owner, const std::vector<NodeId>& locations, Context& cx);
@@ -119,7 +119,14 @@ class NodeManager final : public Component {
   NodeManagerConfig cfg_;
   ResourceSet available_;
   std::map<NodeId, NodeView> view_;
-  std::deque<Queued> queue_;
+  // Tasks whose arguments are local, by scheduling class (their demand): a
+  // class is served in order and stops at the first task that does not fit.
+  std::map<std::vector<ResourceSet::Entry>, std::deque<TaskSpec>> ready_;
+  std::unordered_map<TaskId, Queued, IdHash> waiting_args_;
+  std::unordered_map<ObjectId, std::vector<TaskId>, IdHash> arg_waiters_;
+  ResourceSet queued_demand_;  // of every queued task
+  size_t queued_count_ = 0;
+  std::set<Addr> idle_workers_;
   std::vector<TaskSpec> infeasible_;
   std::map<Addr, Worker> workers_;  // ordered: deterministic choice of idle worker
   std::unordered_map<TaskId, Lease, IdHash> leases_;

@@ -63,11 +63,17 @@ void Owner::OnCommand(const Command& cmd, Context& cx) {
           if constexpr (std::is_same_v<C, CmdWait>) w.num_returns = c.num_returns;
           DRAY_ASSERT(waiters_.count(c.waiter) == 0, "waiter id reused");
           waiters_.emplace(c.waiter, std::move(w));
+          Waiter& wr = waiters_.at(c.waiter);
           for (const auto& r : c.refs) {
+            if (IsReady(r)) continue;
+            ++wr.unready;
             object_waiters_[r.id].push_back(c.waiter);
             Track(r, cx);
           }
-          if (c.timeout_ns >= 0) cx.SetTimer(kWaitTimerBase + c.waiter, cx.now() + c.timeout_ns);
+          if (c.timeout_ns >= 0) {
+            wr.has_timer = true;
+            cx.SetTimer(kWaitTimerBase + c.waiter, cx.now() + c.timeout_ns);
+          }
           CheckWaiter(c.waiter, cx);
           auto it = waiters_.find(c.waiter);
           if (it != waiters_.end() && !it->second.done && executing_ && !blocked_) {
@@ -117,9 +123,10 @@ void Owner::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
           if (it == fetches_.end() || it->second.request != m.request) return;
           it->second.done = true;
           it->second.value = m.ok ? m.value : ErrorValue("ObjectLostError", m.error);
-          auto ws = object_waiters_.find(m.id);
-          if (ws != object_waiters_.end()) {
-            auto copy = ws->second;
+          auto ws = fetch_waiters_.find(m.id);
+          if (ws != fetch_waiters_.end()) {
+            auto copy = std::move(ws->second);
+            fetch_waiters_.erase(ws);
             for (uint64_t w : copy) CheckWaiter(w, cx);
           }
         } else if constexpr (std::is_same_v<M, GetObjectStatus>) {
@@ -454,8 +461,9 @@ void Owner::ObjectBecameReady(const ObjectId& id, Context& cx) {
   }
   auto w = object_waiters_.find(id);
   if (w != object_waiters_.end()) {
-    auto copy = w->second;
-    for (uint64_t wid : copy) CheckWaiter(wid, cx);
+    auto ids = std::move(w->second);
+    object_waiters_.erase(w);
+    for (uint64_t wid : ids) RefReady(wid, cx);
   }
   auto o = owned_.find(id);
   if (o != owned_.end() && !o->second.status_requests.empty()) {
@@ -505,20 +513,31 @@ ObjectValue Owner::ValueOf(const RefInfo& r) const {
 
 // ---- waiters ----
 
+void Owner::RefReady(uint64_t id, Context& cx) {
+  auto it = waiters_.find(id);
+  if (it == waiters_.end() || it->second.done) return;
+  DRAY_ASSERT(it->second.unready > 0, "a waiter counted a ref ready twice");
+  --it->second.unready;
+  CheckWaiter(id, cx);
+}
+
 void Owner::CheckWaiter(uint64_t id, Context& cx) {
   auto it = waiters_.find(id);
   if (it == waiters_.end() || it->second.done) return;
   Waiter& w = it->second;
   if (w.is_get) {
-    for (const auto& r : w.refs)
-      if (!IsReady(r)) return;
+    if (w.unready > 0) return;
+    // Every ref is ready: large values must reach this node before Get returns.
     bool all = true;
-    for (const auto& r : w.refs) all &= ValueAvailable(r, cx);
+    for (const auto& r : w.refs) {
+      if (ValueAvailable(r, cx)) continue;
+      all = false;
+      auto& fw = fetch_waiters_[r.id];
+      if (std::find(fw.begin(), fw.end(), id) == fw.end()) fw.push_back(id);
+    }
     if (all) CompleteWaiter(id, kWaitOk, cx);
-  } else {
-    uint32_t n = 0;
-    for (const auto& r : w.refs) n += IsReady(r) ? 1 : 0;
-    if (n >= w.num_returns) CompleteWaiter(id, kWaitOk, cx);
+  } else if (w.refs.size() - w.unready >= w.num_returns) {
+    CompleteWaiter(id, kWaitOk, cx);
   }
 }
 
@@ -529,6 +548,7 @@ void Owner::CompleteWaiter(uint64_t id, uint8_t status, Context& cx) {
   waiters_.erase(it);
   EfCompleteWait ef{id, status, {}, {}};
   if (status == kWaitOk && w.is_get) {
+    ef.values.reserve(w.refs.size());
     for (const auto& r : w.refs) ef.values.push_back(ValueOf(r));
   }
   if (!w.is_get) {
@@ -539,17 +559,26 @@ void Owner::CompleteWaiter(uint64_t id, uint8_t status, Context& cx) {
       ef.ready.push_back(ready ? 1 : 0);
     }
   }
-  for (const auto& r : w.refs) {
-    auto ow = object_waiters_.find(r.id);
-    if (ow == object_waiters_.end()) continue;
-    auto& v = ow->second;
-    v.erase(std::remove(v.begin(), v.end(), id), v.end());
-    if (v.empty()) {
-      object_waiters_.erase(ow);
-      fetches_.erase(r.id);  // the value was handed out; the store keeps the object
+  if (w.unready > 0) {  // timed out: forget this waiter where it still waits
+    for (const auto& r : w.refs) {
+      auto ow = object_waiters_.find(r.id);
+      if (ow == object_waiters_.end()) continue;
+      auto& v = ow->second;
+      v.erase(std::remove(v.begin(), v.end(), id), v.end());
+      if (v.empty()) object_waiters_.erase(ow);
     }
   }
-  cx.CancelTimer(kWaitTimerBase + id);
+  for (const auto& r : w.refs) {
+    auto fw = fetch_waiters_.find(r.id);
+    if (fw != fetch_waiters_.end()) {
+      auto& v = fw->second;
+      v.erase(std::remove(v.begin(), v.end(), id), v.end());
+      if (v.empty()) fetch_waiters_.erase(fw);
+    }
+    // The value was handed out; the node's store keeps the object itself.
+    if (fetches_.count(r.id) && !fetch_waiters_.count(r.id) && fetches_.at(r.id).done) fetches_.erase(r.id);
+  }
+  if (w.has_timer) cx.CancelTimer(kWaitTimerBase + id);
   DeliverCompletion(std::move(ef), cx);
 }
 

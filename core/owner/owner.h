@@ -84,6 +84,8 @@ class Owner final : public Component {
     bool is_get = true;
     std::vector<RefInfo> refs;
     uint32_t num_returns = 0;
+    size_t unready = 0;  // refs not ready yet: counted, never rescanned
+    bool has_timer = false;
     bool done = false;
   };
   struct Fetch {
@@ -119,6 +121,7 @@ class Owner final : public Component {
 
   // Waiters (Get / Wait).
   void CheckWaiter(uint64_t id, Context& cx);
+  void RefReady(uint64_t waiter, Context& cx);  // one of the waiter's refs became ready
   void CompleteWaiter(uint64_t id, uint8_t status, Context& cx);
   void DeliverCompletion(EfCompleteWait ef, Context& cx);
 
@@ -135,6 +138,7 @@ class Owner final : public Component {
   std::unordered_map<ObjectId, std::vector<uint64_t>, IdHash> object_waiters_;
   std::map<uint64_t, Waiter> waiters_;
   std::unordered_map<ObjectId, Fetch, IdHash> fetches_;
+  std::unordered_map<ObjectId, std::vector<uint64_t>, IdHash> fetch_waiters_;
   uint64_t next_fetch_ = 1;
   uint32_t unacked_borrows_ = 0;
   std::vector<std::pair<Addr, Message>> deferred_;
