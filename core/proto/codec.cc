@@ -5,9 +5,16 @@
 namespace dray {
 
 namespace {
+// One reused buffer per thread: a fresh sbuffer allocates 8 KiB per encode.
+msgpack::sbuffer& ScratchBuffer() {
+  thread_local msgpack::sbuffer sb(4096);
+  sb.clear();
+  return sb;
+}
+
 template <class T>
 std::string EncodeVersioned(const T& v) {
-  msgpack::sbuffer sb;
+  msgpack::sbuffer& sb = ScratchBuffer();
   sb.write(reinterpret_cast<const char*>(&kCodecVersion), 1);
   msgpack::pack(sb, v);
   return std::string(sb.data(), sb.size());
@@ -52,7 +59,7 @@ bool DecodeEffect(const char* data, size_t size, Effect* out, std::string* error
 
 uint64_t HashEffects(const std::vector<Effect>& effects) {
   Hasher h;
-  msgpack::sbuffer sb;
+  msgpack::sbuffer& sb = ScratchBuffer();
   for (const auto& e : effects) {
     sb.clear();
     msgpack::pack(sb, e);
