@@ -11,8 +11,10 @@
 #include <limits>
 #include <optional>
 #include <set>
+#include <string_view>
 #include <vector>
 
+#include "core/common/hash.h"
 #include "core/gcs/control_service.h"
 #include "core/node/node_manager.h"
 #include "core/owner/owner.h"
@@ -25,6 +27,10 @@ namespace {
 
 // The value of meta "format": a reader refuses a format it does not know.
 constexpr const char* kTraceFormat = "dray-trace/1";
+// Rows per transaction. The pages of a transaction stay in memory until it
+// commits (cache_spill off), so a run that aborts (a failed DRAY_ASSERT)
+// leaves a readable trace of everything up to the last commit.
+constexpr uint64_t kRowsPerCommit = 8192;
 
 std::string Hex(uint64_t v) {
   char b[24];
@@ -41,6 +47,15 @@ struct Stmt {
   sqlite3_stmt* s = nullptr;
   ~Stmt() { sqlite3_finalize(s); }
 };
+
+// Text from a trace as it may appear in a message: printable ASCII, bounded
+// (a corrupt trace must not put raw bytes on the terminal; SQLite quotes
+// pieces of a corrupt schema in its messages too).
+std::string Shown(const std::string& s, size_t limit = 64) {
+  std::string o;
+  for (size_t i = 0; i < s.size() && i < limit; ++i) o += s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+  return s.size() > limit ? o + "..." : o;
+}
 
 std::string Column(sqlite3_stmt* s, int i) {
   const unsigned char* t = sqlite3_column_text(s, i);
@@ -64,7 +79,7 @@ std::string OpenTrace(const std::string& path, Db& db, Stmt& scan, const char* s
   if (rc == SQLITE_ROW) {
     std::string f = Column(fmt.s, 0);
     if (f != kTraceFormat)
-      return "trace " + path + ": format '" + f + "' is not one this build reads (" + kTraceFormat + ")";
+      return "trace " + path + ": format '" + Shown(f) + "' is not one this build reads (" + kTraceFormat + ")";
   } else if (rc != SQLITE_DONE) {
     return "trace " + path + ": cannot read meta: " + sqlite3_errmsg(db.db);
   }
@@ -128,10 +143,27 @@ bool ReadRow(sqlite3_stmt* s, Row* r, std::string* error) {
   return true;
 }
 
+// A checksum over every row as written, kept in meta "rows_hash": it catches
+// an altered row that still replays (a seed never drawn from, say).
+uint64_t RowHash(uint64_t prev, uint64_t seq, TimeNs t, const Addr& a, std::string_view component,
+                 std::string_view kind, const char* payload, size_t payload_size, uint64_t effects_hash) {
+  return Hasher()
+      .U64(prev)
+      .U64(seq)
+      .U64(static_cast<uint64_t>(t))
+      .U64(a.Key())
+      .Str(component)
+      .Str(kind)
+      .U64(payload_size)
+      .Bytes(payload, payload_size)
+      .U64(effects_hash)
+      .Done();
+}
+
 std::string Where(const Row& r) {
   return "event #" + std::to_string(r.rowid) + " (seq " + std::to_string(r.seq) + ", time " +
-         std::to_string(r.time_ns) + " ns, process " + r.addr.Str() + ", component " + r.component +
-         ", input " + r.kind + ")";
+         std::to_string(r.time_ns) + " ns, process " + r.addr.Str() + ", component " + Shown(r.component) +
+         ", input " + Shown(r.kind) + ")";
 }
 
 // Builds the component a "create" row names, from its config; sets *seed.
@@ -180,7 +212,7 @@ std::unique_ptr<Component> MakeComponent(const Row& r, uint64_t* seed, std::stri
     *seed = c.seed;
     return std::make_unique<Owner>(c);
   }
-  *error = "unknown component kind '" + r.component + "' (known: gcs, node, driver, worker)";
+  *error = "unknown component kind '" + Shown(r.component) + "' (known: gcs, node, driver, worker)";
   return nullptr;
 }
 
@@ -220,6 +252,14 @@ std::string JsonString(const std::string& s) {
   return o + "\"";
 }
 
+std::map<std::string, std::string> ReadMeta(sqlite3* db) {
+  std::map<std::string, std::string> m;
+  Stmt s;
+  if (sqlite3_prepare_v2(db, "SELECT key, value FROM meta ORDER BY key", -1, &s.s, nullptr) != SQLITE_OK) return m;
+  while (sqlite3_step(s.s) == SQLITE_ROW) m[Column(s.s, 0)] = Column(s.s, 1);
+  return m;
+}
+
 std::string Micros(int64_t ns) {
   char b[40];
   std::snprintf(b, sizeof b, "%.3f", static_cast<double>(ns) / 1000.0);
@@ -247,6 +287,20 @@ const char* InputKind(const Input& in) {
   return "?";
 }
 
+uint64_t InputHash(const Input& in) {
+  if (const auto* d = std::get_if<InDeliver>(&in)) {
+    // As the sim hashes a delivery: the sender and the bytes on the wire.
+    std::string b = EncodeMessage(d->msg);
+    return Hasher().U64(d->from.Key()).Bytes(b.data(), b.size()).Done();
+  }
+  std::string b = Pack(in);
+  return HashBytes(b.data(), b.size());
+}
+
+uint64_t ChainHash(uint64_t prev, TimeNs t, const Addr& a, uint64_t input_hash, uint64_t effects_hash) {
+  return Hasher().U64(prev).U64(static_cast<uint64_t>(t)).U64(a.Key()).U64(input_hash).U64(effects_hash).Done();
+}
+
 // ---- writer ----
 
 std::unique_ptr<TraceWriter> TraceWriter::Open(const std::string& path,
@@ -271,9 +325,11 @@ std::unique_ptr<TraceWriter> TraceWriter::Open(const std::string& path,
       throw Error("dray: cannot create trace " + path + ": " + m);
     }
   };
-  // One big transaction, no journal, no fsync: a trace is rewritten, not recovered.
+  // Big transactions (kRowsPerCommit rows), no journal, no fsync: a trace is
+  // rewritten, never recovered.
   exec("PRAGMA journal_mode=OFF");
   exec("PRAGMA synchronous=OFF");
+  exec("PRAGMA cache_spill=OFF");
   exec("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT)");
   exec("CREATE TABLE events(seq INTEGER, time_ns INTEGER, node INTEGER, proc INTEGER, component TEXT, kind TEXT, "
        "payload BLOB, effects_hash INTEGER)");
@@ -299,6 +355,7 @@ void TraceWriter::Fail(const std::string& what) {
 void TraceWriter::Insert(uint64_t seq, TimeNs t, const Addr& a, const char* component, const char* kind,
                          const std::string& payload, uint64_t effects_hash) {
   if (!insert_ || !error_.empty()) return;  // after a failure the trace is incomplete: stop writing
+  rows_hash_ = RowHash(rows_hash_, seq, t, a, component, kind, payload.data(), payload.size(), effects_hash);
   sqlite3_bind_int64(insert_, 1, static_cast<int64_t>(seq));
   sqlite3_bind_int64(insert_, 2, t);
   sqlite3_bind_int64(insert_, 3, a.node);
@@ -309,10 +366,11 @@ void TraceWriter::Insert(uint64_t seq, TimeNs t, const Addr& a, const char* comp
   sqlite3_bind_int64(insert_, 8, static_cast<int64_t>(effects_hash));
   int rc = sqlite3_step(insert_);
   sqlite3_reset(insert_);
-  if (rc != SQLITE_DONE) {
+  if (rc != SQLITE_DONE)
     Fail("write failed");
-    std::fprintf(stderr, "dray: %s; the trace stops here\n", error_.c_str());
-  }
+  else if (++rows_ % kRowsPerCommit == 0 && sqlite3_exec(db_, "COMMIT; BEGIN", nullptr, nullptr, nullptr) != SQLITE_OK)
+    Fail("commit failed");
+  if (!error_.empty()) std::fprintf(stderr, "dray: %s; the trace stops here\n", error_.c_str());
 }
 
 void TraceWriter::Create(uint64_t seq, TimeNs t, const Addr& a, const char* component, const std::string& config) {
@@ -351,6 +409,7 @@ void TraceWriter::Finish() {
 }
 
 void TraceWriter::Close() {
+  if (db_) SetMeta("rows_hash", std::to_string(rows_hash_));
   Finish();
   if (!error_.empty()) throw Error("dray: " + error_);
 }
@@ -366,7 +425,24 @@ const char* CurrentReplayEvent() {
   return buf;
 }
 
+namespace {
+ReplayResult ReplayImpl(const std::string& path);
+std::string WriteTimelineImpl(const std::string& trace_path, const std::string& json_path);
+}  // namespace
+
 ReplayResult Replay(const std::string& path) {
+  ReplayResult r = ReplayImpl(path);
+  r.error = Shown(r.error, 4096);
+  return r;
+}
+
+std::string WriteTimeline(const std::string& trace_path, const std::string& json_path) {
+  return Shown(WriteTimelineImpl(trace_path, json_path), 4096);
+}
+
+namespace {
+
+ReplayResult ReplayImpl(const std::string& path) {
   ReplayResult res;
   struct PosReset {
     ~PosReset() { g_pos.active = false; }
@@ -383,6 +459,8 @@ ReplayResult Replay(const std::string& path) {
     };
     std::map<uint64_t, Live> live;
     std::vector<Effect> effects;
+    uint64_t chain = 0;
+    uint64_t rows = 0;
     Row r;
     std::string err;
     while (true) {
@@ -397,6 +475,7 @@ ReplayResult Replay(const std::string& path) {
         res.error = "trace " + path + ": " + err;
         return res;
       }
+      rows = RowHash(rows, r.seq, r.time_ns, r.addr, r.component, r.kind, r.payload, r.payload_size, r.effects_hash);
       if (r.kind == "create") {
         uint64_t seed = 0;
         std::unique_ptr<Component> comp = MakeComponent(r, &seed, &err);
@@ -437,8 +516,8 @@ ReplayResult Replay(const std::string& path) {
       g_pos.seq = r.seq;
       g_pos.time_ns = r.time_ns;
       g_pos.addr = r.addr;
-      CopyTo(g_pos.component, sizeof g_pos.component, r.component);
-      CopyTo(g_pos.kind, sizeof g_pos.kind, r.kind);
+      CopyTo(g_pos.component, sizeof g_pos.component, Shown(r.component));
+      CopyTo(g_pos.kind, sizeof g_pos.kind, Shown(r.kind));
       effects.clear();
       Context cx(r.time_ns, &l.rng, &effects);
       try {
@@ -455,7 +534,35 @@ ReplayResult Replay(const std::string& path) {
                     ", replay gives " + Hex(h) + " (" + std::to_string(effects.size()) + " effects)";
         return res;
       }
+      chain = ChainHash(chain, r.time_ns, r.addr, InputHash(in), h);
       ++res.events;
+    }
+    // Every event matched on its own; the chained hash over all of them also
+    // notices events that are missing, added or reordered.
+    std::map<std::string, std::string> meta = ReadMeta(db.db);
+    auto steps = meta.find("steps");
+    if (steps != meta.end() && steps->second != std::to_string(res.events)) {
+      res.error = "trace " + path + ": holds " + std::to_string(res.events) + " steps but its meta says " +
+                  steps->second + ": events are missing or were added";
+      return res;
+    }
+    if (steps == meta.end())
+      res.note = "the trace has no end record (its run did not shut down cleanly): the events after its last "
+                 "commit are missing, and the chained hash cannot be checked";
+    auto th = meta.find("trace_hash");
+    if (th != meta.end() && th->second != std::to_string(chain)) {
+      res.error = "trace " + path + ": every event replays, but the chained hash over them is " +
+                  std::to_string(chain) + " where its meta says " + th->second +
+                  ": events are missing, added or reordered";
+      return res;
+    }
+    auto rh = meta.find("rows_hash");
+    if (rh != meta.end() && rh->second != std::to_string(rows)) {
+      res.error = "trace " + path + ": every event replays, but the rows' checksum is " + std::to_string(rows) +
+                  " where its meta says " + rh->second +
+                  ": the file was altered after it was written (in a way that does not change what the "
+                  "components do, e.g. a seed never drawn from)";
+      return res;
     }
     res.ok = true;
   } catch (const std::exception& e) {
@@ -467,7 +574,7 @@ ReplayResult Replay(const std::string& path) {
 
 // ---- timeline ----
 
-std::string WriteTimeline(const std::string& trace_path, const std::string& json_path) {
+std::string WriteTimelineImpl(const std::string& trace_path, const std::string& json_path) {
   try {
     Db db;
     Stmt scan;
@@ -511,7 +618,9 @@ std::string WriteTimeline(const std::string& trace_path, const std::string& json
       if (!ReadRow(scan.s, &r, &err)) return "trace " + trace_path + ": " + err;
       last_ns = std::max(last_ns, r.time_ns);
       if (r.kind == "create") {
-        procs[r.addr.Key()] = Proc{r.component, std::nullopt};
+        Proc& p = procs[r.addr.Key()];
+        if (p.task) slice(r.addr, *p.task, r.time_ns, ",\"unfinished\":true");  // created again
+        p = Proc{r.component, std::nullopt};
         continue;
       }
       auto it = procs.find(r.addr.Key());
@@ -561,12 +670,9 @@ std::string WriteTimeline(const std::string& trace_path, const std::string& json
     }
     // The trace's meta, for whoever reads the JSON.
     std::string other;
-    Stmt meta;
-    if (sqlite3_prepare_v2(db.db, "SELECT key, value FROM meta ORDER BY key", -1, &meta.s, nullptr) == SQLITE_OK) {
-      while (sqlite3_step(meta.s) == SQLITE_ROW) {
-        if (!other.empty()) other += ",";
-        other += JsonString(Column(meta.s, 0)) + ":" + JsonString(Column(meta.s, 1));
-      }
+    for (const auto& [k, v] : ReadMeta(db.db)) {
+      if (!other.empty()) other += ",";
+      other += JsonString(k) + ":" + JsonString(v);
     }
     std::string json = "{\"traceEvents\":[\n" + events + "\n],\n\"displayTimeUnit\":\"ms\",\n\"otherData\":{" +
                        other + "}}\n";
@@ -580,5 +686,7 @@ std::string WriteTimeline(const std::string& trace_path, const std::string& json
     return "timeline of " + trace_path + ": " + e.what();
   }
 }
+
+}  // namespace
 
 }  // namespace dray::sim

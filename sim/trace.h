@@ -56,6 +56,8 @@ class TraceWriter {
   sqlite3_stmt* insert_ = nullptr;
   std::string path_;
   std::string error_;
+  uint64_t rows_ = 0;
+  uint64_t rows_hash_ = 0;  // meta "rows_hash", written by Close
 };
 
 struct ReplayResult {
@@ -63,6 +65,7 @@ struct ReplayResult {
   uint64_t events = 0;      // steps replayed (not counting "create" rows)
   uint64_t components = 0;  // "create" rows
   std::string error;  // the first divergence, or why the trace could not be read
+  std::string note;   // with ok: what could not be checked (a run that did not finish)
 };
 // Re-steps every component of the trace and checks every effects hash. Never
 // throws; a divergence or an unreadable trace gives ok=false and the error.
@@ -77,6 +80,13 @@ const char* CurrentReplayEvent();
 // Writes Chrome trace JSON (one row per worker and driver, a slice per task
 // executed, an instant per Get/Wait). Returns "" on success, else the error.
 std::string WriteTimeline(const std::string& trace_path, const std::string& json_path);
+
+// The run's chained hash (RunStats::trace_hash, meta "trace_hash"): over
+// every step in order, so Replay can tell when events are missing, added or
+// reordered, which per-event effects hashes alone cannot. World and Replay
+// must compute it alike.
+uint64_t InputHash(const Input& in);
+uint64_t ChainHash(uint64_t prev, TimeNs t, const Addr& a, uint64_t input_hash, uint64_t effects_hash);
 
 // "deliver:<MessageName>", "timer", or "cmd:<start|submit|put|get|wait|
 // add_ref|remove_ref|task_returned>".
