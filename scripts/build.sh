@@ -29,6 +29,3 @@ echo "== configure ($build_dir, RelWithDebInfo)"
 cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" "${cmake_args[@]}"
 echo "== build (-j$jobs)"
 cmake --build "$build_dir" -j"$jobs"
-if command -v ccache >/dev/null 2>&1; then
-  ccache -s 2>/dev/null | grep -Ei '^ *(hits|misses)|cache hit' | head -3 || true
-fi

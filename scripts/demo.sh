@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: sets up, builds, runs every example program in the simulator
 # (1 node x 4 CPUs, then 3 nodes x 2 CPUs), then a seeded simulation of a
-# random task DAG with dray-sim. Exits non-zero if any run fails.
+# random task DAG with dray-sim, whose trace dray replay re-steps.
+# Exits non-zero if any run fails.
 # Environment: BUILD_DIR (default build), JOBS (default 2),
 #              DEMO_TIMEOUT (seconds per run, default 300).
 set -euo pipefail
@@ -63,12 +64,22 @@ for exe in "${examples[@]}"; do
   done
 done
 
+# The seeded simulation also records its trace, which dray replay then
+# re-steps (every effects hash must match) and dray timeline can draw.
+mkdir -p "$build/demo"
+trace="$build/demo/random_dag_seed42.db"
+timeline="$build/demo/random_dag_seed42.json"
+rm -f "$trace" "$timeline"
 banner "seeded simulation: dray-sim --seed 42 --nodes 5 --cpus 2 --workload random_dag"
-run "dray-sim random_dag seed 42" "" "$build/dray-sim" --seed 42 --nodes 5 --cpus 2 --workload random_dag
+run "dray-sim random_dag seed 42" "" "$build/dray-sim" --seed 42 --nodes 5 --cpus 2 --workload random_dag \
+  --trace "$trace" --timeline "$timeline"
+banner "replay of its trace: dray replay $trace"
+run "dray replay" "" "$build/dray" replay "$trace"
+echo "(timeline for chrome://tracing or Perfetto: $timeline)"
 
 echo
 if [[ ${#failed[@]} -eq 0 ]]; then
-  echo "demo: all $runs runs passed (${#examples[@]} examples x ${#specs[@]} cluster shapes, then dray-sim)"
+  echo "demo: all $runs runs passed (${#examples[@]} examples x ${#specs[@]} cluster shapes, then dray-sim and its replay)"
 else
   echo "demo: ${#failed[@]} of $runs runs FAILED:"
   printf '  %s\n' "${failed[@]}"
