@@ -42,6 +42,7 @@ class NodeManager final : public Component {
   size_t store_objects() const { return store_.size(); }
   uint64_t store_used_bytes() const { return store_used_; }
   size_t leased_workers() const { return leases_.size(); }
+  uint64_t store_overflows() const { return store_overflows_; }
   size_t workers() const { return workers_.size(); }
   size_t queued_tasks() const { return queued_count_; }
   size_t infeasible_tasks() const { return infeasible_.size(); }
@@ -136,6 +137,7 @@ class NodeManager final : public Component {
   uint32_t next_proc_ = kFirstUserProc + 64;  // below: drivers
   std::map<ObjectId, StoreEntry> store_;
   uint64_t store_used_ = 0;
+  uint64_t store_overflows_ = 0;  // objects stored past capacity (no eviction yet)
   std::map<ObjectId, Pull> pulls_;
   std::map<ObjectId, std::vector<Fetcher>> fetchers_;
   bool dirty_ = false;
