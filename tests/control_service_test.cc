@@ -1,0 +1,104 @@
+// The control service stepped by hand: jobs, node registration and the
+// cluster view it pushes to every node.
+#include "core/gcs/control_service.h"
+
+#include <gtest/gtest.h>
+
+#include "step_harness.h"
+
+namespace dray {
+namespace {
+
+using testing::Cpus;
+using testing::Sent;
+using testing::Stepper;
+
+const Addr kGcs{0, kControlServiceProc};
+Addr NodeAddr(NodeId n) { return {n, kNodeManagerProc}; }
+
+struct ControlServiceTest : ::testing::Test {
+  Stepper<ControlService> cs{ControlServiceConfig{kGcs, 7}};
+  std::vector<Effect> Register(NodeId n, double cpus) {
+    return cs.Deliver(NodeAddr(n), RegisterNode{n, NodeAddr(n), Cpus(cpus), 1 << 20});
+  }
+};
+
+TEST_F(ControlServiceTest, RegisterJobAnswersTheDriverWithANewJobId) {
+  Addr driver{0, 2};
+  auto fx = cs.Deliver(driver, RegisterJob{driver});
+  ASSERT_EQ(fx.size(), 1u);
+  auto sent = Sent<JobRegistered>(fx);
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].first, driver);
+  EXPECT_EQ(sent[0].second.job, 1u);
+  Addr other{3, 9};
+  auto fx2 = cs.Deliver(other, RegisterJob{other});
+  auto sent2 = Sent<JobRegistered>(fx2);
+  ASSERT_EQ(sent2.size(), 1u);
+  EXPECT_EQ(sent2[0].first, other);
+  EXPECT_EQ(sent2[0].second.job, 2u);
+  EXPECT_EQ(cs.comp.jobs(), 2u);
+}
+
+TEST_F(ControlServiceTest, RegisterNodeBroadcastsTheWholeViewToEveryNode) {
+  auto fx = Register(0, 4);
+  auto views = Sent<ClusterView>(fx);
+  ASSERT_EQ(views.size(), 1u);
+  EXPECT_EQ(views[0].first, NodeAddr(0));
+  ASSERT_EQ(views[0].second.nodes.size(), 1u);
+  EXPECT_EQ(views[0].second.nodes[0].total, Cpus(4));
+  EXPECT_EQ(views[0].second.nodes[0].available, Cpus(4));
+  uint64_t v1 = views[0].second.version;
+
+  auto fx2 = Register(1, 2);
+  auto views2 = Sent<ClusterView>(fx2);
+  ASSERT_EQ(views2.size(), 2u);  // the old node learns of the new one, and vice versa
+  EXPECT_EQ(views2[0].first, NodeAddr(0));
+  EXPECT_EQ(views2[1].first, NodeAddr(1));
+  for (const auto& [to, v] : views2) {
+    EXPECT_GT(v.version, v1);
+    ASSERT_EQ(v.nodes.size(), 2u);
+    EXPECT_EQ(v.nodes[0].node, 0u);  // ordered by node id
+    EXPECT_EQ(v.nodes[1].node, 1u);
+    EXPECT_EQ(v.nodes[1].addr, NodeAddr(1));
+  }
+  EXPECT_EQ(cs.comp.nodes().size(), 2u);
+}
+
+TEST_F(ControlServiceTest, ResourceReportUpdatesTheViewAndTellsTheOtherNodes) {
+  Register(0, 4);
+  Register(1, 4);
+  Register(2, 4);
+  ResourceReport r{1, Cpus(1.5), 3, {Cpus(16)}, 1};
+  auto fx = cs.Deliver(NodeAddr(1), r);
+  auto views = Sent<ClusterView>(fx);
+  ASSERT_EQ(views.size(), 2u);  // not back to the reporter
+  EXPECT_EQ(views[0].first, NodeAddr(0));
+  EXPECT_EQ(views[1].first, NodeAddr(2));
+  const NodeView& n1 = views[0].second.nodes.at(1);
+  EXPECT_EQ(n1.available, Cpus(1.5));
+  EXPECT_EQ(n1.total, Cpus(4));
+  EXPECT_EQ(n1.queued, 3u);
+  ASSERT_EQ(cs.comp.infeasible().count(1), 1u);
+  EXPECT_EQ(cs.comp.infeasible().at(1).at(0), Cpus(16));
+  // A later report without infeasible demands clears them.
+  cs.Deliver(NodeAddr(1), ResourceReport{1, Cpus(4), 0, {}, 2});
+  EXPECT_EQ(cs.comp.infeasible().count(1), 0u);
+  EXPECT_EQ(cs.comp.nodes().at(1).available, Cpus(4));
+}
+
+TEST_F(ControlServiceTest, ReportFromAnUnknownNodeIsIgnored) {
+  Register(0, 4);
+  auto fx = cs.Deliver(NodeAddr(5), ResourceReport{5, Cpus(1), 0, {}, 1});
+  EXPECT_TRUE(fx.empty());
+  EXPECT_EQ(cs.comp.nodes().count(5), 0u);
+}
+
+TEST_F(ControlServiceTest, OtherInputsDoNothing) {
+  EXPECT_TRUE(cs.Timer(1).empty());
+  EXPECT_TRUE(cs.Command(CmdStart{}).empty());
+  EXPECT_TRUE(cs.Deliver(NodeAddr(0), FreeObjects{}).empty());
+}
+
+}  // namespace
+}  // namespace dray

@@ -1,0 +1,351 @@
+// The node manager stepped by hand: registration, dispatch to workers,
+// the worker pool, spillback, infeasible tasks, blocked workers, the store
+// and chunked transfer between two nodes.
+#include "core/node/node_manager.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+
+#include "step_harness.h"
+
+namespace dray {
+namespace {
+
+using testing::Cpus;
+using testing::Effects;
+using testing::Sent;
+using testing::Stepper;
+
+const Addr kGcs{0, kControlServiceProc};
+const Addr kDriver{0, kFirstUserProc};
+Addr NodeAddr(NodeId n) { return {n, kNodeManagerProc}; }
+
+NodeManagerConfig Config(NodeId node, double cpus) {
+  NodeManagerConfig c;
+  c.node = node;
+  c.gcs = kGcs;
+  c.total = Cpus(cpus);
+  c.seed = 100 + node;
+  return c;
+}
+
+TaskSpec Spec(uint64_t task, double cpus) {
+  TaskSpec s;
+  s.task = TaskId{task};
+  s.job = 1;
+  s.function = "f";
+  s.name = "f";
+  s.owner = kDriver;
+  s.resources = Cpus(cpus);
+  return s;
+}
+
+NodeView View(NodeId n, double total, double available) {
+  return NodeView{n, NodeAddr(n), Cpus(total), Cpus(available), 0};
+}
+
+ObjectValue Bytes(size_t n, char c = 'x') { return ObjectValue{Buf(std::string(n, c)), false, {}}; }
+
+struct NodeManagerTest : ::testing::Test {
+  Stepper<NodeManager> nm{Config(0, 4)};
+  Addr worker{0, 70};
+  void RegisterWorker(Addr w) {
+    auto fx = nm.Deliver(w, dray::RegisterWorker{w});
+    EXPECT_TRUE(Sent<ExecuteTask>(fx).empty());
+  }
+};
+
+TEST_F(NodeManagerTest, StartRegistersWithTheControlService) {
+  auto fx = nm.Command(CmdStart{});
+  auto reg = Sent<RegisterNode>(fx);
+  ASSERT_EQ(reg.size(), 1u);
+  EXPECT_EQ(reg[0].first, kGcs);
+  EXPECT_EQ(reg[0].second.node, 0u);
+  EXPECT_EQ(reg[0].second.addr, NodeAddr(0));
+  EXPECT_EQ(reg[0].second.total, Cpus(4));
+}
+
+TEST_F(NodeManagerTest, SubmitWithAnIdleWorkerExecutesThereAndChargesResources) {
+  RegisterWorker(worker);
+  auto fx = nm.Deliver(kDriver, SubmitTask{Spec(1, 1)});
+  auto exec = Sent<ExecuteTask>(fx);
+  ASSERT_EQ(exec.size(), 1u);
+  EXPECT_EQ(exec[0].first, worker);
+  EXPECT_EQ(exec[0].second.spec.task, TaskId{1});
+  EXPECT_TRUE(Effects<EfStartWorker>(fx).empty());
+  EXPECT_EQ(nm.comp.available(), Cpus(3));
+  EXPECT_EQ(nm.comp.leased_workers(), 1u);
+  EXPECT_EQ(nm.comp.queued_tasks(), 0u);
+}
+
+TEST_F(NodeManagerTest, SubmitWithoutAWorkerStartsOneThenDispatchesToIt) {
+  auto fx = nm.Deliver(kDriver, SubmitTask{Spec(1, 1)});
+  EXPECT_TRUE(Sent<ExecuteTask>(fx).empty());
+  auto start = Effects<EfStartWorker>(fx);
+  ASSERT_EQ(start.size(), 1u);
+  EXPECT_EQ(start[0].worker.node, 0u);
+  EXPECT_GE(start[0].worker.proc, kFirstUserProc);
+  EXPECT_EQ(nm.comp.queued_tasks(), 1u);
+  EXPECT_EQ(nm.comp.available(), Cpus(4));  // nothing charged while queued
+  // Once the started worker registers, the task goes to it.
+  auto fx2 = nm.Deliver(start[0].worker, dray::RegisterWorker{start[0].worker});
+  auto exec = Sent<ExecuteTask>(fx2);
+  ASSERT_EQ(exec.size(), 1u);
+  EXPECT_EQ(exec[0].first, start[0].worker);
+  EXPECT_EQ(nm.comp.available(), Cpus(3));
+  // A second task, with the only worker busy, needs a second worker.
+  auto fx3 = nm.Deliver(kDriver, SubmitTask{Spec(2, 1)});
+  EXPECT_EQ(Effects<EfStartWorker>(fx3).size(), 1u);
+}
+
+TEST_F(NodeManagerTest, TaskFinishedFreesResourcesAndStoresLargeReturns) {
+  RegisterWorker(worker);
+  nm.Deliver(kDriver, SubmitTask{Spec(1, 2)});
+  EXPECT_EQ(nm.comp.available(), Cpus(2));
+  ObjectId big{1, 1};
+  auto fx = nm.Deliver(worker, TaskFinished{TaskId{1}, {StoredObject{big, kDriver, Bytes(200 * 1024)}}});
+  EXPECT_EQ(nm.comp.available(), Cpus(4));
+  EXPECT_EQ(nm.comp.leased_workers(), 0u);
+  EXPECT_TRUE(nm.comp.HasObject(big));
+  EXPECT_EQ(nm.comp.store_objects(), 1u);
+  EXPECT_EQ(nm.comp.store_used_bytes(), 200u * 1024);
+  // The worker is idle again and is reused for the next task.
+  auto fx2 = nm.Deliver(kDriver, SubmitTask{Spec(2, 1)});
+  auto exec = Sent<ExecuteTask>(fx2);
+  ASSERT_EQ(exec.size(), 1u);
+  EXPECT_EQ(exec[0].first, worker);
+  EXPECT_TRUE(Effects<EfStartWorker>(fx2).empty());
+}
+
+TEST_F(NodeManagerTest, FreeObjectsEmptiesTheStore) {
+  ObjectId a{1, 1}, b{2, 1};
+  nm.Deliver(kDriver, PutObject{StoredObject{a, kDriver, Bytes(150 * 1024)}});
+  nm.Deliver(kDriver, PutObject{StoredObject{b, kDriver, Bytes(120 * 1024)}});
+  EXPECT_EQ(nm.comp.store_objects(), 2u);
+  nm.Deliver(kDriver, FreeObjects{{a}});
+  EXPECT_FALSE(nm.comp.HasObject(a));
+  EXPECT_TRUE(nm.comp.HasObject(b));
+  nm.Deliver(kDriver, FreeObjects{{b, ObjectId{99, 1}}});  // unknown ids are fine
+  EXPECT_EQ(nm.comp.store_objects(), 0u);
+  EXPECT_EQ(nm.comp.store_used_bytes(), 0u);
+}
+
+TEST(NodeManagerPlacement, SpillsToAFreeNodeOnceLocalIsHalfUsed) {
+  Stepper<NodeManager> nm{Config(0, 2)};
+  Addr w{0, 70};
+  nm.Deliver(w, RegisterWorker{w});
+  nm.Deliver(kGcs, ClusterView{1, {View(0, 2, 2), View(1, 2, 2)}});
+  // First task: the node is empty, so it stays local.
+  auto fx1 = nm.Deliver(kDriver, SubmitTask{Spec(1, 1)});
+  ASSERT_EQ(Sent<ExecuteTask>(fx1).size(), 1u);
+  EXPECT_TRUE(Sent<SubmitTask>(fx1).empty());
+  // Second: local is half used and node 1 is free: spill there.
+  auto fx2 = nm.Deliver(kDriver, SubmitTask{Spec(2, 1)});
+  EXPECT_TRUE(Sent<ExecuteTask>(fx2).empty());
+  auto fwd = Sent<SubmitTask>(fx2);
+  ASSERT_EQ(fwd.size(), 1u);
+  EXPECT_EQ(fwd[0].first, NodeAddr(1));
+  EXPECT_EQ(fwd[0].second.spec.task, TaskId{2});
+  EXPECT_EQ(fwd[0].second.spec.spill_count, 1u);
+  EXPECT_EQ(nm.comp.queued_tasks(), 0u);
+}
+
+TEST(NodeManagerPlacement, ASpilledTaskIsAcceptedWhereItFits) {
+  Stepper<NodeManager> nm{Config(1, 2)};
+  // Even fully used, a node takes a spilled task that fits its total: no ping-pong.
+  nm.Deliver(kGcs, ClusterView{1, {View(0, 8, 8), View(1, 2, 0)}});
+  TaskSpec s = Spec(3, 2);
+  s.spill_count = 1;
+  auto fx = nm.Deliver(NodeAddr(0), SubmitTask{s});
+  EXPECT_TRUE(Sent<SubmitTask>(fx).empty());
+  EXPECT_EQ(nm.comp.queued_tasks(), 1u);
+}
+
+TEST(NodeManagerPlacement, InfeasibleTaskWaitsUntilAFittingNodeAppears) {
+  Stepper<NodeManager> nm{Config(0, 2)};
+  auto fx = nm.Deliver(kDriver, SubmitTask{Spec(1, 8)});
+  EXPECT_EQ(nm.comp.infeasible_tasks(), 1u);
+  EXPECT_TRUE(Sent<ExecuteTask>(fx).empty());
+  EXPECT_TRUE(Sent<SubmitTask>(fx).empty());
+  EXPECT_TRUE(Effects<EfStartWorker>(fx).empty());
+  // It is reported to the control service with the next resource report.
+  auto timers = Effects<EfSetTimer>(fx);
+  ASSERT_EQ(timers.size(), 1u);
+  EXPECT_EQ(timers[0].id, NodeManager::kReportTimer);
+  nm.now = timers[0].at;
+  auto rep = Sent<ResourceReport>(nm.Timer(NodeManager::kReportTimer));
+  ASSERT_EQ(rep.size(), 1u);
+  EXPECT_EQ(rep[0].first, kGcs);
+  ASSERT_EQ(rep[0].second.infeasible.size(), 1u);
+  EXPECT_EQ(rep[0].second.infeasible[0], Cpus(8));
+  // A view without a fitting node changes nothing.
+  nm.Deliver(kGcs, ClusterView{1, {View(0, 2, 2), View(1, 4, 4)}});
+  EXPECT_EQ(nm.comp.infeasible_tasks(), 1u);
+  // A view with one sends it there.
+  auto fx2 = nm.Deliver(kGcs, ClusterView{2, {View(0, 2, 2), View(1, 4, 4), View(2, 8, 8)}});
+  EXPECT_EQ(nm.comp.infeasible_tasks(), 0u);
+  auto fwd = Sent<SubmitTask>(fx2);
+  ASSERT_EQ(fwd.size(), 1u);
+  EXPECT_EQ(fwd[0].first, NodeAddr(2));
+  EXPECT_EQ(fwd[0].second.spec.spill_count, 1u);
+}
+
+TEST(NodeManagerBlocking, BlockedWorkerReturnsItsCpuAndResumesWhenCpuIsFree) {
+  Stepper<NodeManager> nm{Config(0, 1)};
+  Addr w1{0, 70}, w2{0, 71};
+  nm.Deliver(w1, RegisterWorker{w1});
+  nm.Deliver(w2, RegisterWorker{w2});
+  nm.Deliver(kDriver, SubmitTask{Spec(1, 1)});
+  EXPECT_EQ(nm.comp.available(), Cpus(0));
+  // Task 1 blocks in Get: its CPU goes back, and task 2 can run meanwhile.
+  nm.Deliver(w1, WorkerBlocked{TaskId{1}});
+  EXPECT_EQ(nm.comp.available(), Cpus(1));
+  auto fx = nm.Deliver(kDriver, SubmitTask{Spec(2, 1)});
+  auto exec = Sent<ExecuteTask>(fx);
+  ASSERT_EQ(exec.size(), 1u);
+  EXPECT_EQ(exec[0].first, w2);
+  EXPECT_EQ(nm.comp.available(), Cpus(0));
+  // Task 1's Get is done, but there is no CPU: no grant yet.
+  auto fx2 = nm.Deliver(w1, WorkerUnblocked{TaskId{1}});
+  EXPECT_TRUE(Sent<ResumeGrant>(fx2).empty());
+  // Task 2 finishes: task 1 gets the CPU back before anything new.
+  auto fx3 = nm.Deliver(w2, TaskFinished{TaskId{2}, {}});
+  auto grant = Sent<ResumeGrant>(fx3);
+  ASSERT_EQ(grant.size(), 1u);
+  EXPECT_EQ(grant[0].first, w1);
+  EXPECT_EQ(grant[0].second.task, TaskId{1});
+  EXPECT_EQ(nm.comp.available(), Cpus(0));
+  // And when task 1 ends, its full demand is returned exactly once.
+  nm.Deliver(w1, TaskFinished{TaskId{1}, {}});
+  EXPECT_EQ(nm.comp.available(), Cpus(1));
+}
+
+TEST(NodeManagerBlocking, UnblockWithFreeCpuIsGrantedAtOnce) {
+  Stepper<NodeManager> nm{Config(0, 2)};
+  Addr w1{0, 70};
+  nm.Deliver(w1, RegisterWorker{w1});
+  nm.Deliver(kDriver, SubmitTask{Spec(1, 1)});
+  nm.Deliver(w1, WorkerBlocked{TaskId{1}});
+  EXPECT_EQ(nm.comp.available(), Cpus(2));
+  auto grant = Sent<ResumeGrant>(nm.Deliver(w1, WorkerUnblocked{TaskId{1}}));
+  ASSERT_EQ(grant.size(), 1u);
+  EXPECT_EQ(grant[0].first, w1);
+  EXPECT_EQ(nm.comp.available(), Cpus(1));
+}
+
+// Two node managers joined by a hand-run network: every EfSend between them
+// is delivered in order; sends to anyone else are collected.
+struct TwoNodes {
+  Stepper<NodeManager> a, b;
+  std::vector<std::pair<Addr, Message>> outside;
+  size_t chunks = 0;
+  explicit TwoNodes(uint64_t chunk_bytes)
+      : a([&] { auto c = Config(0, 2); c.chunk_bytes = chunk_bytes; return c; }()),
+        b([&] { auto c = Config(1, 2); c.chunk_bytes = chunk_bytes; return c; }()) {}
+
+  void Pump(Addr from, std::vector<Effect> fx) {
+    std::deque<std::tuple<Addr, Addr, Message>> q;
+    auto add = [&](Addr src, const std::vector<Effect>& effects) {
+      for (const auto& e : effects)
+        if (const auto* s = std::get_if<EfSend>(&e)) q.emplace_back(src, s->to, s->msg);
+    };
+    add(from, fx);
+    for (int guard = 0; !q.empty() && guard < 1000; ++guard) {
+      auto [src, to, m] = std::move(q.front());
+      q.pop_front();
+      if (std::holds_alternative<ObjectChunk>(m)) ++chunks;
+      if (to == NodeAddr(0)) add(to, a.Deliver(src, m));
+      else if (to == NodeAddr(1)) add(to, b.Deliver(src, m));
+      else outside.emplace_back(to, m);
+    }
+    ASSERT_TRUE(q.empty()) << "the transfer did not settle";
+  }
+};
+
+TEST(NodeManagerTransfer, PullsAThreeChunkObjectBetweenNodes) {
+  TwoNodes net(10);
+  ObjectId id{42, 1};
+  std::string data = "abcdefghijKLMNOPQRSTuvwxy";  // 25 bytes: chunks of 10, 10, 5
+  ObjectValue v{Buf(data), false, {RefInfo{ObjectId{7, 1}, kDriver}}};
+  net.a.Deliver(kDriver, PutObject{StoredObject{id, kDriver, v}});
+  ASSERT_TRUE(net.a.comp.HasObject(id));
+  // A process on node 1 asks its node manager for the object.
+  Addr reader{1, 70};
+  auto fx = net.b.Deliver(reader, FetchObject{id, kDriver, {0}, 7});
+  ASSERT_EQ(Sent<PullObject>(fx).size(), 1u);
+  net.Pump(NodeAddr(1), fx);
+  EXPECT_EQ(net.chunks, 3u);
+  EXPECT_TRUE(net.b.comp.HasObject(id));
+  EXPECT_EQ(net.b.comp.store_used_bytes(), data.size());
+  // The reader got the whole value, and the owner learned of the new copy.
+  bool ready = false, located = false;
+  for (const auto& [to, m] : net.outside) {
+    if (const auto* r = std::get_if<ObjectReady>(&m)) {
+      EXPECT_EQ(to, reader);
+      EXPECT_EQ(r->request, 7u);
+      EXPECT_TRUE(r->ok);
+      EXPECT_EQ(r->value, v);
+      ready = true;
+    } else if (const auto* l = std::get_if<AddObjectLocation>(&m)) {
+      EXPECT_EQ(to, kDriver);
+      EXPECT_EQ(l->id, id);
+      EXPECT_EQ(l->node, 1u);
+      located = true;
+    }
+  }
+  EXPECT_TRUE(ready);
+  EXPECT_TRUE(located);
+  // A second fetch is served from the local copy without another transfer.
+  auto fx2 = net.b.Deliver(reader, FetchObject{id, kDriver, {0}, 8});
+  EXPECT_TRUE(Sent<PullObject>(fx2).empty());
+  auto r2 = Sent<ObjectReady>(fx2);
+  ASSERT_EQ(r2.size(), 1u);
+  EXPECT_EQ(r2[0].second.value, v);
+}
+
+TEST(NodeManagerTransfer, AQueuedTaskWaitsForItsArgumentToArrive) {
+  TwoNodes net(10);
+  ObjectId id{42, 1};
+  ObjectValue v{Buf(std::string(25, 'q')), false, {}};
+  net.a.Deliver(kDriver, PutObject{StoredObject{id, kDriver, v}});
+  Addr w{1, 70};
+  net.b.Deliver(w, RegisterWorker{w});
+  TaskSpec s = Spec(5, 1);
+  TaskArg arg;
+  arg.kind = TaskArg::kRef;
+  arg.ref = RefInfo{id, kDriver};
+  arg.resolved = true;
+  arg.in_store = true;
+  arg.locations = {0};
+  arg.size = 25;
+  s.args = {arg};
+  auto fx = net.b.Deliver(kDriver, SubmitTask{s});
+  EXPECT_TRUE(Sent<ExecuteTask>(fx).empty());  // not before the argument is local
+  EXPECT_EQ(net.b.comp.queued_tasks(), 1u);
+  net.Pump(NodeAddr(1), fx);
+  ExecuteTask* exec = nullptr;
+  for (auto& [to, m] : net.outside)
+    if (auto* e = std::get_if<ExecuteTask>(&m)) exec = e;
+  ASSERT_NE(exec, nullptr);
+  ASSERT_EQ(exec->spec.args.size(), 1u);
+  EXPECT_EQ(exec->spec.args[0].value, v);  // handed over with the value
+  EXPECT_FALSE(exec->spec.args[0].in_store);
+}
+
+TEST(NodeManagerTransfer, MissingObjectIsRetriedAfterAPause) {
+  TwoNodes net(10);
+  ObjectId id{42, 1};
+  auto fx = net.b.Deliver(Addr{1, 70}, FetchObject{id, kDriver, {0}, 1});
+  net.Pump(NodeAddr(1), fx);  // node 0 answers "not found"
+  EXPECT_FALSE(net.b.comp.HasObject(id));
+  // It arrives at node 0 meanwhile; the retry timer pulls it.
+  net.a.Deliver(kDriver, PutObject{StoredObject{id, kDriver, Bytes(12)}});
+  uint64_t retry = NodeManager::kPullRetryBase;
+  net.b.now += 10'000'000;
+  net.Pump(NodeAddr(1), net.b.Timer(retry));
+  EXPECT_TRUE(net.b.comp.HasObject(id));
+}
+
+}  // namespace
+}  // namespace dray

@@ -1,0 +1,95 @@
+// The simulation spec (DESIGN §6): documented keys parse; anything else stops
+// with an error naming the key.
+#include "sim/spec.h"
+
+#include <gtest/gtest.h>
+
+#include "dray/errors.h"
+
+namespace dray::sim {
+namespace {
+
+std::string ErrorOf(const std::string& text) {
+  try {
+    ParseSimSpec(text);
+  } catch (const dray::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(SimSpec, DefaultsForAnEmptySpec) {
+  SimSpec s = ParseSimSpec("");
+  EXPECT_EQ(s.seed, 1u);
+  EXPECT_EQ(s.nodes, 1u);
+  EXPECT_EQ(s.faults, "none");
+}
+
+TEST(SimSpec, AcceptsEveryDocumentedKey) {
+  SimSpec s = ParseSimSpec(
+      "seed=42,nodes=5,cpus=2.5,gpus=1,store_mb=64,faults=none,trace=/tmp/t.db,timeline=/tmp/t.json,"
+      "latency_us=250,worker_start_us=7,chunk_kb=3,invariants=0");
+  EXPECT_EQ(s.seed, 42u);
+  EXPECT_EQ(s.nodes, 5u);
+  EXPECT_DOUBLE_EQ(s.cpus, 2.5);
+  EXPECT_DOUBLE_EQ(s.gpus, 1);
+  EXPECT_EQ(s.store_mb, 64u);
+  EXPECT_EQ(s.faults, "none");
+  EXPECT_EQ(s.trace, "/tmp/t.db");
+  EXPECT_EQ(s.timeline, "/tmp/t.json");
+  EXPECT_EQ(s.latency_us, 250);
+  EXPECT_EQ(s.worker_start_us, 7);
+  EXPECT_EQ(s.chunk_kb, 3u);
+  EXPECT_FALSE(s.check_invariants);
+}
+
+TEST(SimSpec, EmptyItemsAreSkipped) {
+  SimSpec s = ParseSimSpec(",seed=3,,nodes=2,");
+  EXPECT_EQ(s.seed, 3u);
+  EXPECT_EQ(s.nodes, 2u);
+}
+
+TEST(SimSpec, SeedTakesTheFullUint64Range) {
+  EXPECT_EQ(ParseSimSpec("seed=18446744073709551615").seed, 18446744073709551615ULL);
+}
+
+TEST(SimSpec, UnknownKeyIsNamed) {
+  std::string e = ErrorOf("seed=1,nodez=3");
+  EXPECT_NE(e.find("unknown key 'nodez'"), std::string::npos) << e;
+}
+
+TEST(SimSpec, BadNumbersNameTheKey) {
+  for (const char* text : {"seed=abc", "seed=", "seed=-1", "seed=1x", "nodes=2.5", "cpus=lots", "cpus=-1",
+                           "latency_us=1e3", "chunk_kb=x"}) {
+    std::string e = ErrorOf(text);
+    std::string key = std::string(text).substr(0, std::string(text).find('='));
+    EXPECT_NE(e.find("key '" + key + "'"), std::string::npos) << text << " -> " << e;
+  }
+}
+
+TEST(SimSpec, MissingEqualsIsRejected) {
+  std::string e = ErrorOf("seed=1,nodes");
+  EXPECT_NE(e.find("'nodes' is not key=value"), std::string::npos) << e;
+}
+
+TEST(SimSpec, OnlyFaultsNoneIsAvailable) {
+  for (const char* f : {"swarm", "worker_crash", "worker_crash+partition", ""}) {
+    std::string e = ErrorOf(std::string("faults=") + f);
+    EXPECT_NE(e.find("faults"), std::string::npos) << f << " -> " << e;
+  }
+  EXPECT_EQ(ParseSimSpec("faults=none").faults, "none");
+}
+
+TEST(SimSpec, NodeCountIsBounded) {
+  EXPECT_NE(ErrorOf("nodes=0").find("nodes"), std::string::npos);
+  EXPECT_NE(ErrorOf("nodes=1001").find("nodes"), std::string::npos);
+  EXPECT_EQ(ParseSimSpec("nodes=1000").nodes, 1000u);
+}
+
+TEST(SimSpec, FormatShowsTheRunShape) {
+  SimSpec s = ParseSimSpec("seed=9,nodes=3,cpus=2");
+  EXPECT_EQ(FormatSimSpec(s), "seed=9,nodes=3,cpus=2,faults=none");
+}
+
+}  // namespace
+}  // namespace dray::sim
