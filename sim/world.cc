@@ -403,11 +403,8 @@ void World::StepProc(Proc& p, const Input& in, uint64_t input_hash) {
   if (spec_.check_invariants) p.comp->CheckInvariants();
   ++stats_.steps;
   uint64_t eh = HashEffects(effects);
-  if (input_hash == 0) {
-    std::string b = Pack(in);
-    input_hash = HashBytes(b.data(), b.size());
-  }
-  stats_.trace_hash = Hasher().U64(stats_.trace_hash).U64(now_).U64(p.addr.Key()).U64(input_hash).U64(eh).Done();
+  if (input_hash == 0) input_hash = InputHash(in);
+  stats_.trace_hash = ChainHash(stats_.trace_hash, now_, p.addr, input_hash, eh);
   if (trace_) trace_->Step(seq_, now_, p.addr, p.comp->Kind(), in, eh);
   ExecEffects(p, effects);
   effects.clear();
@@ -499,10 +496,16 @@ void World::Stop() {
   internal::SetCurrentRuntime(nullptr);
   stats_.virtual_ns = now_;
   if (trace_) {
-    trace_->SetMeta("trace_hash", std::to_string(stats_.trace_hash));
-    trace_->SetMeta("steps", std::to_string(stats_.steps));
-    trace_->Close();
-    trace_.reset();
+    auto trace = std::move(trace_);
+    try {
+      trace->SetMeta("trace_hash", std::to_string(stats_.trace_hash));
+      trace->SetMeta("steps", std::to_string(stats_.steps));
+      trace->Close();
+    } catch (const std::exception& e) {
+      // The run itself is over and fine; only its record is incomplete.
+      std::fprintf(stderr, "dray sim: the trace %s is incomplete: %s\n", spec_.trace.c_str(), e.what());
+      return;
+    }
     if (!spec_.timeline.empty()) {
       std::string err = WriteTimeline(spec_.trace, spec_.timeline);
       if (!err.empty()) std::fprintf(stderr, "dray sim: timeline: %s\n", err.c_str());

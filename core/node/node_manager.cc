@@ -56,7 +56,7 @@ void NodeManager::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
       [&](const auto& m) {
         using M = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<M, ClusterView>) {
-          for (const auto& v : m.nodes) view_[v.node] = v;
+          for (const auto& v : m.nodes) if (v.node != cfg_.node) view_[v.node] = v;
           // A view may make a waiting infeasible task placeable.
           if (!infeasible_.empty()) {
             auto waiting = std::move(infeasible_);
@@ -64,6 +64,7 @@ void NodeManager::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
             for (auto& s : waiting) OnSubmit(std::move(s), cx);
             MarkDirty(cx);
           }
+          if (queued_count_ > 0) TryDispatch(cx);
         } else if constexpr (std::is_same_v<M, SubmitTask>) {
           OnSubmit(m.spec, cx);
         } else if constexpr (std::is_same_v<M, RegisterWorker>) {
@@ -255,6 +256,10 @@ void NodeManager::TryDispatch(Context& cx) {
       q.pop_front();
       Dispatch(std::move(spec), worker, cx);
     }
+    // What cannot run here now goes where the view shows room (Ray re-places
+    // queued tasks too): bounded by the free slots the view shows elsewhere.
+    while (q.size() > waiting_for_worker && !spare.Contains(q.back().resources) && SpillOne(q.back(), cx))
+      q.pop_back();
     if (q.empty()) cls = ready_.erase(cls); else ++cls;
   }
   while (starting_workers_ < wanted_workers) {
@@ -263,6 +268,27 @@ void NodeManager::TryDispatch(Context& cx) {
     ++starting_workers_;
     cx.Emit(EfStartWorker{w});
   }
+}
+
+bool NodeManager::SpillOne(TaskSpec& spec, Context& cx) {
+  if (spec.spill_count >= kMaxSpills) return false;
+  const ResourceSet& need = spec.resources;
+  std::optional<NodeId> best;
+  double best_u = 2.0;
+  for (const auto& [n, v] : view_) {
+    if (n == cfg_.node || !v.available.Contains(need)) continue;
+    double u = Utilization(v.total, v.available);
+    if (u < best_u) { best_u = u; best = n; }
+  }
+  if (!best) return false;
+  view_[*best].available.Subtract(need);
+  queued_demand_.Subtract(need);
+  DRAY_ASSERT(queued_count_ > 0);
+  --queued_count_;
+  ++spec.spill_count;
+  cx.Send(NodeAddr(*best), SubmitTask{std::move(spec)});
+  MarkDirty(cx);
+  return true;
 }
 
 void NodeManager::Dispatch(TaskSpec spec, Addr worker, Context& cx) {
