@@ -1,1 +1,309 @@
-int main(){return 0;}
+// dray-sim: runs a built-in workload in a seeded simulated cluster.
+//
+//   dray-sim --seed 42 --nodes 5 --cpus 2 --workload random_dag
+//   dray-sim --seeds 1-100 --nodes 3 --cpus 2 --workload map_reduce
+//   dray-sim --seed 1 --workload four_tasks --trace run.sqlite --timeline run.json
+//   dray-sim --list
+//
+// Workloads: every seed example (examples/examples.h), "random_dag" (the
+// random task DAG with a serial oracle, examples/random_dag.h) and "all"
+// (every seed example in turn). Each run is one dray::Init with the spec
+// "seed=..,nodes=..,cpus=..[,gpus=..][,trace=..][,timeline=..]" and one
+// Shutdown; a failed run prints the one command that reproduces it.
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <dray/dray.h>
+#include <dray/sim.h>
+
+#include "examples.h"
+#include "random_dag.h"
+
+namespace {
+
+constexpr int kUsageError = 2;
+
+struct Options {
+  uint64_t seed_first = 1;
+  uint64_t seed_last = 1;
+  bool seed_given = false;
+  uint32_t nodes = 1;
+  std::string cpus = "4";
+  std::string gpus;  // empty: none
+  std::string workload;
+  std::string trace;
+  std::string timeline;
+  std::string extra_spec;  // more simulation keys, "k=v,k=v"
+  int tasks = 100;         // random_dag
+  bool tasks_given = false;
+  int max_fan_in = 4;      // random_dag
+  bool list = false;
+  bool quiet = false;
+};
+
+void Usage(FILE* out) {
+  std::fprintf(out,
+               "usage: dray-sim --workload NAME [--seed N | --seeds A-B] [--nodes N] [--cpus N] [--gpus N]\n"
+               "                [--trace FILE] [--timeline FILE] [--spec KEY=VALUE,...]\n"
+               "                [--tasks N] [--max-fan-in N] [--quiet]\n"
+               "       dray-sim --list\n"
+               "\n"
+               "  --workload NAME  a seed example, random_dag, or all (every seed example); see --list\n"
+               "  --seed N         the simulation seed (default 1)\n"
+               "  --seeds A-B      run seeds A..B one after the other, one line per seed\n"
+               "  --nodes N        simulated nodes (default 1)\n"
+               "  --cpus N         CPUs per node (default 4)\n"
+               "  --gpus N         GPUs per node (default 0)\n"
+               "  --trace FILE     write the run's SQLite trace (with several runs, -SEED/-WORKLOAD is\n"
+               "                   inserted before the extension)\n"
+               "  --timeline FILE  write a Chrome trace JSON of the run (needs --trace)\n"
+               "  --spec K=V,...   further simulation spec keys (docs/sim.md), e.g. latency_us=500\n"
+               "  --tasks N        random_dag: tasks in the DAG (default 100); tiny_tasks: how many\n"
+               "                   (default the seed's 100000)\n"
+               "  --max-fan-in N   random_dag: most inputs of one task (default 4)\n"
+               "  --quiet          only the one line per run\n"
+               "\n"
+               "exit status: 0 every run passed, 1 a run failed, 2 bad usage\n");
+}
+
+[[noreturn]] void BadUsage(const std::string& msg) {
+  std::fprintf(stderr, "dray-sim: %s\n\n", msg.c_str());
+  Usage(stderr);
+  std::exit(kUsageError);
+}
+
+uint64_t ParseU64(const std::string& flag, const std::string& v) {
+  if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos)
+    BadUsage(flag + " needs a non-negative integer, got '" + v + "'");
+  try {
+    return std::stoull(v);
+  } catch (const std::exception&) {
+    BadUsage(flag + ": '" + v + "' is out of range");
+  }
+}
+
+std::string ParseAmount(const std::string& flag, const std::string& v) {
+  try {
+    size_t n = 0;
+    double d = std::stod(v, &n);
+    if (n != v.size() || d < 0) throw std::invalid_argument("x");
+  } catch (const std::exception&) {
+    BadUsage(flag + " needs a non-negative number, got '" + v + "'");
+  }
+  return v;
+}
+
+Options ParseArgs(int argc, char** argv) {
+  Options o;
+  bool seeds_given = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "-h" || a == "--help") {
+      Usage(stdout);
+      std::exit(0);
+    }
+    if (a == "--list") {
+      o.list = true;
+      continue;
+    }
+    if (a == "--quiet") {
+      o.quiet = true;
+      continue;
+    }
+    if (a.rfind("--", 0) != 0) BadUsage("unexpected argument '" + a + "'");
+    std::string flag = a, val;
+    size_t eq = a.find('=');
+    if (eq != std::string::npos) {
+      flag = a.substr(0, eq);
+      val = a.substr(eq + 1);
+    } else {
+      if (i + 1 >= argc) BadUsage(flag + " needs a value");
+      val = argv[++i];
+    }
+    if (flag == "--seed") {
+      o.seed_first = o.seed_last = ParseU64(flag, val);
+      o.seed_given = true;
+    } else if (flag == "--seeds") {
+      size_t dash = val.find('-');
+      if (dash == std::string::npos) BadUsage("--seeds needs a range A-B, got '" + val + "'");
+      o.seed_first = ParseU64(flag, val.substr(0, dash));
+      o.seed_last = ParseU64(flag, val.substr(dash + 1));
+      if (o.seed_last < o.seed_first) BadUsage("--seeds " + val + ": the range is empty");
+      seeds_given = true;
+    } else if (flag == "--nodes") {
+      uint64_t n = ParseU64(flag, val);
+      if (n < 1 || n > 1000) BadUsage("--nodes must be in [1, 1000], got " + val);
+      o.nodes = static_cast<uint32_t>(n);
+    } else if (flag == "--cpus") {
+      o.cpus = ParseAmount(flag, val);
+    } else if (flag == "--gpus") {
+      o.gpus = ParseAmount(flag, val);
+    } else if (flag == "--workload") {
+      o.workload = val;
+    } else if (flag == "--trace") {
+      o.trace = val;
+    } else if (flag == "--timeline") {
+      o.timeline = val;
+    } else if (flag == "--spec") {
+      o.extra_spec = val;
+    } else if (flag == "--tasks") {
+      uint64_t n = ParseU64(flag, val);
+      if (n < 1 || n > 10000000) BadUsage("--tasks must be in [1, 10000000], got " + val);
+      o.tasks = static_cast<int>(n);
+      o.tasks_given = true;
+    } else if (flag == "--max-fan-in") {
+      uint64_t n = ParseU64(flag, val);
+      if (n > 1000) BadUsage("--max-fan-in must be at most 1000, got " + val);
+      o.max_fan_in = static_cast<int>(n);
+    } else {
+      BadUsage("unknown flag '" + flag + "'");
+    }
+  }
+  if (o.seed_given && seeds_given) BadUsage("give --seed or --seeds, not both");
+  if (!o.timeline.empty() && o.trace.empty()) BadUsage("--timeline needs --trace (the timeline is made from the trace)");
+  if (!o.list) {
+    if (o.workload.empty()) BadUsage("--workload is required (see --list)");
+    if (o.workload != "random_dag" && o.workload != "all" && !dray::examples::FindExample(o.workload))
+      BadUsage("unknown workload '" + o.workload + "' (see --list)");
+  }
+  return o;
+}
+
+// "run.sqlite" -> "run-7.sqlite" when several runs share one name.
+std::string PerRunPath(const std::string& path, const std::string& tag) {
+  if (path.empty() || tag.empty()) return path;
+  size_t slash = path.find_last_of('/');
+  size_t dot = path.find_last_of('.');
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash) || dot == 0)
+    return path + "-" + tag;
+  return path.substr(0, dot) + "-" + tag + path.substr(dot);
+}
+
+std::string ReproduceCommand(const Options& o, uint64_t seed, const std::string& workload) {
+  std::string cmd = "dray-sim --seed " + std::to_string(seed) + " --nodes " + std::to_string(o.nodes) + " --cpus " +
+                    o.cpus;
+  if (!o.gpus.empty()) cmd += " --gpus " + o.gpus;
+  if (!o.extra_spec.empty()) cmd += " --spec " + o.extra_spec;
+  cmd += " --workload " + workload;
+  if (workload == "random_dag")
+    cmd += " --tasks " + std::to_string(o.tasks) + " --max-fan-in " + std::to_string(o.max_fan_in);
+  if (workload == "tiny_tasks" && o.tasks_given) cmd += " --tasks " + std::to_string(o.tasks);
+  return cmd;
+}
+
+struct RunOutcome {
+  bool ok = false;
+  std::string detail;  // summary, or the error
+  std::vector<std::string> output;
+};
+
+RunOutcome RunWorkload(const Options& o, uint64_t seed, const std::string& workload) {
+  RunOutcome out;
+  if (workload == "random_dag") {
+    dray::workloads::DagParams p;
+    p.seed = seed;
+    p.tasks = o.tasks;
+    p.max_fan_in = o.max_fan_in;
+    try {
+      dray::workloads::DagResult r = dray::workloads::RunRandomDag(p);
+      out.ok = r.ok;
+      char buf[128];
+      std::snprintf(buf, sizeof buf, "%d tasks, checksum %016llx", r.tasks, static_cast<unsigned long long>(r.checksum));
+      out.detail = r.ok ? buf : r.error;
+    } catch (const std::exception& e) {
+      out.detail = std::string("exception: ") + e.what();
+    }
+    return out;
+  }
+  const dray::examples::ExampleInfo* ex = dray::examples::FindExample(workload);
+  dray::examples::ExampleResult r;
+  if (workload == "tiny_tasks" && o.tasks_given) {
+    try {
+      r = dray::examples::RunTinyTasks(o.tasks);
+    } catch (const std::exception& e) {
+      r.error = std::string("exception: ") + e.what();
+    }
+  } else {
+    r = ex->run();  // catches exceptions itself
+  }
+  out.ok = r.ok;
+  out.detail = r.ok ? r.summary : r.error;
+  out.output = r.output;
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o = ParseArgs(argc, argv);
+  if (o.list) {
+    std::printf("%-20s %s\n", "random_dag", "a random task DAG checked against a serial run (--tasks, --max-fan-in)");
+    std::printf("%-20s %s\n", "all", "every seed example below, one after the other");
+    for (const auto& e : dray::examples::AllExamples()) std::printf("%-20s %s\n", e.name, e.description);
+    return 0;
+  }
+
+  std::vector<std::string> workloads;
+  if (o.workload == "all") {
+    for (const auto& e : dray::examples::AllExamples()) workloads.push_back(e.name);
+  } else {
+    workloads.push_back(o.workload);
+  }
+  const bool many_seeds = o.seed_last > o.seed_first;
+  const bool many_workloads = workloads.size() > 1;
+  const bool verbose = !o.quiet && !many_seeds;
+
+  int failed = 0, runs = 0;
+  std::vector<std::string> repro;
+  for (uint64_t seed = o.seed_first;; ++seed) {
+    for (const auto& workload : workloads) {
+      std::string tag = many_seeds ? std::to_string(seed) : "";
+      if (many_workloads) tag += (tag.empty() ? "" : "-") + workload;
+      std::string spec = "seed=" + std::to_string(seed) + ",nodes=" + std::to_string(o.nodes) + ",cpus=" + o.cpus;
+      if (!o.gpus.empty()) spec += ",gpus=" + o.gpus;
+      if (!o.trace.empty()) spec += ",trace=" + PerRunPath(o.trace, tag);
+      if (!o.timeline.empty()) spec += ",timeline=" + PerRunPath(o.timeline, tag);
+      if (!o.extra_spec.empty()) spec += "," + o.extra_spec;
+
+      auto wall0 = std::chrono::steady_clock::now();
+      try {
+        dray::Init(dray::Config{.sim = spec});
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "dray-sim: cannot start the simulation '%s': %s\n", spec.c_str(), e.what());
+        return kUsageError;
+      }
+      if (verbose) std::printf("== %s (%s)\n", workload.c_str(), spec.c_str());
+      std::fflush(stdout);
+      RunOutcome r = RunWorkload(o, seed, workload);
+      dray::Shutdown();
+      double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+      dray::sim::RunStats st = dray::sim::LastStats();
+      ++runs;
+      if (verbose)
+        for (const auto& line : r.output) std::printf("  %s\n", line.c_str());
+      std::printf("seed=%llu workload=%s %s steps=%llu messages=%llu virtual=%.6fs trace_hash=%016llx wall=%.3fs | %s\n",
+                  static_cast<unsigned long long>(seed), workload.c_str(), r.ok ? "ok" : "FAILED",
+                  static_cast<unsigned long long>(st.steps), static_cast<unsigned long long>(st.messages),
+                  static_cast<double>(st.virtual_ns) / 1e9, static_cast<unsigned long long>(st.trace_hash), wall,
+                  r.detail.c_str());
+      if (!r.ok) {
+        ++failed;
+        std::string cmd = ReproduceCommand(o, seed, workload);
+        std::printf("  seed %llu failed; reproduce with: %s\n", static_cast<unsigned long long>(seed), cmd.c_str());
+        repro.push_back(cmd);
+      }
+      std::fflush(stdout);
+    }
+    if (seed == o.seed_last) break;
+  }
+  if (runs > 1)
+    std::printf("%d of %d runs passed%s\n", runs - failed, runs, failed ? "; failed runs reproduce with:" : "");
+  if (runs > 1)
+    for (const auto& c : repro) std::printf("  %s\n", c.c_str());
+  return failed ? 1 : 0;
+}

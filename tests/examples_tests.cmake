@@ -1,0 +1,39 @@
+# The seed examples in the simulator (included by tests/CMakeLists.txt, which
+# has found GTest and included GoogleTest).
+if(TARGET dray_examples)
+  add_executable(examples_test examples_test.cc)
+  target_compile_options(examples_test PRIVATE ${DRAY_WARNINGS})
+  target_link_libraries(examples_test PRIVATE dray_examples GTest::gtest_main)
+  gtest_discover_tests(examples_test DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 600)
+
+  # Each example executable runs and exits 0 (DRAY_SIM picks the simulator);
+  # tiny_tasks runs the seed's 100000 tasks (a few seconds of wall time).
+  get_property(_dray_example_names GLOBAL PROPERTY DRAY_EXAMPLE_NAMES)
+  foreach(name IN LISTS _dray_example_names)
+    if(TARGET ${name})
+      add_test(NAME example_program.${name} COMMAND ${name})
+      set_tests_properties(example_program.${name} PROPERTIES
+        ENVIRONMENT "DRAY_SIM=seed=1,nodes=3,cpus=2" TIMEOUT 300)
+    endif()
+  endforeach()
+  # The flag works as well as the environment.
+  if(TARGET four_tasks)
+    add_test(NAME example_program.four_tasks_flag COMMAND four_tasks --dray-sim=seed=2,nodes=1,cpus=4)
+    set_tests_properties(example_program.four_tasks_flag PROPERTIES PASS_REGULAR_EXPRESSION "results = \\[0, 1, 2, 3\\]")
+  endif()
+endif()
+
+if(TARGET dray-sim)
+  add_test(NAME dray_sim.four_tasks COMMAND dray-sim --seed 1 --nodes 3 --cpus 2 --workload four_tasks)
+  set_tests_properties(dray_sim.four_tasks PROPERTIES PASS_REGULAR_EXPRESSION "seed=1 workload=four_tasks ok")
+  add_test(NAME dray_sim.seed_range COMMAND dray-sim --seeds 1-4 --nodes 3 --cpus 2 --workload map_reduce)
+  set_tests_properties(dray_sim.seed_range PROPERTIES PASS_REGULAR_EXPRESSION "4 of 4 runs passed")
+  add_test(NAME dray_sim.random_dag COMMAND dray-sim --seeds 1-3 --nodes 4 --cpus 2 --workload random_dag --tasks 50)
+  set_tests_properties(dray_sim.random_dag PROPERTIES PASS_REGULAR_EXPRESSION "3 of 3 runs passed")
+  add_test(NAME dray_sim.bad_flag COMMAND dray-sim --workload four_tasks --bogus 1)
+  set_tests_properties(dray_sim.bad_flag PROPERTIES PASS_REGULAR_EXPRESSION "unknown flag '--bogus'.*usage: dray-sim")
+  add_test(NAME dray_sim.bad_workload COMMAND dray-sim --workload no_such_workload)
+  set_tests_properties(dray_sim.bad_workload PROPERTIES PASS_REGULAR_EXPRESSION "unknown workload 'no_such_workload'")
+  add_test(NAME dray_sim.list COMMAND dray-sim --list)
+  set_tests_properties(dray_sim.list PROPERTIES PASS_REGULAR_EXPRESSION "random_dag.*four_tasks.*resources_options")
+endif()
