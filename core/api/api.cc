@@ -1,9 +1,11 @@
 // The public API front (DESIGN §6): hands user calls to the backend that runs
 // this process. It may block the calling thread; it reads no clock of its own.
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <set>
 
 #include "core/api/backend.h"
 #include "dray/dray.h"
@@ -19,6 +21,7 @@ struct Registry {
   std::mutex mu;
   std::map<std::string, Invoker> by_name;
   std::map<const void*, std::string> by_key;
+  std::set<std::string> ambiguous;
 };
 Registry& Reg() {
   static Registry r;
@@ -59,6 +62,14 @@ void ContainedRefs::Note(const RefData& r, std::shared_ptr<const void> pin) {
 void RegisterFunction(const std::string& name, const void* key, Invoker invoker) {
   Registry& r = Reg();
   std::lock_guard<std::mutex> l(r.mu);
+  for (const auto& [k, n] : r.by_key) {
+    if (n != name || k == key) continue;
+    // Two different functions under one name: a task could run the wrong one,
+    // so neither is callable (Task() and the worker both report it).
+    std::fprintf(stderr, "dray: DRAY_REMOTE: two different functions are registered as '%s'; rename one\n",
+                 name.c_str());
+    r.ambiguous.insert(name);
+  }
   r.by_name[name] = std::move(invoker);
   r.by_key[key] = name;
 }
@@ -66,13 +77,13 @@ const std::string* FunctionName(const void* key) {
   Registry& r = Reg();
   std::lock_guard<std::mutex> l(r.mu);
   auto it = r.by_key.find(key);
-  return it == r.by_key.end() ? nullptr : &it->second;
+  return it == r.by_key.end() || r.ambiguous.count(it->second) ? nullptr : &it->second;
 }
 const Invoker* FindFunction(const std::string& name) {
   Registry& r = Reg();
   std::lock_guard<std::mutex> l(r.mu);
   auto it = r.by_name.find(name);
-  return it == r.by_name.end() ? nullptr : &it->second;
+  return it == r.by_name.end() || r.ambiguous.count(name) ? nullptr : &it->second;
 }
 std::vector<std::string> RegisteredFunctions() {
   Registry& r = Reg();
