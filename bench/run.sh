@@ -17,7 +17,9 @@ if [ -z "${BENCH_CXXFLAGS+x}" ] && "${CXX:-c++}" --version 2>/dev/null | grep -q
 fi
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS=$flags" >/dev/null
 targets=(micro_bench)
-if cmake --build "$build" --target help | grep -qw dag_bench; then targets+=(dag_bench); fi
+# (not `| grep -q`: with pipefail, grep closing the pipe early fails the test)
+known_targets="$(cmake --build "$build" --target help)"
+if grep -qw dag_bench <<<"$known_targets"; then targets+=(dag_bench); fi
 cmake --build "$build" -j"$jobs" --target "${targets[@]}"
 
 echo "== machine: $(nproc) cores, $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
