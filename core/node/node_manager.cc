@@ -77,6 +77,14 @@ void NodeManager::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
           cx.SetTimer(kIdleTimerBase + m.worker.proc, cx.now() + cfg_.idle_worker_ns);
           if (starting_workers_ > 0) --starting_workers_;
           TryDispatch(cx);
+        } else if constexpr (std::is_same_v<M, WorkerOwnership>) {
+          auto it = workers_.find(from);
+          if (it == workers_.end()) return;
+          it->second.owns_objects = m.owns_objects;
+          if (!m.owns_objects && it->second.idle) {
+            it->second.idle_since = cx.now();
+            cx.SetTimer(kIdleTimerBase + from.proc, cx.now() + cfg_.idle_worker_ns);
+          }
         } else if constexpr (std::is_same_v<M, TaskFinished>) {
           OnTaskFinished(from, m, cx);
         } else if constexpr (std::is_same_v<M, WorkerBlocked>) {
@@ -432,7 +440,20 @@ void NodeManager::OnChunk(const ObjectChunk& m, Context& cx) {
   if (it == pulls_.end()) return;  // a late duplicate
   Pull& p = it->second;
   if (!m.found) {
-    // Not there (yet): try the next location after a pause.
+    // Not there (yet): try the next location after a pause, a bounded number
+    // of times (the object may have been freed: nobody needs it any more).
+    if (++p.misses > cfg_.pull_attempts) {
+      auto f = fetchers_.find(m.id);
+      if (f != fetchers_.end()) {
+        for (const auto& fe : f->second)
+          cx.Send(fe.proc, ObjectReady{m.id, fe.request, false, {},
+                                       "object " + m.id.Str() + " was not found at any of its " +
+                                           std::to_string(p.locations.size()) + " location(s)"});
+        fetchers_.erase(f);
+      }
+      pulls_.erase(it);
+      return;
+    }
     ++p.source;
     p.num_chunks = 0;
     p.next_chunk = 0;

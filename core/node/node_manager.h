@@ -24,9 +24,10 @@ struct NodeManagerConfig {
   TimeNs report_delay_ns = 1'000'000;     // batch resource reports
   TimeNs idle_worker_ns = 1'000'000'000;  // retire idle workers beyond the CPU count
   TimeNs pull_retry_ns = 10'000'000;
+  uint32_t pull_attempts = 50;  // then a fetch fails: the object is gone
   uint64_t seed = 0;
   MSGPACK_DEFINE(node, gcs, total, store_capacity_bytes, chunk_bytes, pull_window, report_delay_ns,
-                 idle_worker_ns, pull_retry_ns, seed);
+                 idle_worker_ns, pull_retry_ns, pull_attempts, seed);
 };
 
 class NodeManager final : public Component {
@@ -91,6 +92,7 @@ class NodeManager final : public Component {
     std::vector<RefInfo> contained;
     Addr owner;
     bool waiting_retry = false;
+    uint32_t misses = 0;
     uint64_t retry_id = 0;
   };
   struct Fetcher {

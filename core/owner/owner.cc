@@ -16,6 +16,17 @@ ObjectValue ErrorValue(const std::string& kind, const std::string& message) {
 }  // namespace
 
 void Owner::Step(const Input& in, Context& cx) {
+  StepInner(in, cx);
+  if (cfg_.is_worker && !executing_) {
+    bool owns = !owned_.empty() || !borrowed_.empty() || !parked_.empty() || !tasks_.empty();
+    if (owns != reported_owns_) {
+      reported_owns_ = owns;
+      cx.Send(cfg_.node, WorkerOwnership{owns});
+    }
+  }
+}
+
+void Owner::StepInner(const Input& in, Context& cx) {
   if (const auto* d = std::get_if<InDeliver>(&in)) {
     OnDeliver(d->from, d->msg, cx);
   } else if (const auto* c = std::get_if<InCommand>(&in)) {
@@ -348,6 +359,7 @@ void Owner::OnTaskReturned(const CmdTaskReturned& c, Context& cx) {
     done.returns.push_back(std::move(ro));
   }
   fin.owns_objects = !owned_.empty() || !borrowed_.empty() || !parked_.empty() || !tasks_.empty();
+  reported_owns_ = fin.owns_objects;
   cx.Send(cfg_.node, std::move(fin));
   SendRelease(spec.owner, std::move(done), cx);
   executing_.reset();
@@ -554,7 +566,7 @@ void Owner::CompleteWaiter(uint64_t id, uint8_t status, Context& cx) {
   if (!w.is_get) {
     uint32_t taken = 0;
     for (const auto& r : w.refs) {
-      bool ready = IsReady(r) && taken < std::max<uint32_t>(w.num_returns, 1);
+      bool ready = IsReady(r) && taken < w.num_returns;
       if (ready) ++taken;
       ef.ready.push_back(ready ? 1 : 0);
     }

@@ -95,6 +95,7 @@ class Owner final : public Component {
     uint32_t users = 0;
   };
 
+  void StepInner(const Input& in, Context& cx);
   void OnCommand(const Command& cmd, Context& cx);
   void OnDeliver(const Addr& from, const Message& msg, Context& cx);
   void Submit(TaskSpec spec, Context& cx);
@@ -146,6 +147,7 @@ class Owner final : public Component {
   std::optional<TaskSpec> executing_;
   bool blocked_ = false;
   bool unblock_sent_ = false;
+  bool reported_owns_ = false;  // what the node last heard (TaskFinished / WorkerOwnership)
   std::deque<EfCompleteWait> held_completions_;  // waiting for ResumeGrant
   std::unordered_map<TaskId, std::vector<RefInfo>, IdHash> parked_;
 };

@@ -74,7 +74,7 @@ static const char* const kMessageNames[] = {
     "WorkerBlocked", "WorkerUnblocked", "ResumeGrant", "PutObject", "FetchObject",
     "ObjectReady", "PullObject", "ObjectChunk", "FreeObjects", "AddObjectLocation",
     "GetObjectStatus", "ObjectStatus", "AddBorrower", "AddBorrowerAck",
-    "RemoveBorrower", "ReturnRefsAck"};
+    "RemoveBorrower", "ReturnRefsAck", "WorkerOwnership"};
 static_assert(sizeof(kMessageNames) / sizeof(kMessageNames[0]) == std::variant_size_v<Message>);
 
 const char* MessageName(size_t index) {

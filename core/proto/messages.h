@@ -151,13 +151,15 @@ struct AddBorrower { ObjectId id; MSGPACK_DEFINE(id); };
 struct AddBorrowerAck { ObjectId id; bool found = false; MSGPACK_DEFINE(id, found); };
 struct RemoveBorrower { ObjectId id; uint32_t count = 1; MSGPACK_DEFINE(id, count); };
 struct ReturnRefsAck { TaskId task; MSGPACK_DEFINE(task); };
+// An idle worker's ownership changed: only workers that own nothing retire.
+struct WorkerOwnership { bool owns_objects = false; MSGPACK_DEFINE(owns_objects); };
 
 using Message = std::variant<RegisterNode, ResourceReport, ClusterView, RegisterJob, JobRegistered,
                              SubmitTask, ExecuteTask, TaskDone, TaskFinished, RegisterWorker,
                              WorkerBlocked, WorkerUnblocked, ResumeGrant, PutObject, FetchObject,
                              ObjectReady, PullObject, ObjectChunk, FreeObjects, AddObjectLocation,
                              GetObjectStatus, ObjectStatus, AddBorrower, AddBorrowerAck,
-                             RemoveBorrower, ReturnRefsAck>;
+                             RemoveBorrower, ReturnRefsAck, WorkerOwnership>;
 
 const char* MessageName(const Message& m);
 const char* MessageName(size_t index);

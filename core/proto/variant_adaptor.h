@@ -3,6 +3,8 @@
 // into a clear error; a process never crashes on bad input).
 #pragma once
 #include <array>
+#include <stdexcept>
+#include <string>
 #include <variant>
 
 #include <msgpack.hpp>
@@ -40,7 +42,9 @@ struct convert<std::variant<Ts...>> {
     if (o.type != msgpack::type::ARRAY || o.via.array.size != 2) throw msgpack::type_error();
     uint32_t tag = o.via.array.ptr[0].as<uint32_t>();
     static constexpr auto kConv = dray::internal::MakeConverters<V>(std::index_sequence_for<Ts...>{});
-    if (tag >= kConv.size()) throw msgpack::type_error();
+    if (tag >= kConv.size())
+      throw std::out_of_range("unknown variant tag " + std::to_string(tag) + " (known: 0.." +
+                              std::to_string(kConv.size() - 1) + ")");
     kConv[tag](o.via.array.ptr[1], v);
     return o;
   }
