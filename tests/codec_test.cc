@@ -87,6 +87,7 @@ std::vector<Message> AllMessages() {
       AddBorrowerAck{ObjectId{1, 1}, true},
       RemoveBorrower{ObjectId{1, 1}, 3},
       ReturnRefsAck{TaskId{81}},
+      WorkerOwnership{true},
   };
 }
 
@@ -241,6 +242,21 @@ TEST(Codec, UnknownVariantTagIsRejected) {
   EXPECT_TRUE(DecodeFails(std::string(sb.data(), sb.size()), &err));
   EXPECT_NE(err.find("message"), std::string::npos) << err;
   EXPECT_NE(err.find("malformed"), std::string::npos) << err;
+}
+
+// STYLE.md: errors name what failed. A frame from a newer peer with a message
+// this build does not know should say so, not "bad_cast".
+TEST(Codec, UnknownVariantTagIsNamedInTheError) {
+  msgpack::sbuffer sb;
+  sb.write(reinterpret_cast<const char*>(&kCodecVersion), 1);
+  msgpack::packer<msgpack::sbuffer> pk(sb);
+  pk.pack_array(2);
+  pk.pack(static_cast<uint32_t>(99));
+  pk.pack_array(0);
+  std::string err;
+  EXPECT_TRUE(DecodeFails(std::string(sb.data(), sb.size()), &err));
+  EXPECT_NE(err.find("tag"), std::string::npos) << err;
+  EXPECT_NE(err.find("99"), std::string::npos) << err;
 }
 
 TEST(Codec, WrongShapeIsRejected) {
