@@ -43,7 +43,17 @@ double NrSumBig(std::vector<dray::ObjectRef<std::vector<double>>> refs) {
 }
 // Two levels: returns a ref to a worker-owned value that itself holds refs.
 dray::ObjectRef<IntRefs> NrSpawnNested(int n) { return dray::Task(NrSpawn).Remote(n); }
-DRAY_REMOTE(NrSquare, NrSpawn, NrPassThrough, NrSum, NrBig, NrSpawnBig, NrSumBig, NrSpawnNested);
+// Each level Gets the level below (blocking, so its CPU goes back and another
+// worker starts) and returns the refs it got: every worker of the chain holds
+// refs when its task finishes.
+IntRefs NrSpawnDeep(int depth) {
+  if (depth == 0) return NrSpawn(3);
+  return *dray::Get(dray::Task(NrSpawnDeep).Remote(depth - 1));
+}
+// The same chain, but returning a plain value: no worker holds refs at the end.
+int NrChain(int depth) { return depth == 0 ? 0 : 1 + *dray::Get(dray::Task(NrChain).Remote(depth - 1)); }
+DRAY_REMOTE(NrSquare, NrSpawn, NrPassThrough, NrSum, NrBig, NrSpawnBig, NrSumBig, NrSpawnNested, NrSpawnDeep,
+            NrChain);
 
 constexpr int kSumSquares10 = 285;  // 0^2 + ... + 9^2
 
@@ -128,9 +138,9 @@ TEST_P(NestedRefs, PutValuesHoldingRefs) {
     mine.clear();  // the put object keeps them alive
     auto sum = dray::Task(NrSum).Remote(put);
     EXPECT_EQ(*dray::Get(sum), kSumSquares10);
-    auto big = dray::Put(std::vector<double>(20000, 2.0));
+    auto big = dray::Put(std::vector<double>(20000, 2.5));  // not integral: stays above the inline limit
     std::vector<dray::ObjectRef<std::vector<double>>> bigs{big, big};
-    EXPECT_DOUBLE_EQ(*dray::Get(dray::Task(NrSumBig).Remote(bigs)), 80000.0);
+    EXPECT_DOUBLE_EQ(*dray::Get(dray::Task(NrSumBig).Remote(bigs)), 100000.0);
   }
   ExpectClean();
 }
@@ -145,6 +155,40 @@ TEST_P(NestedRefs, TwoLevelsOfWorkerOwnership) {
     EXPECT_EQ(s, kSumSquares10);
   }
   ExpectClean();
+}
+
+TEST(NestedRefsSizes, BigValuesAreAboveTheInlineLimit) {
+  for (const auto& v : {NrBig(20000), std::vector<double>(20000, 2.5)}) {
+    msgpack::sbuffer sb;
+    msgpack::pack(sb, v);
+    EXPECT_GT(sb.size(), 100u * 1024);
+  }
+}
+
+TEST(NestedRefsPool, IdleWorkersBeyondTheCpuCountAreRetired) {
+  dray::Init(dray::Config{.sim = "seed=1,nodes=1,cpus=1"});
+  EXPECT_EQ(*dray::Get(dray::Task(NrChain).Remote(4)), 4);
+  dray::sim::ClusterState st = dray::sim::RunUntilQuiet(std::chrono::seconds(60));
+  dray::Shutdown();
+  EXPECT_TRUE(st.Clean()) << st.Str();
+  EXPECT_LE(st.workers, 1u) << st.Str();
+}
+
+// The pool keeps as many idle workers as CPUs and retires the rest (issue 2:
+// "start, reuse, retire idle workers"). A worker that owned objects when its
+// task finished must become retirable once those objects are gone.
+TEST(NestedRefsPool, WorkersThatOwnedObjectsAreRetiredOnceTheyOwnNothing) {
+  dray::Init(dray::Config{.sim = "seed=1,nodes=1,cpus=1"});
+  {
+    IntRefs refs = *dray::Get(dray::Task(NrSpawnDeep).Remote(4));
+    int s = 0;
+    for (const auto& v : dray::Get(refs)) s += *v;
+    EXPECT_EQ(s, 0 + 1 + 4);
+  }
+  dray::sim::ClusterState st = dray::sim::RunUntilQuiet(std::chrono::seconds(60));
+  dray::Shutdown();
+  EXPECT_TRUE(st.Clean()) << st.Str();
+  EXPECT_LE(st.workers, 1u) << "idle workers beyond the node's 1 CPU were never retired: " << st.Str();
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, NestedRefs,

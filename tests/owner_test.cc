@@ -215,6 +215,14 @@ TEST_F(DriverTest, WaitReturnsOnceEnoughAreReady) {
   EXPECT_EQ(done[0].ready, (std::vector<uint8_t>{1, 0, 1}));
 }
 
+TEST_F(DriverTest, WaitForZeroCompletesAtOnceWithNothingReady) {
+  RefInfo a = Submit(Call("a"));
+  Done(a, Inline(a.id.Task(), "a"));
+  auto done = Effects<EfCompleteWait>(o.Command(CmdWait{6, {a}, 0, -1}));
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0].ready, std::vector<uint8_t>{0}) << "at most num_returns (0) may be ready";
+}
+
 TEST_F(DriverTest, PutKeepsSmallValuesInlineAndStoresLargeOnes) {
   auto fx = o.Command(CmdPut{Value("small")});
   EXPECT_TRUE(Sent<PutObject>(fx).empty());

@@ -49,6 +49,12 @@ Outcome RunProgram(const std::string& spec) {
   return out;
 }
 
+TEST(SimDeterminism, BigValueIsAboveTheInlineLimit) {
+  msgpack::sbuffer sb;
+  msgpack::pack(sb, DetBig(20000, 1.5));  // 1.5 is not integral: 9 bytes per element
+  EXPECT_GT(sb.size(), 100u * 1024);
+}
+
 TEST(SimDeterminism, ProgramComputesTheRightValues) {
   Outcome o = RunProgram("seed=5,nodes=3,cpus=2");
   EXPECT_EQ(o.nested_sum, 285);
