@@ -190,7 +190,8 @@ DagResult RunRandomDag(const DagParams& p) {
       refs.push_back(SubmitOne(t, refs));
       ++res.tasks;
     }
-    // Get in batches so that large payloads do not pile up in the driver.
+    // Get in batches, in task order, so that large payloads do not pile up in
+    // the driver or the stores.
     constexpr size_t kBatch = 32;
     for (size_t b = 0; b < refs.size() && res.error.empty(); b += kBatch) {
       size_t e = std::min(refs.size(), b + kBatch);
@@ -211,6 +212,8 @@ DagResult RunRandomDag(const DagParams& p) {
           break;
         }
       }
+      // Checked: let these go, so the cluster can free what no pending task needs.
+      for (size_t i = b; i < e; ++i) refs[i] = ObjectRef<Blob>();
     }
   } catch (const std::exception& e) {
     res.error = "random_dag seed " + std::to_string(p.seed) + ": " + e.what();
