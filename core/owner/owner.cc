@@ -142,20 +142,9 @@ void Owner::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
           }
         } else if constexpr (std::is_same_v<M, GetObjectStatus>) {
           auto it = owned_.find(m.id);
-          ObjectStatus s;
-          s.id = m.id;
-          if (it == owned_.end()) {
-            cx.Send(from, s);
-          } else if (!it->second.ready) {
-            it->second.status_requests.push_back(from);
-          } else {
-            s.found = true;
-            s.in_store = it->second.in_store;
-            s.value = it->second.value;
-            s.locations = it->second.locations;
-            s.size = it->second.size;
-            cx.Send(from, std::move(s));
-          }
+          if (it == owned_.end()) cx.Send(from, ObjectStatus{m.id});
+          else if (!it->second.ready) it->second.status_requests.push_back(from);
+          else cx.Send(from, StatusOf(m.id, it->second));
         } else if constexpr (std::is_same_v<M, ObjectStatus>) {
           auto it = borrowed_.find(m.id);
           if (it == borrowed_.end() || it->second.ready) return;
@@ -430,6 +419,17 @@ void Owner::FlushDeferred(Context& cx) {
 
 // ---- object status ----
 
+ObjectStatus Owner::StatusOf(const ObjectId& id, const Owned& o) {
+  ObjectStatus s;
+  s.id = id;
+  s.found = true;
+  s.in_store = o.in_store;
+  s.value = o.value;
+  s.locations = o.locations;
+  s.size = o.size;
+  return s;
+}
+
 bool Owner::IsReady(const RefInfo& r) const {
   if (r.owner == cfg_.addr) {
     auto it = owned_.find(r.id);
@@ -479,13 +479,7 @@ void Owner::ObjectBecameReady(const ObjectId& id, Context& cx) {
   }
   auto o = owned_.find(id);
   if (o != owned_.end() && !o->second.status_requests.empty()) {
-    ObjectStatus s;
-    s.id = id;
-    s.found = true;
-    s.in_store = o->second.in_store;
-    s.value = o->second.value;
-    s.locations = o->second.locations;
-    s.size = o->second.size;
+    ObjectStatus s = StatusOf(id, o->second);
     for (const Addr& a : o->second.status_requests) cx.Send(a, s);
     o->second.status_requests.clear();
   }

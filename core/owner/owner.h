@@ -116,6 +116,7 @@ class Owner final : public Component {
   bool IsLost(const RefInfo& r) const;
   void Track(const RefInfo& r, Context& cx);  // ask the owner of a borrowed ref for its status
   void ObjectBecameReady(const ObjectId& id, Context& cx);
+  static ObjectStatus StatusOf(const ObjectId& id, const Owned& o);  // REQUIRES: o.ready
   bool ValueAvailable(const RefInfo& r, Context& cx);  // fetches large values to this node
   ObjectValue ValueOf(const RefInfo& r) const;
   void FillArg(TaskArg& a) const;
