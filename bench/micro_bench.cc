@@ -21,6 +21,7 @@
 #include "core/common/hash.h"
 #include "core/node/node_manager.h"
 #include "core/proto/codec.h"
+#include "core/proto/effects_hash.h"
 
 namespace {
 

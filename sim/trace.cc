@@ -1,5 +1,7 @@
 #include "sim/trace.h"
 
+#include "core/proto/effects_hash.h"
+
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -289,9 +291,8 @@ const char* InputKind(const Input& in) {
 
 uint64_t InputHash(const Input& in) {
   if (const auto* d = std::get_if<InDeliver>(&in)) {
-    // As the sim hashes a delivery: the sender and the bytes on the wire.
-    std::string b = EncodeMessage(d->msg);
-    return Hasher().U64(d->from.Key()).Bytes(b.data(), b.size()).Done();
+    // As the sim hashes a delivery: the sender and the hash of the bytes on the wire.
+    return DeliveryHash(d->from, HashMessageBytes(EncodeMessage(d->msg)));
   }
   std::string b = Pack(in);
   return HashBytes(b.data(), b.size());

@@ -358,7 +358,7 @@ void World::RunOne(Event& e) {
         for (const auto& r : td->returns)
           if (!r.stored) CheckObjectValue(r.id, r.value);
       ++stats_.messages;
-      uint64_t h = Hasher().U64(e.a).Bytes(e.bytes.data(), e.bytes.size()).Done();
+      uint64_t h = DeliveryHash(in.from, e.b);
       StepProc(*p, Input{std::move(in)}, h);
       return;
     }
@@ -402,7 +402,8 @@ void World::StepProc(Proc& p, const Input& in, uint64_t input_hash) {
   p.comp->Step(in, cx);
   if (spec_.check_invariants) p.comp->CheckInvariants();
   ++stats_.steps;
-  uint64_t eh = HashEffects(effects);
+  sends_.clear();
+  uint64_t eh = HashEffectsKeepSends(effects, &sends_);
   if (input_hash == 0) input_hash = InputHash(in);
   stats_.trace_hash = ChainHash(stats_.trace_hash, now_, p.addr, input_hash, eh);
   if (trace_) trace_->Step(seq_, now_, p.addr, p.comp->Kind(), in, eh);
@@ -412,12 +413,15 @@ void World::StepProc(Proc& p, const Input& in, uint64_t input_hash) {
 }
 
 void World::ExecEffects(Proc& p, std::vector<Effect>& effects) {
+  size_t next_send = 0;
   for (auto& eff : effects) {
     std::visit(
         [&](auto& e) {
           using E = std::decay_t<decltype(e)>;
           if constexpr (std::is_same_v<E, EfSend>) {
-            Send(p.addr, e.to, e.msg);
+            DRAY_ASSERT(next_send < sends_.size(), "a send that was not encoded");
+            EncodedSend& s = sends_[next_send++];
+            Send(p.addr, e.to, std::move(s.bytes), s.hash);
           } else if constexpr (std::is_same_v<E, EfSetTimer>) {
             uint64_t gen = ++p.timer_gen[e.id];
             Push(Event{std::max(e.at, now_), 0, Ev::kTimer, p.addr.Key(), e.id, gen});
@@ -449,8 +453,7 @@ void World::ExecEffects(Proc& p, std::vector<Effect>& effects) {
   }
 }
 
-void World::Send(const Addr& from, const Addr& to, const Message& m) {
-  std::string bytes = EncodeMessage(m);
+void World::Send(const Addr& from, const Addr& to, std::string bytes, uint64_t message_hash) {
   int64_t base = spec_.latency_us * 1000;
   TimeNs lat;
   if (from.node == to.node) {
@@ -464,7 +467,7 @@ void World::Send(const Addr& from, const Addr& to, const Message& m) {
   TimeNs& last = fifo_[PairKey(from, to)];
   if (at < last) at = last;  // each connection delivers in order, as TCP does
   last = at;
-  Push(Event{at, 0, Ev::kDeliver, to.Key(), from.Key(), 0, std::move(bytes)});
+  Push(Event{at, 0, Ev::kDeliver, to.Key(), from.Key(), message_hash, std::move(bytes)});
 }
 
 void World::CreateWorker(const Addr& addr) {

@@ -20,6 +20,7 @@
 #include "core/gcs/control_service.h"
 #include "core/node/node_manager.h"
 #include "core/owner/owner.h"
+#include "core/proto/effects_hash.h"
 #include "dray/internal/runtime.h"
 #include "dray/sim.h"
 #include "sim/spec.h"
@@ -80,7 +81,7 @@ class World {
   void RunOne(Event& e);
   void StepProc(Proc& p, const Input& in, uint64_t input_hash);
   void ExecEffects(Proc& p, std::vector<Effect>& effects);
-  void Send(const Addr& from, const Addr& to, const Message& m);
+  void Send(const Addr& from, const Addr& to, std::string bytes, uint64_t message_hash);
   void CreateWorker(const Addr& addr);
   void Wake(Proc& p);
   void Handoff(Proc& p);
@@ -99,6 +100,7 @@ class World {
   Addr gcs_;
   Addr driver_;
   std::vector<Effect> effects_;  // reused outbox
+  std::vector<EncodedSend> sends_;  // the step's sent messages, encoded once
   std::unordered_map<ObjectId, uint64_t, IdHash> value_hashes_;
   RunStats stats_;
   std::unique_ptr<TraceWriter> trace_;

@@ -1,6 +1,7 @@
 // The codec: every message, input and effect round-trips; bad bytes give a
 // clear error and never throw.
 #include "core/proto/codec.h"
+#include "core/proto/effects_hash.h"
 
 #include <gtest/gtest.h>
 

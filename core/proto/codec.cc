@@ -1,6 +1,5 @@
 #include "core/proto/codec.h"
 
-#include "core/common/hash.h"
 
 namespace dray {
 
@@ -55,17 +54,6 @@ bool DecodeInput(const char* data, size_t size, Input* out, std::string* error) 
 std::string EncodeEffect(const Effect& e) { return EncodeVersioned(e); }
 bool DecodeEffect(const char* data, size_t size, Effect* out, std::string* error) {
   return DecodeVersioned(data, size, out, error, "effect");
-}
-
-uint64_t HashEffects(const std::vector<Effect>& effects) {
-  Hasher h;
-  msgpack::sbuffer& sb = ScratchBuffer();
-  for (const auto& e : effects) {
-    sb.clear();
-    msgpack::pack(sb, e);
-    h.U64(sb.size()).Bytes(sb.data(), sb.size());
-  }
-  return h.Done();
 }
 
 static const char* const kMessageNames[] = {

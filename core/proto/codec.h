@@ -19,9 +19,6 @@ bool DecodeInput(const char* data, size_t size, Input* out, std::string* error);
 std::string EncodeEffect(const Effect& e);
 bool DecodeEffect(const char* data, size_t size, Effect* out, std::string* error);
 
-// Hash of a step's effects (the trace's per-event check).
-uint64_t HashEffects(const std::vector<Effect>& effects);
-
 template <class T>
 std::string Pack(const T& v) {
   msgpack::sbuffer sb;

@@ -1,0 +1,48 @@
+#include "core/proto/effects_hash.h"
+
+#include "core/common/hash.h"
+#include "core/proto/codec.h"
+
+namespace dray {
+
+namespace {
+msgpack::sbuffer& Scratch() {
+  thread_local msgpack::sbuffer sb(4096);
+  sb.clear();
+  return sb;
+}
+
+template <class OnSend>
+uint64_t Hash(const std::vector<Effect>& effects, OnSend&& on_send) {
+  Hasher h;
+  for (const auto& e : effects) {
+    if (const auto* s = std::get_if<EfSend>(&e)) {
+      std::string bytes = EncodeMessage(s->msg);
+      uint64_t mh = HashMessageBytes(bytes);
+      h.U64(e.index()).U64(s->to.Key()).U64(mh);
+      on_send(std::move(bytes), mh);
+      continue;
+    }
+    msgpack::sbuffer& sb = Scratch();
+    msgpack::pack(sb, e);
+    h.U64(sb.size()).Bytes(sb.data(), sb.size());
+  }
+  return h.Done();
+}
+}  // namespace
+
+uint64_t HashMessageBytes(const std::string& bytes) { return HashBytes(bytes.data(), bytes.size()); }
+
+uint64_t DeliveryHash(const Addr& from, uint64_t message_hash) {
+  return Hasher().U64(from.Key()).U64(message_hash).Done();
+}
+
+uint64_t HashEffects(const std::vector<Effect>& effects) {
+  return Hash(effects, [](std::string&&, uint64_t) {});
+}
+
+uint64_t HashEffectsKeepSends(const std::vector<Effect>& effects, std::vector<EncodedSend>* sends) {
+  return Hash(effects, [&](std::string&& b, uint64_t mh) { sends->push_back({std::move(b), mh}); });
+}
+
+}  // namespace dray
