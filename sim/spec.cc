@@ -50,6 +50,7 @@ SimSpec ParseSimSpec(const std::string& text) {
     else if (k == "latency_us") s.latency_us = ParseNumber<int64_t>(k, v, text);
     else if (k == "worker_start_us") s.worker_start_us = ParseNumber<int64_t>(k, v, text);
     else if (k == "chunk_kb") s.chunk_kb = ParseNumber<uint64_t>(k, v, text);
+    else if (k == "stack_kb") s.stack_kb = ParseNumber<uint64_t>(k, v, text);
     else if (k == "trace") s.trace = v;
     else if (k == "timeline") s.timeline = v;
     else if (k == "invariants") s.check_invariants = ParseNumber<int>(k, v, text) != 0;
@@ -61,11 +62,13 @@ SimSpec ParseSimSpec(const std::string& text) {
     } else {
       throw Error("dray: simulation spec '" + text + "': unknown key '" + k +
                   "' (known: seed, nodes, cpus, gpus, store_mb, faults, trace, timeline, latency_us, "
-                  "worker_start_us, chunk_kb, invariants)");
+                  "worker_start_us, chunk_kb, stack_kb, invariants)");
     }
   }
   if (s.nodes < 1 || s.nodes > 1000) throw Error("dray: simulation spec '" + text + "': nodes must be in [1, 1000]");
   if (s.chunk_kb < 1) throw Error("dray: simulation spec '" + text + "': chunk_kb must be at least 1");
+  if (s.stack_kb < 64 || s.stack_kb > (1u << 20))
+    throw Error("dray: simulation spec '" + text + "': stack_kb must be between 64 and 1048576");
   return s;
 }
 

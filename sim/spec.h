@@ -17,6 +17,7 @@ struct SimSpec {
   int64_t latency_us = 100;  // between nodes; a tenth of it within a node
   int64_t worker_start_us = 1000;
   uint64_t chunk_kb = 1024;
+  uint64_t stack_kb = 1024;  // each simulated worker's stack (a fiber; a guard page below it)
   bool check_invariants = true;
 };
 

@@ -1,8 +1,11 @@
 #include "sim/world.h"
 
 #include <cxxabi.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 
 #include "core/api/backend.h"
 #include "core/proto/codec.h"
@@ -49,8 +52,12 @@ uint64_t PairKey(const Addr& a, const Addr& b) { return Mix64(a.Key()) ^ (b.Key(
 struct World::UserThread final : internal::ProcessRuntime {
   World* w;
   Proc* p;
+  // The driver runs on the user's thread and is handed the baton through a
+  // semaphore; a worker is a fiber that the loop switches to and from.
+  bool fiber = false;
   std::binary_semaphore sem{0};
-  std::thread th;
+  ucontext_t ctx{};
+  Stack stack;
   bool parked = false;
   bool resume_pending = false;
   bool killed = false;
@@ -66,8 +73,12 @@ struct World::UserThread final : internal::ProcessRuntime {
   // Gives the baton back to the event loop and sleeps until handed it again.
   void Park() {
     parked = true;
-    w->loop_sem_.release();
-    sem.acquire();
+    if (fiber) {
+      swapcontext(&ctx, &w->loop_ctx_);
+    } else {
+      w->loop_sem_.release();
+      sem.acquire();
+    }
     if (killed) throw ProcessKilled{};
   }
 
@@ -163,10 +174,13 @@ struct World::UserThread final : internal::ProcessRuntime {
     }
   }
 
-  // A worker's life: run each task it is handed until it is stopped.
+  // A worker's life, on its fiber: run each task it is handed until it is
+  // stopped. Returning ends the fiber and resumes the loop (uc_link).
+  static void FiberEntry(unsigned lo, unsigned hi) {
+    auto* u = reinterpret_cast<UserThread*>((static_cast<uintptr_t>(hi) << 32) | lo);
+    u->WorkerMain();
+  }
   void WorkerMain() {
-    internal::SetCurrentRuntime(this);
-    sem.acquire();  // the first handoff
     try {
       if (killed) throw ProcessKilled{};
       while (true) {
@@ -176,11 +190,13 @@ struct World::UserThread final : internal::ProcessRuntime {
         RunTask(spec);
       }
     } catch (const ProcessKilled&) {
+    } catch (const std::exception& e) {
+      // Only the simulator's own errors (a deadlock report) get here: tasks
+      // catch their user's exceptions. The worker ends; the run goes on.
+      std::fprintf(stderr, "dray sim: worker %s stopped: %s\n", p->addr.Str().c_str(), e.what());
     }
     *alive = false;
-    internal::SetCurrentRuntime(nullptr);
     exited = true;
-    w->loop_sem_.release();
   }
 
   void RunTask(const TaskSpec& spec) {
@@ -226,6 +242,9 @@ World::World(SimSpec spec) : spec_(std::move(spec)), root_(spec_.seed), net_rng_
 
 World::~World() {
   if (loop_.joinable()) Stop();
+  for (auto& [k, p] : procs_)
+    if (p->user && p->user->stack.map) free_stacks_.push_back(p->user->stack);
+  for (const Stack& s : free_stacks_) munmap(s.map, s.map_size);
 }
 
 World::Proc& World::AddProc(Addr addr, std::unique_ptr<Component> comp, uint64_t seed,
@@ -312,15 +331,9 @@ void World::LoopMain() {
     now_ = e.at;
     RunOne(e);
   }
-  // Stop every worker thread: each unwinds from where it is parked.
-  for (auto& [key, p] : procs_) {
-    if (!p->user || key == driver_.Key() || p->user->exited) continue;
-    p->user->killed = true;
-    *p->user->alive = false;
-    p->user->sem.release();
-    loop_sem_.acquire();
-    if (p->user->th.joinable()) p->user->th.join();
-  }
+  // Stop every worker: each unwinds from where it is parked.
+  for (auto& [key, p] : procs_)
+    if (p->user && key != driver_.Key()) Kill(*p->user);
   loop_done_ = true;
   Proc* d = Find(driver_.Key());
   d->user->parked = false;
@@ -331,8 +344,52 @@ void World::Handoff(Proc& p) {
   UserThread& u = *p.user;
   DRAY_ASSERT(u.parked, "handing the baton to a running thread");
   u.parked = false;
-  u.sem.release();
-  loop_sem_.acquire();
+  if (!u.fiber) {
+    u.sem.release();
+    loop_sem_.acquire();
+    return;
+  }
+  internal::SetCurrentRuntime(&u);
+  swapcontext(&loop_ctx_, &u.ctx);
+  internal::SetCurrentRuntime(nullptr);
+  if (u.exited && u.stack.map) {
+    free_stacks_.push_back(u.stack);
+    u.stack = {};
+  }
+}
+
+// Unwinds a worker from where it is parked (ProcessKilled) and ends its fiber.
+void World::Kill(UserThread& u) {
+  DRAY_ASSERT(u.fiber, "only workers are killed");
+  if (u.exited) return;
+  u.killed = true;
+  *u.alive = false;
+  DRAY_ASSERT(u.parked, "killing a running worker");
+  Handoff(*u.p);
+  DRAY_ASSERT(u.exited, "a killed worker did not exit");
+}
+
+World::Stack World::TakeStack() {
+  if (!free_stacks_.empty()) {
+    Stack s = free_stacks_.back();
+    free_stacks_.pop_back();
+    return s;
+  }
+  size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  Stack s;
+  s.map_size = page + ((spec_.stack_kb << 10) + page - 1) / page * page;
+  void* m = mmap(nullptr, s.map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
+                 -1, 0);
+  if (m == MAP_FAILED)
+    throw Error(std::string("dray sim: cannot map a ") + std::to_string(spec_.stack_kb) +
+                " KiB worker stack: " + std::strerror(errno) + " (" + std::to_string(stacks_mapped_) +
+                " stacks mapped)");
+  s.map = static_cast<char*>(m);
+  // The guard page: a worker that overflows its stack faults here instead of
+  // writing over another one.
+  DRAY_ASSERT(mprotect(s.map, page, PROT_NONE) == 0, "mprotect of a stack guard page");
+  ++stacks_mapped_;
+  return s;
 }
 
 void World::Wake(Proc& p) {
@@ -379,16 +436,7 @@ void World::RunOne(Event& e) {
       if (p->alive && p->user->parked && !p->user->exited) Handoff(*p);
       return;
     case Ev::kReap:
-      if (p->user && !p->user->exited) {
-        p->user->killed = true;
-        *p->user->alive = false;
-        if (p->user->parked) {
-          p->user->parked = false;
-          p->user->sem.release();
-          loop_sem_.acquire();
-        }
-        if (p->user->th.joinable()) p->user->th.join();
-      }
+      if (p->user) Kill(*p->user);
       procs_.erase(e.proc);
       return;
   }
@@ -475,9 +523,18 @@ void World::CreateWorker(const Addr& addr) {
   Proc& p = AddProc(addr, std::make_unique<Owner>(oc), oc.seed, Pack(oc));
   p.owner = static_cast<Owner*>(p.comp.get());
   p.user = std::make_unique<UserThread>(this, &p);
-  p.user->parked = true;
   UserThread* u = p.user.get();
-  p.user->th = std::thread([u] { u->WorkerMain(); });
+  u->parked = true;  // until the first handoff starts the fiber
+  u->fiber = true;
+  u->stack = TakeStack();
+  size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  DRAY_ASSERT(getcontext(&u->ctx) == 0, "getcontext");
+  u->ctx.uc_stack.ss_sp = u->stack.map + page;
+  u->ctx.uc_stack.ss_size = u->stack.map_size - page;
+  u->ctx.uc_link = &loop_ctx_;  // where the fiber goes when WorkerMain returns
+  auto bits = reinterpret_cast<uintptr_t>(u);
+  makecontext(&u->ctx, reinterpret_cast<void (*)()>(&UserThread::FiberEntry), 2,
+              static_cast<unsigned>(bits & 0xffffffffu), static_cast<unsigned>(bits >> 32));
   Push(Event{now_ + spec_.worker_start_us * 1000, 0, Ev::kStart, addr.Key()});
 }
 

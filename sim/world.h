@@ -1,9 +1,10 @@
 // The simulated cluster (DESIGN §4): one event queue ordered by (virtual time,
 // sequence), a network with latency and jitter whose every message passes
-// through the codec, and the processes of a multi-node cluster. Driver and
-// worker processes run user code on their own OS threads, but a baton lets
-// exactly one thread run at a time, handed over in event order, so a run is a
-// pure function of its seed.
+// through the codec, and the processes of a multi-node cluster. User code runs
+// unmodified: the driver on the user's own thread, each worker on its own
+// stack (a ucontext fiber switched to from the event loop's thread). A baton
+// lets exactly one of them run at a time, handed over in event order, so a run
+// is a pure function of its seed.
 #pragma once
 #include <deque>
 #include <map>
@@ -13,6 +14,7 @@
 #include <semaphore>
 #include <string>
 #include <thread>
+#include <ucontext.h>
 #include <unordered_map>
 #include <vector>
 
@@ -85,6 +87,12 @@ class World {
   void CreateWorker(const Addr& addr);
   void Wake(Proc& p);
   void Handoff(Proc& p);
+  void Kill(UserThread& u);
+  struct Stack {
+    char* map = nullptr;  // the mapping, guard page first
+    size_t map_size = 0;
+  };
+  Stack TakeStack();
   Proc* Find(uint64_t key);
   void CheckObjectValue(const ObjectId& id, const ObjectValue& v);
 
@@ -106,6 +114,9 @@ class World {
   std::unique_ptr<TraceWriter> trace_;
 
   // Baton.
+  ucontext_t loop_ctx_{};     // the event loop, while a worker fiber runs
+  std::vector<Stack> free_stacks_;  // of exited workers, reused
+  size_t stacks_mapped_ = 0;
   std::binary_semaphore loop_sem_{0};
   std::thread loop_;
   bool stop_requested_ = false;
