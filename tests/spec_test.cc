@@ -28,7 +28,7 @@ TEST(SimSpec, DefaultsForAnEmptySpec) {
 TEST(SimSpec, AcceptsEveryDocumentedKey) {
   SimSpec s = ParseSimSpec(
       "seed=42,nodes=5,cpus=2.5,gpus=1,store_mb=64,faults=none,trace=/tmp/t.db,timeline=/tmp/t.json,"
-      "latency_us=250,worker_start_us=7,chunk_kb=3,invariants=0");
+      "latency_us=250,worker_start_us=7,chunk_kb=3,stack_kb=256,invariants=0");
   EXPECT_EQ(s.seed, 42u);
   EXPECT_EQ(s.nodes, 5u);
   EXPECT_DOUBLE_EQ(s.cpus, 2.5);
@@ -40,6 +40,7 @@ TEST(SimSpec, AcceptsEveryDocumentedKey) {
   EXPECT_EQ(s.latency_us, 250);
   EXPECT_EQ(s.worker_start_us, 7);
   EXPECT_EQ(s.chunk_kb, 3u);
+  EXPECT_EQ(s.stack_kb, 256u);
   EXPECT_FALSE(s.check_invariants);
 }
 
@@ -65,6 +66,14 @@ TEST(SimSpec, BadNumbersNameTheKey) {
     std::string key = std::string(text).substr(0, std::string(text).find('='));
     EXPECT_NE(e.find("key '" + key + "'"), std::string::npos) << text << " -> " << e;
   }
+}
+
+TEST(SimSpec, StackSizeIsBounded) {
+  for (const char* text : {"stack_kb=63", "stack_kb=0", "stack_kb=1048577"}) {
+    std::string e = ErrorOf(text);
+    EXPECT_NE(e.find("stack_kb must be between 64 and 1048576"), std::string::npos) << text << " -> " << e;
+  }
+  EXPECT_EQ(ParseSimSpec("stack_kb=64").stack_kb, 64u);
 }
 
 TEST(SimSpec, MissingEqualsIsRejected) {
