@@ -2,9 +2,14 @@
 // clear error and never throw.
 #include "core/proto/codec.h"
 #include "core/proto/effects_hash.h"
+#include "tests/message_samples.h"
 
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cstdio>
 #include <set>
 #include <string>
 #include <vector>
@@ -12,90 +17,19 @@
 namespace dray {
 namespace {
 
-RefInfo SampleRef(uint32_t k) { return RefInfo{ObjectId{0x1234500000000000ULL + k, k}, Addr{k, k + 2}}; }
+using samples::SampleRef;
+using samples::SampleResources;
+using samples::SampleSpec;
+using samples::SampleValue;
 
-ObjectValue SampleValue() {
-  ObjectValue v;
-  v.data = Buf(std::string("payload\0with nul", 16));
-  v.is_error = true;
-  v.contained = {SampleRef(1), SampleRef(2)};
-  return v;
-}
-
-ResourceSet SampleResources() {
-  ResourceSet r;
-  r.SetUnits("CPU", 2.5);
-  r.SetUnits("custom", 0.0001);
-  return r;
-}
-
-TaskSpec SampleSpec() {
-  TaskSpec s;
-  s.task = TaskId{77};
-  s.parent = TaskId{76};
-  s.job = 3;
-  s.function = "Add";
-  s.name = "add";
-  TaskArg a;
-  a.kind = TaskArg::kRef;
-  a.ref = SampleRef(4);
-  a.resolved = true;
-  a.in_store = true;
-  a.locations = {1, 2};
-  a.size = 200000;
-  TaskArg b;
-  b.value = SampleValue();
-  s.args = {a, b};
-  s.num_returns = 2;
-  s.resources = SampleResources();
-  s.owner = Addr{0, 2};
-  s.max_retries = -1;
-  s.retry_exceptions = true;
-  s.attempt = 2;
-  s.spill_count = 1;
-  return s;
-}
-
-// One of every Message alternative, each with non-default fields.
-std::vector<Message> AllMessages() {
-  NodeView nv{4, Addr{4, 0}, SampleResources(), SampleResources(), 9};
-  ReturnObject ro{ObjectId{5, 1}, SampleValue(), true, 3, 123456};
-  StoredObject so{ObjectId{6, 1}, Addr{1, 3}, SampleValue()};
-  return {
-      RegisterNode{4, Addr{4, 0}, SampleResources(), 1 << 20},
-      ResourceReport{4, SampleResources(), 2, {SampleResources()}, 17},
-      ClusterView{8, {nv, nv}},
-      RegisterJob{Addr{0, 2}},
-      JobRegistered{5},
-      SubmitTask{SampleSpec()},
-      ExecuteTask{SampleSpec()},
-      TaskDone{TaskId{77}, 1, Addr{2, 66}, {ro}},
-      TaskFinished{TaskId{77}, {so}},
-      RegisterWorker{Addr{2, 66}},
-      WorkerBlocked{TaskId{78}},
-      WorkerUnblocked{TaskId{79}},
-      ResumeGrant{TaskId{80}},
-      PutObject{so},
-      FetchObject{ObjectId{9, 2}, Addr{0, 2}, {1, 3}, 44},
-      ObjectReady{ObjectId{9, 2}, 44, true, SampleValue(), "none"},
-      PullObject{ObjectId{9, 2}, 3},
-      ObjectChunk{ObjectId{9, 2}, true, 1, 3, 30, true, {SampleRef(7)}, Addr{0, 2}, "0123456789"},
-      FreeObjects{{ObjectId{1, 1}, ObjectId{2, 0x80000001u}}},
-      AddObjectLocation{ObjectId{1, 1}, 6},
-      GetObjectStatus{ObjectId{1, 1}},
-      ObjectStatus{ObjectId{1, 1}, true, true, SampleValue(), {2, 4}, 999},
-      AddBorrower{ObjectId{1, 1}},
-      AddBorrowerAck{ObjectId{1, 1}, true},
-      RemoveBorrower{ObjectId{1, 1}, 3},
-      ReturnRefsAck{TaskId{81}},
-      WorkerOwnership{true},
-  };
-}
+// One of every Message alternative, each with non-default fields (the list the
+// fuzzer's seed corpus uses too).
+std::vector<Message> AllMessages() { return samples::EveryMessage(); }
 
 TEST(Codec, SampleCoversEveryMessageAlternative) {
   std::set<size_t> seen;
   for (const auto& m : AllMessages()) seen.insert(m.index());
-  EXPECT_EQ(seen.size(), std::variant_size_v<Message>) << "add the new message to AllMessages()";
+  EXPECT_EQ(seen.size(), std::variant_size_v<Message>) << "add the new message to samples::EveryMessage()";
 }
 
 TEST(Codec, EveryMessageRoundTrips) {
@@ -136,21 +70,14 @@ TEST(Codec, FieldsSurviveTheRoundTrip) {
 }
 
 TEST(Codec, EveryInputRoundTrips) {
-  std::vector<Command> cmds = {
-      CmdStart{},
-      CmdSubmit{SampleSpec()},
-      CmdPut{SampleValue()},
-      CmdGet{3, {SampleRef(1)}, 1000},
-      CmdWait{4, {SampleRef(1), SampleRef(2)}, 2, 5000},
-      CmdAddRef{SampleRef(3)},
-      CmdRemoveRef{SampleRef(3)},
-      CmdTaskReturned{TaskId{5}, {SampleValue()}},
-  };
+  std::vector<Command> cmds = samples::EveryCommand();
   std::set<size_t> kinds;
   for (const auto& c : cmds) kinds.insert(c.index());
-  EXPECT_EQ(kinds.size(), std::variant_size_v<Command>);
-  std::vector<Input> inputs = {InDeliver{Addr{1, 2}, ClusterView{3, {}}}, InTimer{(1ULL << 62) + 5}};
-  for (const auto& c : cmds) inputs.push_back(InCommand{c});
+  EXPECT_EQ(kinds.size(), std::variant_size_v<Command>) << "add the new command to samples::EveryCommand()";
+  std::vector<Input> inputs = samples::SampleInputs();
+  kinds.clear();
+  for (const auto& in : inputs) kinds.insert(in.index());
+  EXPECT_EQ(kinds.size(), std::variant_size_v<Input>);
   for (const Input& in : inputs) {
     std::string bytes = EncodeInput(in);
     Input out;
@@ -162,20 +89,11 @@ TEST(Codec, EveryInputRoundTrips) {
 }
 
 TEST(Codec, EveryEffectRoundTrips) {
-  std::vector<Effect> effects = {
-      EfSend{Addr{1, 0}, FreeObjects{{ObjectId{1, 1}}}},
-      EfSetTimer{7, 123456789},
-      EfCancelTimer{7},
-      EfStartWorker{Addr{1, 66}},
-      EfStopWorker{Addr{1, 66}},
-      EfRunTask{SampleSpec()},
-      EfCompleteWait{5, kWaitTimeout, {SampleValue()}, {1, 0}},
-      EfCommandResult{TaskId{9}, {ObjectId{9, 1}, ObjectId{9, 2}}},
-  };
+  std::vector<Effect> effects = samples::EveryEffect();
   std::set<size_t> kinds;
   for (const auto& e : effects) kinds.insert(e.index());
-  EXPECT_EQ(kinds.size(), std::variant_size_v<Effect>);
-  for (const Effect& e : effects) {
+  EXPECT_EQ(kinds.size(), std::variant_size_v<Effect>) << "add the new effect to samples::EveryEffect()";
+  for (const Effect& e : samples::SampleEffects()) {
     std::string bytes = EncodeEffect(e);
     Effect out;
     std::string err;
@@ -316,6 +234,104 @@ TEST(Codec, HugeDeclaredSizesAreRejectedNotAllocated) {
   arr.push_back(static_cast<char>(kCodecVersion));
   arr += "\xdd\xff\xff\xff\xff";
   EXPECT_TRUE(DecodeFails(arr, &err));
+}
+
+// The process's virtual memory size in bytes (VmSize), or 0 if unknown.
+size_t VirtualMemoryBytes() {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return 0;
+  char line[256];
+  size_t kb = 0;
+  while (std::fgets(line, sizeof line, f))
+    if (std::sscanf(line, "VmSize: %zu kB", &kb) == 1) break;
+  std::fclose(f);
+  return kb * 1024;
+}
+
+// Decodes with the address space capped at its current size plus `headroom`,
+// so that an allocation beyond it fails (as bad_alloc) instead of succeeding
+// untouched. Without /proc or setrlimit, decodes uncapped.
+bool DecodeFailsWithin(const std::string& bytes, size_t headroom, std::string* err) {
+  rlimit old{};
+  size_t vm = VirtualMemoryBytes();
+  bool capped = vm != 0 && getrlimit(RLIMIT_AS, &old) == 0 && old.rlim_cur == RLIM_INFINITY;
+  if (capped) {
+    rlimit cap = old;
+    cap.rlim_cur = vm + headroom;
+    capped = setrlimit(RLIMIT_AS, &cap) == 0;
+  }
+  bool failed = DecodeFails(bytes, err);
+  if (capped) setrlimit(RLIMIT_AS, &old);
+  return failed;
+}
+
+// docs/performance.md, "Fuzzing": 351 bytes of nested array32 headers, each
+// claiming 2^20 elements, made msgpack reserve 24 MiB per level (about 1.5 GiB
+// in all) before it found the bytes missing. The limits now follow the frame:
+// the decoder rejects the first header, and never needs the memory.
+TEST(Codec, DeclaredSizesAreBoundedByTheFrame) {
+  std::string bytes(1, static_cast<char>(kCodecVersion));
+  for (int i = 0; i < 70; ++i) bytes += std::string("\xdd\x00\x10\x00\x00", 5);
+  ASSERT_EQ(bytes.size(), 351u);
+  std::string err;
+  EXPECT_TRUE(DecodeFailsWithin(bytes, size_t{256} << 20, &err));
+  EXPECT_NE(err.find("malformed"), std::string::npos) << err;
+  EXPECT_NE(err.find("array"), std::string::npos) << err;  // rejected at a header, not for missing bytes
+  EXPECT_EQ(err.find("bad_alloc"), std::string::npos) << err;
+  Input in;
+  EXPECT_FALSE(DecodeInput(bytes.data(), bytes.size(), &in, &err));
+  Effect ef;
+  EXPECT_FALSE(DecodeEffect(bytes.data(), bytes.size(), &ef, &err));
+
+  // A large frame may declare large arrays, but the elements of all of them
+  // together cannot exceed its bytes: the same headers at the start of a
+  // 2 MiB frame get at most two levels deep (48 MiB), not 64 (1.5 GiB).
+  std::string big = bytes;
+  big.resize(size_t{2} << 20, '\0');
+  err.clear();
+  EXPECT_TRUE(DecodeFailsWithin(big, size_t{256} << 20, &err));
+  EXPECT_NE(err.find("array"), std::string::npos) << err;
+  EXPECT_EQ(err.find("bad_alloc"), std::string::npos) << err;
+
+  // A map header claiming more entries than half the bytes left.
+  std::string map(1, static_cast<char>(kCodecVersion));
+  map += std::string("\xdf\x00\x01\x00\x00", 5) + std::string(100, '\0');
+  err.clear();
+  EXPECT_TRUE(DecodeFails(map, &err));
+  EXPECT_NE(err.find("map"), std::string::npos) << err;
+}
+
+// Bodies are referenced in the input while decoding; the decoded value owns
+// copies that outlive the input.
+TEST(Codec, DecodedValuesOwnTheirBytes) {
+  for (const Message& m : {Message{ObjectChunk{ObjectId{9, 2}, true, 1, 3, 30, false, {}, Addr{0, 2}, "0123456789"}},
+                           Message{ObjectReady{ObjectId{9, 2}, 44, true, SampleValue(), "error text"}}}) {
+    std::string bytes = EncodeMessage(m);
+    const std::string expect = bytes;
+    Message out;
+    std::string err;
+    ASSERT_TRUE(DecodeMessage(bytes.data(), bytes.size(), &out, &err)) << err;
+    std::fill(bytes.begin(), bytes.end(), '\xff');  // the input is overwritten, then freed
+    bytes = std::string();
+    EXPECT_EQ(EncodeMessage(out), expect) << MessageName(m);
+  }
+}
+
+// Ids in their flat wire form: a TaskId is a bare uint, a RefInfo a 4-array.
+TEST(Codec, IdsHaveAFlatWireForm) {
+  EXPECT_EQ(Pack(TaskId{5}), std::string("\x05", 1));
+  EXPECT_EQ(Pack(TaskId{0xabcdef0123456789ULL}), std::string("\xcf\xab\xcd\xef\x01\x23\x45\x67\x89", 9));
+  EXPECT_EQ(Pack(RefInfo{ObjectId{7, 1}, Addr{2, 3}}), std::string("\x94\x07\x01\x02\x03", 5));
+  EXPECT_EQ(Pack(ObjectId{7, 1}), std::string("\x92\x07\x01", 3));
+  EXPECT_EQ(Pack(Addr{2, 3}), std::string("\x92\x02\x03", 3));
+  // A RefInfo of the wrong shape does not decode.
+  std::string err;
+  RefInfo r;
+  EXPECT_FALSE(Unpack("\x93\x07\x01\x02", 4, &r, &err));
+  TaskId t;
+  EXPECT_FALSE(Unpack("\x91\x05", 2, &t, &err));  // the old 1-element array
+  EXPECT_TRUE(Unpack("\x05", 1, &t, &err));
+  EXPECT_EQ(t, TaskId{5});
 }
 
 TEST(Codec, MessageNames) {

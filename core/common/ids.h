@@ -37,7 +37,6 @@ struct TaskId {
   auto operator<=>(const TaskId&) const = default;
   static TaskId ForDriver(JobId job) { return {Hasher().U64(0xd21e).U64(job).Done()}; }
   static TaskId Child(TaskId parent, uint64_t counter) { return {Hasher().U64(parent.v).U64(counter).Done()}; }
-  MSGPACK_DEFINE(v);
 };
 
 // index 1..n: the n-th return value; kPutBit|k: the k-th Put inside the task.
@@ -69,3 +68,28 @@ struct IdHash {
 };
 
 }  // namespace dray
+
+// TaskId travels as its bare integer, so that the many ids in a message cost
+// no array of their own to encode or decode.
+namespace msgpack {
+MSGPACK_API_VERSION_NAMESPACE(MSGPACK_DEFAULT_API_NS) {
+namespace adaptor {
+template <>
+struct pack<dray::TaskId> {
+  template <typename Stream>
+  packer<Stream>& operator()(packer<Stream>& o, const dray::TaskId& t) const {
+    o.pack(t.v);
+    return o;
+  }
+};
+template <>
+struct convert<dray::TaskId> {
+  const msgpack::object& operator()(const msgpack::object& o, dray::TaskId& t) const {
+    if (o.type != msgpack::type::POSITIVE_INTEGER) throw msgpack::type_error();
+    t.v = o.via.u64;
+    return o;
+  }
+};
+}  // namespace adaptor
+}  // MSGPACK_API_VERSION_NAMESPACE
+}  // namespace msgpack

@@ -1,5 +1,6 @@
 #include "core/proto/codec.h"
 
+#include <algorithm>
 
 namespace dray {
 
@@ -19,8 +20,61 @@ std::string EncodeVersioned(const T& v) {
   return std::string(sb.data(), sb.size());
 }
 
-// Limits keep a hostile frame from allocating without bound.
-msgpack::unpack_limit Limits() { return msgpack::unpack_limit(1u << 20, 1u << 16, 1u << 30, 1u << 30, 1u << 20, 64); }
+// What one frame of `size` bytes may declare. Every array element takes at
+// least one byte and every map entry two, so no valid frame exceeds these.
+msgpack::unpack_limit Limits(size_t size) {
+  const size_t most = std::min<size_t>(size, 1u << 30);
+  return msgpack::unpack_limit(std::min<size_t>(most, 1u << 20), std::min<size_t>(most / 2, 1u << 16), most, most,
+                               most, 64);
+}
+
+// STR/BIN/EXT bodies are referenced in the input, not copied into the zone:
+// the object tree never outlives DecodeVersioned, which converts it at once.
+bool ReferenceBodies(msgpack::type::object_type, std::size_t, void*) { return true; }
+
+// msgpack's own tree builder (msgpack-c's create_object_visitor and
+// parse_helper, which msgpack::unpack uses internally), reused across calls
+// and with one more bound: containers draw on a budget of the frame's bytes,
+// so the elements of all arrays together (two per map entry) may not exceed
+// the bytes after the version byte. msgpack allocates a container's elements
+// when it reads the header; without the budget, nested headers that each
+// claim many elements would reserve far more memory than the frame could
+// fill. With it the zone stays under about 24 bytes per frame byte.
+class FrameVisitor : public msgpack::detail::create_object_visitor {
+ public:
+  FrameVisitor() : create_object_visitor(&ReferenceBodies, nullptr, msgpack::unpack_limit()) {}
+  void Reset(msgpack::zone& zone, size_t size) {
+    init();
+    set_zone(zone);
+    set_referenced(false);
+    m_limit = Limits(size);
+    budget_ = size;
+  }
+  bool start_array(uint32_t n) {
+    if (n > budget_) throw msgpack::array_size_overflow("array of " + std::to_string(n) + " elements in " +
+                                                       std::to_string(budget_) + " bytes");
+    budget_ -= n;
+    return create_object_visitor::start_array(n);
+  }
+  bool start_map(uint32_t n) {
+    if (n > budget_ / 2) throw msgpack::map_size_overflow("map of " + std::to_string(n) + " entries in " +
+                                                          std::to_string(budget_) + " bytes");
+    budget_ -= 2 * size_t{n};
+    return create_object_visitor::start_map(n);
+  }
+
+ private:
+  size_t budget_ = 0;
+};
+
+// One per thread, reused: the zone keeps its first 8 KiB chunk and the parse
+// stacks their capacity, so decoding a typical message allocates only what
+// the decoded value itself owns.
+struct FrameDecoder {
+  msgpack::zone zone;
+  FrameVisitor visitor;
+  msgpack::detail::parse_helper<FrameVisitor> parser{visitor};
+};
 
 template <class T>
 bool DecodeVersioned(const char* data, size_t size, T* out, std::string* error, const char* what) {
@@ -30,11 +84,23 @@ bool DecodeVersioned(const char* data, size_t size, T* out, std::string* error, 
              ", expected " + std::to_string(kCodecVersion);
     return false;
   }
+  thread_local FrameDecoder d;
+  struct ClearZone {  // frees any chunks beyond the first, also after a throw
+    msgpack::zone& z;
+    ~ClearZone() { z.clear(); }
+  } clear_zone{d.zone};
   try {
     size_t off = 1;
-    msgpack::object_handle oh = msgpack::unpack(data, size, off, nullptr, nullptr, Limits());
+    d.parser.init();
+    d.visitor.Reset(d.zone, size - off);
+    if (size <= off) throw msgpack::insufficient_bytes("insufficient bytes");
+    switch (d.parser.execute(data, size, off)) {
+      case msgpack::PARSE_SUCCESS: break;
+      case msgpack::PARSE_CONTINUE: throw msgpack::insufficient_bytes("insufficient bytes");
+      default: throw msgpack::parse_error("parse error");
+    }
     if (off != size) { *error = std::string(what) + ": " + std::to_string(size - off) + " trailing bytes"; return false; }
-    oh.get().convert(*out);
+    d.visitor.data().convert(*out);
     return true;
   } catch (const std::exception& e) {
     *error = std::string(what) + ": malformed (" + e.what() + ")";

@@ -11,7 +11,9 @@ namespace dray {
 inline constexpr uint8_t kCodecVersion = 1;
 
 std::string EncodeMessage(const Message& m);
-// Returns false and sets *error on malformed input; never throws.
+// Returns false and sets *error on malformed input; never throws. On failure
+// *out is valid but unspecified. Memory used while decoding is bounded by a
+// small multiple of `size`, whatever sizes the bytes declare.
 bool DecodeMessage(const char* data, size_t size, Message* out, std::string* error);
 
 std::string EncodeInput(const Input& in);

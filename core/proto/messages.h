@@ -25,12 +25,13 @@ struct Buf {
   bool operator==(const Buf& o) const { return str() == o.str(); }
 };
 
-// A reference as it travels: which object and who owns it.
+// A reference as it travels: which object and who owns it. On the wire a flat
+// [task, index, owner node, owner proc] (the adaptor at the end of this file),
+// the same form as an ObjectRef nested in a user's value.
 struct RefInfo {
   ObjectId id;
   Addr owner;
   bool operator==(const RefInfo&) const = default;
-  MSGPACK_DEFINE(id, owner);
 };
 
 // An object's value: the user's msgpack bytes (or an error record), and the
@@ -166,7 +167,7 @@ const char* MessageName(size_t index);
 
 }  // namespace dray
 
-// Buf travels as msgpack BIN.
+// Buf travels as msgpack BIN; RefInfo as a flat 4-element array.
 namespace msgpack {
 MSGPACK_API_VERSION_NAMESPACE(MSGPACK_DEFAULT_API_NS) {
 namespace adaptor {
@@ -187,6 +188,30 @@ struct convert<dray::Buf> {
     else if (o.type == msgpack::type::STR) b = dray::Buf(std::string(o.via.str.ptr, o.via.str.size));
     else if (o.type == msgpack::type::NIL) b = dray::Buf();
     else throw msgpack::type_error();
+    return o;
+  }
+};
+template <>
+struct pack<dray::RefInfo> {
+  template <typename Stream>
+  packer<Stream>& operator()(packer<Stream>& o, const dray::RefInfo& r) const {
+    o.pack_array(4);
+    o.pack(r.id.task);
+    o.pack(r.id.index);
+    o.pack(r.owner.node);
+    o.pack(r.owner.proc);
+    return o;
+  }
+};
+template <>
+struct convert<dray::RefInfo> {
+  const msgpack::object& operator()(const msgpack::object& o, dray::RefInfo& r) const {
+    if (o.type != msgpack::type::ARRAY || o.via.array.size != 4) throw msgpack::type_error();
+    const msgpack::object* f = o.via.array.ptr;
+    r.id.task = f[0].as<uint64_t>();
+    r.id.index = f[1].as<uint32_t>();
+    r.owner.node = f[2].as<dray::NodeId>();
+    r.owner.proc = f[3].as<uint32_t>();
     return o;
   }
 };

@@ -10,11 +10,12 @@
 #include <msgpack.hpp>
 
 namespace dray::internal {
+// Converts in place (no default-constructed temporary moved into v). If the
+// conversion throws, v holds a partly filled alternative; callers report the
+// error and do not use v.
 template <class V, size_t I>
 void ConvertAlt(const msgpack::object& o, V& v) {
-  std::variant_alternative_t<I, V> alt;
-  o.convert(alt);
-  v = std::move(alt);
+  o.convert(v.template emplace<I>());
 }
 template <class V, size_t... Is>
 constexpr auto MakeConverters(std::index_sequence<Is...>) {
