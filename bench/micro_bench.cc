@@ -51,7 +51,7 @@ ObjectChunk BigChunk() {
   c.num_chunks = 4;
   c.size = 4 << 20;
   c.owner = Addr{0, kFirstUserProc};
-  c.data.assign(1 << 20, 'x');
+  c.data = Buf(std::string(1 << 20, 'x'));
   return c;
 }
 

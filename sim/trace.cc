@@ -291,8 +291,8 @@ const char* InputKind(const Input& in) {
 
 uint64_t InputHash(const Input& in) {
   if (const auto* d = std::get_if<InDeliver>(&in)) {
-    // As the sim hashes a delivery: the sender and the hash of the bytes on the wire.
-    return DeliveryHash(d->from, HashMessageBytes(EncodeMessage(d->msg)));
+    // As the sim hashes a delivery: the sender and the hash of the frame on the wire.
+    return DeliveryHash(d->from, HashFrame(EncodeFrame(d->msg)));
   }
   std::string b = Pack(in);
   return HashBytes(b.data(), b.size());

@@ -406,7 +406,7 @@ void World::RunOne(Event& e) {
       if (!p->alive) return;
       InDeliver in;
       std::string err;
-      if (!DecodeMessage(e.bytes.data(), e.bytes.size(), &in.msg, &err)) {
+      if (!DecodeFrame(e.bytes.data(), e.bytes.size(), e.attachments, &in.msg, &err)) {
         std::fprintf(stderr, "dray sim: dropped a message to %s: %s\n", p->addr.Str().c_str(), err.c_str());
         return;
       }
@@ -469,7 +469,7 @@ void World::ExecEffects(Proc& p, std::vector<Effect>& effects) {
           if constexpr (std::is_same_v<E, EfSend>) {
             DRAY_ASSERT(next_send < sends_.size(), "a send that was not encoded");
             EncodedSend& s = sends_[next_send++];
-            Send(p.addr, e.to, std::move(s.bytes), s.hash);
+            Send(p.addr, e.to, std::move(s.frame), s.hash);
           } else if constexpr (std::is_same_v<E, EfSetTimer>) {
             uint64_t gen = ++p.timer_gen[e.id];
             Push(Event{std::max(e.at, now_), 0, Ev::kTimer, p.addr.Key(), e.id, gen});
@@ -501,7 +501,7 @@ void World::ExecEffects(Proc& p, std::vector<Effect>& effects) {
   }
 }
 
-void World::Send(const Addr& from, const Addr& to, std::string bytes, uint64_t message_hash) {
+void World::Send(const Addr& from, const Addr& to, Frame frame, uint64_t message_hash) {
   int64_t base = spec_.latency_us * 1000;
   TimeNs lat;
   if (from.node == to.node) {
@@ -509,13 +509,14 @@ void World::Send(const Addr& from, const Addr& to, std::string bytes, uint64_t m
   } else {
     // Latency, jitter and a 10 Gbit/s link.
     lat = base + static_cast<TimeNs>(net_rng_.Below(static_cast<uint64_t>(base / 2) + 1)) +
-          static_cast<TimeNs>(bytes.size() * 8 / 10);
+          static_cast<TimeNs>(frame.Bytes() * 8 / 10);
   }
   TimeNs at = now_ + lat;
   TimeNs& last = fifo_[PairKey(from, to)];
   if (at < last) at = last;  // each connection delivers in order, as TCP does
   last = at;
-  Push(Event{at, 0, Ev::kDeliver, to.Key(), from.Key(), message_hash, std::move(bytes)});
+  Push(Event{at, 0, Ev::kDeliver, to.Key(), from.Key(), message_hash, std::move(frame.header),
+             std::move(frame.attachments)});
 }
 
 void World::CreateWorker(const Addr& addr) {

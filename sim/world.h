@@ -71,7 +71,8 @@ class World {
     uint64_t proc;
     uint64_t a = 0;
     uint64_t b = 0;
-    std::string bytes;
+    std::string bytes;  // a delivery's frame: header ...
+    std::vector<std::shared_ptr<const std::string>> attachments;  // ... and attachments
   };
   struct Later {
     bool operator()(const Event& x, const Event& y) const { return x.at != y.at ? x.at > y.at : x.seq > y.seq; }
@@ -83,7 +84,7 @@ class World {
   void RunOne(Event& e);
   void StepProc(Proc& p, const Input& in, uint64_t input_hash);
   void ExecEffects(Proc& p, std::vector<Effect>& effects);
-  void Send(const Addr& from, const Addr& to, std::string bytes, uint64_t message_hash);
+  void Send(const Addr& from, const Addr& to, Frame frame, uint64_t message_hash);
   void CreateWorker(const Addr& addr);
   void Wake(Proc& p);
   void Handoff(Proc& p);

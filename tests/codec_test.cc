@@ -304,7 +304,7 @@ TEST(Codec, DeclaredSizesAreBoundedByTheFrame) {
 // Bodies are referenced in the input while decoding; the decoded value owns
 // copies that outlive the input.
 TEST(Codec, DecodedValuesOwnTheirBytes) {
-  for (const Message& m : {Message{ObjectChunk{ObjectId{9, 2}, true, 1, 3, 30, false, {}, Addr{0, 2}, "0123456789"}},
+  for (const Message& m : {Message{ObjectChunk{ObjectId{9, 2}, true, 1, 3, 30, false, {}, Addr{0, 2}, Buf(std::string("0123456789"))}},
                            Message{ObjectReady{ObjectId{9, 2}, 44, true, SampleValue(), "error text"}}}) {
     std::string bytes = EncodeMessage(m);
     const std::string expect = bytes;
@@ -338,6 +338,79 @@ TEST(Codec, MessageNames) {
   EXPECT_STREQ(MessageName(Message{RegisterNode{}}), "RegisterNode");
   EXPECT_STREQ(MessageName(Message{ReturnRefsAck{}}), "ReturnRefsAck");
   EXPECT_STREQ(MessageName(std::variant_size_v<Message>), "Unknown");
+}
+
+}  // namespace
+}  // namespace dray
+
+// ---- frames: large payloads travel beside the header ----
+
+namespace dray {
+namespace {
+
+Message WithPayload(size_t bytes, char fill) {
+  ObjectValue v;
+  v.data = Buf(std::string(bytes, fill));
+  return ObjectReady{ObjectId{4, 1}, 7, true, v, ""};
+}
+
+TEST(Frame, LargePayloadsAreAttachedAndShared) {
+  Message m = WithPayload(kAttachMinBytes, 'q');
+  Frame f = EncodeFrame(m);
+  ASSERT_EQ(f.attachments.size(), 1u);
+  EXPECT_LT(f.header.size(), 100u);
+  EXPECT_EQ(f.Bytes(), f.header.size() + kAttachMinBytes);
+  Message out;
+  std::string err;
+  ASSERT_TRUE(DecodeFrame(f.header.data(), f.header.size(), f.attachments, &out, &err)) << err;
+  EXPECT_EQ(EncodeMessage(out), EncodeMessage(m));
+  // Shared with the sender, not copied.
+  EXPECT_EQ(std::get<ObjectReady>(out).value.data.p.get(), std::get<ObjectReady>(m).value.data.p.get());
+}
+
+TEST(Frame, SmallPayloadsStayInTheHeader) {
+  Message m = WithPayload(kAttachMinBytes - 1, 'q');
+  Frame f = EncodeFrame(m);
+  EXPECT_TRUE(f.attachments.empty());
+  EXPECT_EQ(f.header, EncodeMessage(m));
+}
+
+TEST(Frame, EveryMessageRoundTripsAsAFrame) {
+  for (Message m : samples::SampleMessages()) {
+    if (auto* r = std::get_if<ObjectReady>(&m)) r->value.data = Buf(std::string(kAttachMinBytes * 2, 'z'));
+    Frame f = EncodeFrame(m);
+    Message out;
+    std::string err;
+    ASSERT_TRUE(DecodeFrame(f.header.data(), f.header.size(), f.attachments, &out, &err))
+        << MessageName(m) << ": " << err;
+    EXPECT_EQ(EncodeMessage(out), EncodeMessage(m)) << MessageName(m);
+  }
+}
+
+TEST(Frame, BadAttachmentsAreRejectedWithAReason) {
+  Frame f = EncodeFrame(WithPayload(kAttachMinBytes * 2, 'a'));
+  ASSERT_EQ(f.attachments.size(), 1u);
+  Message out;
+  std::string err;
+  // Missing.
+  EXPECT_FALSE(DecodeFrame(f.header.data(), f.header.size(), {}, &out, &err));
+  EXPECT_NE(err.find("attachment 0 of 0"), std::string::npos) << err;
+  // One too many.
+  auto extra = f.attachments;
+  extra.push_back(std::make_shared<const std::string>("x"));
+  EXPECT_FALSE(DecodeFrame(f.header.data(), f.header.size(), extra, &out, &err));
+  EXPECT_NE(err.find("attachment 1 of 2 is not referred to"), std::string::npos) << err;
+  // A plain message decoder meets an attachment reference.
+  EXPECT_FALSE(DecodeMessage(f.header.data(), f.header.size(), &out, &err));
+  EXPECT_NE(err.find("outside a frame"), std::string::npos) << err;
+}
+
+TEST(Frame, HashCoversAttachmentBytes) {
+  Frame a = EncodeFrame(WithPayload(kAttachMinBytes * 2, 'a'));
+  Frame b = EncodeFrame(WithPayload(kAttachMinBytes * 2, 'b'));
+  EXPECT_EQ(a.header, b.header);  // only the attachment differs
+  EXPECT_NE(HashFrame(a), HashFrame(b));
+  EXPECT_EQ(HashFrame(a), HashFrame(EncodeFrame(WithPayload(kAttachMinBytes * 2, 'a'))));
 }
 
 }  // namespace

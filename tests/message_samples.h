@@ -110,7 +110,7 @@ inline std::vector<Message> EveryMessage() {
       FetchObject{ObjectId{9, 2}, Addr{0, 2}, {1, 3}, 44},
       ObjectReady{ObjectId{9, 2}, 44, true, SampleValue(), "none"},
       PullObject{ObjectId{9, 2}, 3},
-      ObjectChunk{ObjectId{9, 2}, true, 1, 3, 30, true, {SampleRef(7)}, Addr{0, 2}, "0123456789"},
+      ObjectChunk{ObjectId{9, 2}, true, 1, 3, 30, true, {SampleRef(7)}, Addr{0, 2}, Buf(std::string("0123456789"))},
       FreeObjects{{ObjectId{1, 1}, ObjectId{2, 0x80000001u}}},
       AddObjectLocation{ObjectId{1, 1}, 6},
       GetObjectStatus{ObjectId{1, 1}},
@@ -142,7 +142,7 @@ inline std::vector<Message> SampleMessages() {
   out.push_back(PutObject{StoredObject{ObjectId::Put(TaskId{5}, 1), Addr{0, 2}, BigValue()}});
   out.push_back(ObjectReady{ObjectId{8, 1}, 99, false, {}, "lost"});
   out.push_back(ObjectChunk{ObjectId{8, 1}, true, 1, 4, 4000, false, {SampleRef(1), SampleRef(2)}, Addr{0, 2},
-                            std::string(1000, 'c')});
+                            Buf(std::string(1000, 'c'))});
   out.push_back(FreeObjects{{ObjectId{1, 1}, ObjectId{2, 1}, ObjectId::Put(TaskId{3}, 2)}});
   out.push_back(ObjectStatus{ObjectId{8, 2}, true, false, BigValue(), {}, 3000});
   return out;

@@ -419,7 +419,8 @@ void NodeManager::OnPullRequest(const Addr& from, const PullObject& m, Context& 
     cx.Send(from, std::move(c));
     return;
   }
-  const std::string& data = it->second.value.data.str();
+  const Buf& buf = it->second.value.data;
+  const std::string& data = buf.str();
   uint64_t chunk = std::max<uint64_t>(cfg_.chunk_bytes, 1);
   c.found = true;
   c.size = data.size();
@@ -430,9 +431,17 @@ void NodeManager::OnPullRequest(const Addr& from, const PullObject& m, Context& 
   c.owner = it->second.owner;
   if (m.chunk < c.num_chunks) {
     uint64_t off = uint64_t{m.chunk} * chunk;
-    c.data = data.substr(off, std::min<uint64_t>(chunk, data.size() - off));
+    if (c.num_chunks == 1) c.data = buf;  // the whole value: shared, not copied
+    else c.data = Buf(data.substr(off, std::min<uint64_t>(chunk, data.size() - off)));
   }
   cx.Send(from, std::move(c));
+}
+
+void NodeManager::FailFetchers(const ObjectId& id, const std::string& why, Context& cx) {
+  auto f = fetchers_.find(id);
+  if (f == fetchers_.end()) return;
+  for (const auto& fe : f->second) cx.Send(fe.proc, ObjectReady{id, fe.request, false, {}, why});
+  fetchers_.erase(f);
 }
 
 void NodeManager::OnChunk(const ObjectChunk& m, Context& cx) {
@@ -443,14 +452,8 @@ void NodeManager::OnChunk(const ObjectChunk& m, Context& cx) {
     // Not there (yet): try the next location after a pause, a bounded number
     // of times (the object may have been freed: nobody needs it any more).
     if (++p.misses > cfg_.pull_attempts) {
-      auto f = fetchers_.find(m.id);
-      if (f != fetchers_.end()) {
-        for (const auto& fe : f->second)
-          cx.Send(fe.proc, ObjectReady{m.id, fe.request, false, {},
-                                       "object " + m.id.Str() + " was not found at any of its " +
-                                           std::to_string(p.locations.size()) + " location(s)"});
-        fetchers_.erase(f);
-      }
+      FailFetchers(m.id, "object " + m.id.Str() + " was not found at any of its " +
+                             std::to_string(p.locations.size()) + " location(s)", cx);
       pulls_.erase(it);
       return;
     }
@@ -483,11 +486,23 @@ void NodeManager::OnChunk(const ObjectChunk& m, Context& cx) {
   p.have[m.chunk] = 1;
   ++p.received;
   if (p.received == p.num_chunks) {
-    std::string data;
-    data.reserve(p.size);
-    for (auto& c : p.chunks) data += c;
-    DRAY_ASSERT(data.size() == p.size, "reassembled object has the wrong size");
-    ObjectValue v{Buf(std::move(data)), p.is_error, p.contained};
+    Buf whole;
+    if (p.num_chunks == 1) {
+      whole = std::move(p.chunks[0]);
+    } else {
+      std::string data;
+      data.reserve(p.size);
+      for (auto& c : p.chunks) data += c.str();
+      whole = Buf(std::move(data));
+    }
+    if (whole.size() != p.size) {
+      // A sender that disagrees with itself: store nothing; the fetch fails.
+      FailFetchers(m.id, "object " + m.id.Str() + ": its chunks add up to " + std::to_string(whole.size()) +
+                             " bytes, not the " + std::to_string(p.size) + " its first chunk declared", cx);
+      pulls_.erase(it);
+      return;
+    }
+    ObjectValue v{std::move(whole), p.is_error, p.contained};
     Addr owner = p.owner;
     pulls_.erase(it);
     StoreObject(m.id, std::move(v), owner, /*primary=*/false, cx);

@@ -86,7 +86,7 @@ class NodeManager final : public Component {
     uint32_t next_chunk = 0;
     uint32_t received = 0;
     uint64_t size = 0;
-    std::vector<std::string> chunks;
+    std::vector<Buf> chunks;
     std::vector<uint8_t> have;
     bool is_error = false;
     std::vector<RefInfo> contained;
@@ -113,6 +113,7 @@ class NodeManager final : public Component {
   void EnsureLocal(const ObjectId& id, const Addr& owner, const std::vector<NodeId>& locations, Context& cx);
   void RequestChunks(const ObjectId& id, Pull& p, Context& cx);
   void OnChunk(const ObjectChunk& m, Context& cx);
+  void FailFetchers(const ObjectId& id, const std::string& why, Context& cx);
   void OnPullRequest(const Addr& from, const PullObject& m, Context& cx);
   void ObjectArrived(const ObjectId& id, Context& cx);
   void MarkDirty(Context& cx);

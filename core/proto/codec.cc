@@ -110,6 +110,69 @@ bool DecodeVersioned(const char* data, size_t size, T* out, std::string* error, 
 }  // namespace
 
 std::string EncodeMessage(const Message& m) { return EncodeVersioned(m); }
+
+size_t Frame::Bytes() const {
+  size_t n = header.size();
+  for (const auto& a : attachments) n += a ? a->size() : 0;
+  return n;
+}
+
+Frame EncodeFrame(const Message& m) {
+  Frame f;
+  internal::FrameSink sink;
+  internal::tls_frame_sink = &sink;
+  struct Reset {
+    ~Reset() { internal::tls_frame_sink = nullptr; }
+  } reset;
+  f.header = EncodeVersioned(m);
+  f.attachments = std::move(sink.attachments);
+  return f;
+}
+
+bool DecodeFrame(const char* header, size_t size, const std::vector<std::shared_ptr<const std::string>>& attachments,
+                 Message* out, std::string* error) {
+  internal::FrameSource src;
+  src.attachments = &attachments;
+  src.used.assign(attachments.size(), 0);
+  internal::tls_frame_source = &src;
+  struct Reset {
+    ~Reset() { internal::tls_frame_source = nullptr; }
+  } reset;
+  if (!DecodeVersioned(header, size, out, error, "message")) return false;
+  for (size_t i = 0; i < src.used.size(); ++i) {
+    if (!src.used[i]) {
+      *error = "message: attachment " + std::to_string(i) + " of " + std::to_string(attachments.size()) +
+               " is not referred to by the header";
+      return false;
+    }
+  }
+  return true;
+}
+
+namespace internal {
+Buf TakeAttachment(const msgpack::object& o) {
+  struct BadAttachment : msgpack::type_error {
+    std::string why;
+    explicit BadAttachment(std::string w) : why(std::move(w)) {}
+    const char* what() const noexcept override { return why.c_str(); }
+  };
+  if (o.via.ext.type() != kAttachmentExt || o.via.ext.size != 4)
+    throw BadAttachment("an ext value of type " + std::to_string(o.via.ext.type()) + " and " +
+                        std::to_string(o.via.ext.size) + " bytes where a payload belongs");
+  FrameSource* src = tls_frame_source;
+  if (!src) throw BadAttachment("an attachment reference outside a frame");
+  const auto* d = reinterpret_cast<const unsigned char*>(o.via.ext.data());
+  uint32_t index = d[0] | (uint32_t{d[1]} << 8) | (uint32_t{d[2]} << 16) | (uint32_t{d[3]} << 24);
+  if (index >= src->attachments->size())
+    throw BadAttachment("attachment " + std::to_string(index) + " of " + std::to_string(src->attachments->size()));
+  if (src->used[index]) throw BadAttachment("attachment " + std::to_string(index) + " referred to twice");
+  src->used[index] = 1;
+  Buf b;
+  b.p = (*src->attachments)[index];
+  if (!b.p) b.p = std::make_shared<const std::string>();
+  return b;
+}
+}  // namespace internal
 bool DecodeMessage(const char* data, size_t size, Message* out, std::string* error) {
   return DecodeVersioned(data, size, out, error, "message");
 }

@@ -2,7 +2,9 @@
 // throws and never crashes: bad bytes give an error naming what was wrong.
 #pragma once
 #include <optional>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "core/common/step.h"
 
@@ -15,6 +17,22 @@ std::string EncodeMessage(const Message& m);
 // *out is valid but unspecified. Memory used while decoding is bounded by a
 // small multiple of `size`, whatever sizes the bytes declare.
 bool DecodeMessage(const char* data, size_t size, Message* out, std::string* error);
+
+// A message as it travels between processes: its header (EncodeMessage's
+// format) in which every payload (Buf) of kAttachMinBytes or more is replaced
+// by a reference to an attachment carried beside it. The sim shares the
+// attachments between sender and receiver (they are immutable); the real
+// backend writes them after the header. So a large value is not copied into
+// and out of every message it rides in.
+struct Frame {
+  std::string header;
+  std::vector<std::shared_ptr<const std::string>> attachments;
+  size_t Bytes() const;  // header and attachments
+};
+Frame EncodeFrame(const Message& m);
+// As DecodeMessage; every attachment must be referred to exactly once.
+bool DecodeFrame(const char* header, size_t size, const std::vector<std::shared_ptr<const std::string>>& attachments,
+                 Message* out, std::string* error);
 
 std::string EncodeInput(const Input& in);
 bool DecodeInput(const char* data, size_t size, Input* out, std::string* error);

@@ -17,10 +17,10 @@ uint64_t Hash(const std::vector<Effect>& effects, OnSend&& on_send) {
   Hasher h;
   for (const auto& e : effects) {
     if (const auto* s = std::get_if<EfSend>(&e)) {
-      std::string bytes = EncodeMessage(s->msg);
-      uint64_t mh = HashMessageBytes(bytes);
+      Frame f = EncodeFrame(s->msg);
+      uint64_t mh = HashFrame(f);
       h.U64(e.index()).U64(s->to.Key()).U64(mh);
-      on_send(std::move(bytes), mh);
+      on_send(std::move(f), mh);
       continue;
     }
     msgpack::sbuffer& sb = Scratch();
@@ -31,18 +31,23 @@ uint64_t Hash(const std::vector<Effect>& effects, OnSend&& on_send) {
 }
 }  // namespace
 
-uint64_t HashMessageBytes(const std::string& bytes) { return HashBytes(bytes.data(), bytes.size()); }
+uint64_t HashFrame(const Frame& f) {
+  Hasher h;
+  h.Str(f.header).U64(f.attachments.size());
+  for (const auto& a : f.attachments) h.U64(a ? a->size() : 0).U64(a ? HashBytes(a->data(), a->size()) : 0);
+  return h.Done();
+}
 
 uint64_t DeliveryHash(const Addr& from, uint64_t message_hash) {
   return Hasher().U64(from.Key()).U64(message_hash).Done();
 }
 
 uint64_t HashEffects(const std::vector<Effect>& effects) {
-  return Hash(effects, [](std::string&&, uint64_t) {});
+  return Hash(effects, [](Frame&&, uint64_t) {});
 }
 
 uint64_t HashEffectsKeepSends(const std::vector<Effect>& effects, std::vector<EncodedSend>* sends) {
-  return Hash(effects, [&](std::string&& b, uint64_t mh) { sends->push_back({std::move(b), mh}); });
+  return Hash(effects, [&](Frame&& f, uint64_t mh) { sends->push_back({std::move(f), mh}); });
 }
 
 }  // namespace dray

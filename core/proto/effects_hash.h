@@ -2,8 +2,8 @@
 // delivered message. Defined once here so that the simulator, which hashes
 // while it runs, and `dray replay`, which re-steps a trace, agree.
 //
-// A sent message is hashed from its encoded bytes, once: an `EfSend`
-// contributes its destination and the hash of its encoding, and a delivery's
+// A sent message is hashed from its frame (codec.h), once: an `EfSend`
+// contributes its destination and the hash of its frame, and a delivery's
 // input hash is the sender and that same message hash. So a simulator that
 // already encoded the message for the network never hashes its bytes twice.
 #pragma once
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/common/step.h"
+#include "core/proto/codec.h"
 
 namespace dray {
 
@@ -20,13 +21,13 @@ uint64_t HashEffects(const std::vector<Effect>& effects);
 // The same hash, keeping what it encoded: for every `EfSend` in `effects`, in
 // order, the encoded message and its hash are appended to `sends`.
 struct EncodedSend {
-  std::string bytes;
+  Frame frame;
   uint64_t hash = 0;
 };
 uint64_t HashEffectsKeepSends(const std::vector<Effect>& effects, std::vector<EncodedSend>* sends);
 
-// Hash of an encoded message (`EncodeMessage`'s bytes).
-uint64_t HashMessageBytes(const std::string& bytes);
+// Hash of an encoded message: its header and its attachments' sizes and bytes.
+uint64_t HashFrame(const Frame& f);
 // The input hash of a delivery: who sent it and the hash of its bytes.
 uint64_t DeliveryHash(const Addr& from, uint64_t message_hash);
 

@@ -139,7 +139,7 @@ struct ObjectReady { ObjectId id; uint64_t request = 0; bool ok = false; ObjectV
   MSGPACK_DEFINE(id, request, ok, value, error); };
 struct PullObject { ObjectId id; uint32_t chunk = 0; MSGPACK_DEFINE(id, chunk); };
 struct ObjectChunk { ObjectId id; bool found = false; uint32_t chunk = 0; uint32_t num_chunks = 0;
-  uint64_t size = 0; bool is_error = false; std::vector<RefInfo> contained; Addr owner; std::string data;
+  uint64_t size = 0; bool is_error = false; std::vector<RefInfo> contained; Addr owner; Buf data;
   MSGPACK_DEFINE(id, found, chunk, num_chunks, size, is_error, contained, owner, data); };
 struct FreeObjects { std::vector<ObjectId> ids; MSGPACK_DEFINE(ids); };
 struct AddObjectLocation { ObjectId id; NodeId node = 0; MSGPACK_DEFINE(id, node); };
@@ -167,7 +167,31 @@ const char* MessageName(size_t index);
 
 }  // namespace dray
 
-// Buf travels as msgpack BIN; RefInfo as a flat 4-element array.
+namespace dray {
+// Frames (codec.h): a Buf of at least this many bytes, encoded as part of a
+// frame, travels as an attachment: the header holds EXT(kAttachmentExt) with
+// its 4-byte little-endian index.
+inline constexpr size_t kAttachMinBytes = 16 * 1024;
+inline constexpr int8_t kAttachmentExt = 1;
+namespace internal {
+struct FrameSink {
+  std::vector<std::shared_ptr<const std::string>> attachments;
+};
+struct FrameSource {
+  const std::vector<std::shared_ptr<const std::string>>* attachments = nullptr;
+  std::vector<uint8_t> used;
+};
+// Set by EncodeFrame / DecodeFrame for the duration of one call.
+inline thread_local FrameSink* tls_frame_sink = nullptr;
+inline thread_local FrameSource* tls_frame_source = nullptr;
+// The attachment an EXT refers to; throws msgpack::type_error (with a reason)
+// when there is no frame, the index is out of range or used twice.
+Buf TakeAttachment(const msgpack::object& o);
+}  // namespace internal
+}  // namespace dray
+
+// Buf travels as msgpack BIN (or, in a frame, as an attachment); RefInfo as a
+// flat 4-element array.
 namespace msgpack {
 MSGPACK_API_VERSION_NAMESPACE(MSGPACK_DEFAULT_API_NS) {
 namespace adaptor {
@@ -176,6 +200,17 @@ struct pack<dray::Buf> {
   template <typename Stream>
   packer<Stream>& operator()(packer<Stream>& o, const dray::Buf& b) const {
     const std::string& s = b.str();
+    if (dray::internal::FrameSink* sink = dray::internal::tls_frame_sink;
+        sink && s.size() >= dray::kAttachMinBytes) {
+      // A large payload travels beside the header (see Frame in codec.h).
+      uint32_t index = static_cast<uint32_t>(sink->attachments.size());
+      sink->attachments.push_back(b.p);
+      char body[4] = {static_cast<char>(index), static_cast<char>(index >> 8), static_cast<char>(index >> 16),
+                      static_cast<char>(index >> 24)};
+      o.pack_ext(4, dray::kAttachmentExt);
+      o.pack_ext_body(body, 4);
+      return o;
+    }
     o.pack_bin(static_cast<uint32_t>(s.size()));
     o.pack_bin_body(s.data(), static_cast<uint32_t>(s.size()));
     return o;
@@ -187,6 +222,7 @@ struct convert<dray::Buf> {
     if (o.type == msgpack::type::BIN) b = dray::Buf(std::string(o.via.bin.ptr, o.via.bin.size));
     else if (o.type == msgpack::type::STR) b = dray::Buf(std::string(o.via.str.ptr, o.via.str.size));
     else if (o.type == msgpack::type::NIL) b = dray::Buf();
+    else if (o.type == msgpack::type::EXT) b = dray::internal::TakeAttachment(o);
     else throw msgpack::type_error();
     return o;
   }
