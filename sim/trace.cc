@@ -289,14 +289,7 @@ const char* InputKind(const Input& in) {
   return "?";
 }
 
-uint64_t InputHash(const Input& in) {
-  if (const auto* d = std::get_if<InDeliver>(&in)) {
-    // As the sim hashes a delivery: the sender and the hash of the frame on the wire.
-    return DeliveryHash(d->from, HashFrame(EncodeFrame(d->msg)));
-  }
-  std::string b = Pack(in);
-  return HashBytes(b.data(), b.size());
-}
+uint64_t InputHash(const Input& in) { return HashInput(in); }
 
 uint64_t ChainHash(uint64_t prev, TimeNs t, const Addr& a, uint64_t input_hash, uint64_t effects_hash) {
   return Hasher().U64(prev).U64(static_cast<uint64_t>(t)).U64(a.Key()).U64(input_hash).U64(effects_hash).Done();

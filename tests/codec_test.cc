@@ -413,5 +413,20 @@ TEST(Frame, HashCoversAttachmentBytes) {
   EXPECT_EQ(HashFrame(a), HashFrame(EncodeFrame(WithPayload(kAttachMinBytes * 2, 'a'))));
 }
 
+// The remembered hash of an attachment never outlives its payload: a new
+// payload at a reused address (likely: same size, freed just before) is
+// hashed afresh.
+TEST(Frame, RememberedHashesFollowThePayloadNotTheAddress) {
+  std::set<uint64_t> seen;
+  for (int i = 0; i < 50; ++i) {
+    char fill = static_cast<char>('a' + i % 26);
+    uint64_t h = HashFrame(EncodeFrame(WithPayload(kAttachMinBytes * 2, fill)));
+    uint64_t again = HashFrame(EncodeFrame(WithPayload(kAttachMinBytes * 2, fill)));
+    EXPECT_EQ(h, again) << i;
+    if (i < 26) EXPECT_TRUE(seen.insert(h).second) << "payload " << fill << " hashed like an earlier one";
+    else EXPECT_EQ(seen.count(h), 1u) << i;
+  }
+}
+
 }  // namespace
 }  // namespace dray

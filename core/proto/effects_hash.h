@@ -30,5 +30,8 @@ uint64_t HashEffectsKeepSends(const std::vector<Effect>& effects, std::vector<En
 uint64_t HashFrame(const Frame& f);
 // The input hash of a delivery: who sent it and the hash of its bytes.
 uint64_t DeliveryHash(const Addr& from, uint64_t message_hash);
+// The hash of any input: a delivery's as above (the sim, which has the frame's
+// hash already, calls DeliveryHash itself), others from their encoding.
+uint64_t HashInput(const Input& in);
 
 }  // namespace dray

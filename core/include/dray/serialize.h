@@ -12,13 +12,20 @@
 
 namespace dray::internal {
 
+// msgpack's output stream, straight into the string that becomes the value
+// (no second copy of a large value).
+struct StringSink {
+  std::string s;
+  void write(const char* p, size_t n) { s.append(p, n); }
+};
+
 template <class T>
 ValueData Serialize(const T& v) {
   ContainedRefs scope;
-  msgpack::sbuffer sb;
-  msgpack::pack(sb, v);
+  StringSink sink;
+  msgpack::pack(sink, v);
   ValueData out;
-  out.data = std::make_shared<const std::string>(sb.data(), sb.size());
+  out.data = std::make_shared<const std::string>(std::move(sink.s));
   out.contained = std::move(scope.refs);
   out.pins = std::move(scope.pins);
   return out;
@@ -34,7 +41,14 @@ std::shared_ptr<T> Deserialize(const ValueData& v) {
   if (v.is_error) ThrowErrorValue(v);
   if (!v.data) throw Error("dray: object has no data");
   try {
-    msgpack::object_handle oh = msgpack::unpack(v.data->data(), v.data->size());
+    // Strings and binaries are referenced in v.data (alive throughout), not
+    // copied into the unpack zone and then again into the result.
+    msgpack::object_handle oh = msgpack::unpack(
+        v.data->data(), v.data->size(),
+        [](msgpack::type::object_type t, size_t, void*) {
+          return t == msgpack::type::STR || t == msgpack::type::BIN || t == msgpack::type::EXT;
+        },
+        nullptr);
     auto out = std::make_shared<T>();
     oh.get().convert(*out);
     return out;
