@@ -57,6 +57,10 @@ RunStats CurrentStats() {
   return g_world->Stats();
 }
 RunStats LastStats() { return g_last; }
+bool CrashWorkerRunning(const std::string& task_name) {
+  if (!g_world) throw Error("dray::sim::CrashWorkerRunning: not running in a simulation");
+  return g_world->CrashWorkerRunning(task_name);
+}
 }  // namespace sim
 
 namespace internal {

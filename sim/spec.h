@@ -11,7 +11,9 @@ struct SimSpec {
   double cpus = 4;     // per node
   double gpus = 0;     // per node
   uint64_t store_mb = 2048;  // per node
-  std::string faults = "none";
+  std::string faults = "none";  // none | workers (docs/fault-tolerance.md)
+  int64_t fault_every_us = 50'000;  // faults=workers: mean gap between crashes
+  int64_t faults_until_ms = 2'000;  // faults stop then (the liveness phase follows)
   std::string trace;         // SQLite trace file to write
   std::string timeline;      // Chrome trace JSON to write at the end
   int64_t latency_us = 100;  // between nodes; a tenth of it within a node

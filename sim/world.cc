@@ -66,6 +66,7 @@ struct World::UserThread final : internal::ProcessRuntime {
   std::map<uint64_t, EfCompleteWait> completions;
   std::optional<EfCommandResult> result;
   std::deque<TaskSpec> tasks;
+  std::string running;  // the name of the task being run, if any
   uint64_t next_waiter = 1;
 
   UserThread(World* world, Proc* proc) : w(world), p(proc) {}
@@ -187,7 +188,9 @@ struct World::UserThread final : internal::ProcessRuntime {
         while (tasks.empty()) Park();
         TaskSpec spec = std::move(tasks.front());
         tasks.pop_front();
+        running = spec.name;
         RunTask(spec);
+        running.clear();
       }
     } catch (const ProcessKilled&) {
     } catch (const std::exception& e) {
@@ -230,7 +233,8 @@ struct World::UserThread final : internal::ProcessRuntime {
 
 // ---- the world ----
 
-World::World(SimSpec spec) : spec_(std::move(spec)), root_(spec_.seed), net_rng_(root_.Fork("network")) {
+World::World(SimSpec spec)
+    : spec_(std::move(spec)), root_(spec_.seed), net_rng_(root_.Fork("network")), fault_rng_(root_.Fork("faults")) {
   if (!spec_.trace.empty()) {
     trace_ = TraceWriter::Open(spec_.trace, {{"seed", std::to_string(spec_.seed)},
                                              {"spec", FormatSimSpec(spec_)},
@@ -286,6 +290,9 @@ internal::ProcessRuntime* World::StartDriver() {
   Proc& d = AddProc(driver_, std::make_unique<Owner>(oc), oc.seed, Pack(oc));
   d.owner = static_cast<Owner*>(d.comp.get());
   d.user = std::make_unique<UserThread>(this, &d);
+  if (spec_.faults == "workers")
+    Push(Event{1 + static_cast<TimeNs>(fault_rng_.Below(static_cast<uint64_t>(2 * spec_.fault_every_us * 1000))), 0,
+               Ev::kFault, 0});
   // The driver starts once the nodes had a moment to register.
   Push(Event{spec_.latency_us * 1000 * 4, 0, Ev::kStart, driver_.Key()});
   internal::SetCurrentRuntime(d.user.get());
@@ -399,6 +406,10 @@ void World::Wake(Proc& p) {
 }
 
 void World::RunOne(Event& e) {
+  if (e.kind == Ev::kFault) {
+    InjectFault();
+    return;
+  }
   Proc* p = Find(e.proc);
   if (!p) return;
   switch (e.kind) {
@@ -439,6 +450,11 @@ void World::RunOne(Event& e) {
       if (p->user) Kill(*p->user);
       procs_.erase(e.proc);
       return;
+    case Ev::kCrash:
+      CrashWorker(*p, "crashed (injected fault)");
+      return;
+    case Ev::kFault:
+      return;  // handled before the process lookup
   }
 }
 
@@ -537,6 +553,42 @@ void World::CreateWorker(const Addr& addr) {
   makecontext(&u->ctx, reinterpret_cast<void (*)()>(&UserThread::FiberEntry), 2,
               static_cast<unsigned>(bits & 0xffffffffu), static_cast<unsigned>(bits >> 32));
   Push(Event{now_ + spec_.worker_start_us * 1000, 0, Ev::kStart, addr.Key()});
+}
+
+// A worker process dies: its user code unwinds, its state is gone, and its
+// node manager hears of it as the operating system would tell it (the
+// worker's connection closes): a WorkerDied from the worker's address.
+void World::CrashWorker(Proc& p, const std::string& cause) {
+  if (!p.alive || !p.user || !p.user->fiber) return;
+  p.alive = false;
+  Kill(*p.user);
+  ++stats_.crashes;
+  Frame f = EncodeFrame(Message{WorkerDied{p.addr, cause}});
+  uint64_t h = HashFrame(f);
+  Send(p.addr, Addr{p.addr.node, kNodeManagerProc}, std::move(f), h);
+  Push(Event{now_, 0, Ev::kReap, p.addr.Key()});
+}
+
+// faults=workers: every fault_every_us on average, until faults_until_ms,
+// a worker drawn from the seed crashes (busy or idle alike).
+void World::InjectFault() {
+  if (now_ >= spec_.faults_until_ms * 1'000'000) return;
+  std::vector<Proc*> workers;
+  for (auto& [k, p] : procs_)
+    if (p->alive && p->user && p->user->fiber) workers.push_back(p.get());
+  if (!workers.empty()) CrashWorker(*workers[fault_rng_.Below(workers.size())], "crashed (injected fault)");
+  TimeNs gap = 1 + static_cast<TimeNs>(fault_rng_.Below(static_cast<uint64_t>(2 * spec_.fault_every_us * 1000)));
+  Push(Event{now_ + gap, 0, Ev::kFault, 0});
+}
+
+bool World::CrashWorkerRunning(const std::string& task_name) {
+  for (auto& [k, p] : procs_) {
+    if (p->alive && p->user && p->user->fiber && p->user->running == task_name) {
+      Push(Event{now_, 0, Ev::kCrash, k});
+      return true;
+    }
+  }
+  return false;
 }
 
 void World::CheckObjectValue(const ObjectId& id, const ObjectValue& v) {

@@ -47,6 +47,9 @@ class World {
   // `limit_ns` of virtual time passed) and reports what it still holds.
   ClusterState RunUntilQuiet(int64_t limit_ns);
   ClusterState State() const;
+  // On the driver thread: crashes the worker running a task named `task_name`
+  // (the lowest address if several), once the driver yields. False if none.
+  bool CrashWorkerRunning(const std::string& task_name);
   RunStats Stats() const;
   const SimSpec& spec() const { return spec_; }
   TimeNs now() const { return now_; }
@@ -63,7 +66,7 @@ class World {
     Owner* owner = nullptr;
     NodeManager* node = nullptr;
   };
-  enum class Ev : uint8_t { kDeliver, kTimer, kResume, kStart, kReap };
+  enum class Ev : uint8_t { kDeliver, kTimer, kResume, kStart, kReap, kCrash, kFault };
   struct Event {
     TimeNs at;
     uint64_t seq;
@@ -89,6 +92,8 @@ class World {
   void Wake(Proc& p);
   void Handoff(Proc& p);
   void Kill(UserThread& u);
+  void CrashWorker(Proc& p, const std::string& cause);
+  void InjectFault();
   struct Stack {
     char* map = nullptr;  // the mapping, guard page first
     size_t map_size = 0;
@@ -100,6 +105,7 @@ class World {
   SimSpec spec_;
   Prng root_;
   Prng net_rng_;
+  Prng fault_rng_;
   TimeNs now_ = 0;
   TimeNs init_time_ = 0;
   uint64_t seq_ = 0;

@@ -120,6 +120,8 @@ inline std::vector<Message> EveryMessage() {
       RemoveBorrower{ObjectId{1, 1}, 3},
       ReturnRefsAck{TaskId{81}},
       WorkerOwnership{true},
+      WorkerDied{Addr{2, 70}, "killed by signal 9"},
+      TaskFailed{TaskId{81}, 2, "WorkerCrashedError", "worker n2.70 died"},
   };
 }
 

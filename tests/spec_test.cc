@@ -81,12 +81,17 @@ TEST(SimSpec, MissingEqualsIsRejected) {
   EXPECT_NE(e.find("'nodes' is not key=value"), std::string::npos) << e;
 }
 
-TEST(SimSpec, OnlyFaultsNoneIsAvailable) {
-  for (const char* f : {"swarm", "worker_crash", "worker_crash+partition", ""}) {
+TEST(SimSpec, OnlyKnownFaultModesAreAccepted) {
+  for (const char* f : {"swarm", "worker_crash", "workers+partition", ""}) {
     std::string e = ErrorOf(std::string("faults=") + f);
-    EXPECT_NE(e.find("faults"), std::string::npos) << f << " -> " << e;
+    EXPECT_NE(e.find("known: none, workers"), std::string::npos) << f << " -> " << e;
   }
   EXPECT_EQ(ParseSimSpec("faults=none").faults, "none");
+  SimSpec s = ParseSimSpec("faults=workers,fault_every_us=500,faults_until_ms=40");
+  EXPECT_EQ(s.faults, "workers");
+  EXPECT_EQ(s.fault_every_us, 500);
+  EXPECT_EQ(s.faults_until_ms, 40);
+  EXPECT_NE(ErrorOf("fault_every_us=0").find("fault_every_us must be at least 1"), std::string::npos);
 }
 
 TEST(SimSpec, NodeCountIsBounded) {

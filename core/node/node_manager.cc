@@ -87,6 +87,8 @@ void NodeManager::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
           }
         } else if constexpr (std::is_same_v<M, TaskFinished>) {
           OnTaskFinished(from, m, cx);
+        } else if constexpr (std::is_same_v<M, WorkerDied>) {
+          OnWorkerDied(m, cx);
         } else if constexpr (std::is_same_v<M, WorkerBlocked>) {
           auto it = leases_.find(m.task);
           if (it == leases_.end() || it->second.blocked) return;
@@ -342,6 +344,33 @@ void NodeManager::OnTaskFinished(const Addr& worker, const TaskFinished& m, Cont
     idle_workers_.insert(worker);
     w->second.idle_since = cx.now();
     cx.SetTimer(kIdleTimerBase + worker.proc, cx.now() + cfg_.idle_worker_ns);
+  }
+  MarkDirty(cx);
+  TryDispatch(cx);
+}
+
+// A worker process is gone. Its lease ends: the resources come back and the
+// task's owner hears that this attempt failed (it retries or reports
+// WorkerCrashedError). The objects the worker owned are not this node's to
+// save: their borrowers learn from the owner's absence.
+void NodeManager::OnWorkerDied(const WorkerDied& m, Context& cx) {
+  auto w = workers_.find(m.worker);
+  if (w == workers_.end() || m.worker.node != cfg_.node) return;  // unknown, or told twice
+  if (!w->second.registered && starting_workers_ > 0) --starting_workers_;
+  workers_.erase(w);
+  idle_workers_.erase(m.worker);
+  cx.CancelTimer(kIdleTimerBase + m.worker.proc);
+  auto t = worker_task_.find(m.worker);
+  if (t != worker_task_.end()) {
+    auto l = leases_.find(t->second);
+    DRAY_ASSERT(l != leases_.end(), "a leased worker without a lease");
+    const TaskSpec& spec = l->second.spec;
+    cx.Send(spec.owner, TaskFailed{spec.task, spec.attempt, "WorkerCrashedError",
+                                   "the worker " + m.worker.Str() + " running task '" + spec.name + "' (attempt " +
+                                       std::to_string(spec.attempt + 1) + ") died: " + m.cause});
+    available_.Add(l->second.held);
+    leases_.erase(l);
+    worker_task_.erase(t);
   }
   MarkDirty(cx);
   TryDispatch(cx);

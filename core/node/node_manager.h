@@ -109,6 +109,7 @@ class NodeManager final : public Component {
   void Dispatch(TaskSpec spec, Addr worker, Context& cx);
   bool SpillOne(TaskSpec& spec, Context& cx);  // forwards to a node with room now
   void OnTaskFinished(const Addr& worker, const TaskFinished& m, Context& cx);
+  void OnWorkerDied(const WorkerDied& m, Context& cx);
   void StoreObject(const ObjectId& id, ObjectValue value, Addr owner, bool primary, Context& cx);
   void EnsureLocal(const ObjectId& id, const Addr& owner, const std::vector<NodeId>& locations, Context& cx);
   void RequestChunks(const ObjectId& id, Pull& p, Context& cx);

@@ -113,6 +113,8 @@ void Owner::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
           cx.Emit(EfCompleteWait{kStartWaiter, kWaitOk, {}, {}});
         } else if constexpr (std::is_same_v<M, TaskDone>) {
           OnTaskDone(from, m, cx);
+        } else if constexpr (std::is_same_v<M, TaskFailed>) {
+          OnTaskFailed(m, cx);
         } else if constexpr (std::is_same_v<M, ExecuteTask>) {
           DRAY_ASSERT(!executing_, "a worker was handed a second task");
           executing_ = m.spec;
@@ -275,11 +277,26 @@ void Owner::OnTaskDone(const Addr& from, const TaskDone& m, Context& cx) {
   bool any_contained = false;
   for (const auto& r : m.returns) any_contained |= !r.value.contained.empty();
   auto it = tasks_.find(m.task);
-  if (it == tasks_.end() || it->second.spec.attempt != m.attempt) {
+  if (it == tasks_.end()) {
+    // A duplicate, or an attempt that finished after another one did (its
+    // worker was reported dead after it had replied). Its stored copies are
+    // copies of the same value: kept while the object lives, else freed.
+    for (const auto& r : m.returns) {
+      if (!r.stored) continue;
+      auto o = owned_.find(r.id);
+      if (o != owned_.end() && o->second.ready && o->second.in_store) {
+        auto& locs = o->second.locations;
+        if (std::find(locs.begin(), locs.end(), r.location) == locs.end()) locs.push_back(r.location);
+      } else {
+        cx.Send(Addr{r.location, kNodeManagerProc}, FreeObjects{{r.id}});
+      }
+    }
     if (any_contained) SendRelease(from, ReturnRefsAck{m.task}, cx);
-    return;  // a duplicate or a stale attempt
+    return;
   }
   PendingTask& t = it->second;
+  // Any attempt's result is the task's result (the first to arrive wins),
+  // also one older than the attempt now running.
   // The task threw: retried only when the user asked for it.
   bool threw = false;
   for (const auto& r : m.returns) threw |= r.value.is_error;
@@ -316,6 +333,39 @@ void Owner::OnTaskDone(const Addr& from, const TaskDone& m, Context& cx) {
     ready.push_back(r.id);
   }
   if (any_contained) SendRelease(from, ReturnRefsAck{m.task}, cx);
+  auto holds = std::move(t.holds);
+  tasks_.erase(it);
+  for (const auto& id : ready) ObjectBecameReady(id, cx);
+  for (const auto& r : holds) Release(r, cx);
+}
+
+// An attempt failed for a system reason (its worker died). Retried while
+// retries remain (max_retries; -1 without limit), else every return becomes
+// the error. A report about an attempt other than the current one is stale.
+void Owner::OnTaskFailed(const TaskFailed& m, Context& cx) {
+  auto it = tasks_.find(m.task);
+  if (it == tasks_.end() || it->second.spec.attempt != m.attempt || !it->second.submitted) return;
+  PendingTask& t = it->second;
+  if (t.retries_left != 0) {
+    if (t.retries_left > 0) --t.retries_left;
+    ++t.spec.attempt;
+    t.spec.spill_count = 0;
+    t.submitted = false;
+    MaybeSubmit(t, cx);
+    return;
+  }
+  ObjectValue err = ErrorValue(m.kind, m.message + " (no retries left of " + std::to_string(t.spec.max_retries) + ")");
+  std::vector<ObjectId> ready;
+  for (uint32_t i = 1; i <= t.spec.num_returns; ++i) {
+    ObjectId id = ObjectId::Return(t.spec.task, i);
+    auto o = owned_.find(id);
+    if (o == owned_.end()) continue;
+    o->second.ready = true;
+    o->second.in_store = false;
+    o->second.value = err;
+    o->second.size = err.data.size();
+    ready.push_back(id);
+  }
   auto holds = std::move(t.holds);
   tasks_.erase(it);
   for (const auto& id : ready) ObjectBecameReady(id, cx);

@@ -102,6 +102,7 @@ class Owner final : public Component {
   void ResolveArgs(PendingTask& t, Context& cx);
   void MaybeSubmit(PendingTask& t, Context& cx);
   void OnTaskDone(const Addr& from, const TaskDone& m, Context& cx);
+  void OnTaskFailed(const TaskFailed& m, Context& cx);
   void OnTaskReturned(const CmdTaskReturned& c, Context& cx);
 
   // Reference counting.

@@ -154,13 +154,21 @@ struct RemoveBorrower { ObjectId id; uint32_t count = 1; MSGPACK_DEFINE(id, coun
 struct ReturnRefsAck { TaskId task; MSGPACK_DEFINE(task); };
 // An idle worker's ownership changed: only workers that own nothing retire.
 struct WorkerOwnership { bool owns_objects = false; MSGPACK_DEFINE(owns_objects); };
+// Failures (docs/fault-tolerance.md).
+// The process runtime -> a node manager: one of its workers exited (crashed,
+// was killed, or died with its node). Sent as if from the worker.
+struct WorkerDied { Addr worker; std::string cause; MSGPACK_DEFINE(worker, cause); };
+// A node manager -> a task's owner: the attempt could not finish (its worker
+// died). The owner retries it or completes its returns with the error.
+struct TaskFailed { TaskId task; uint32_t attempt = 0; std::string kind; std::string message;
+  MSGPACK_DEFINE(task, attempt, kind, message); };
 
 using Message = std::variant<RegisterNode, ResourceReport, ClusterView, RegisterJob, JobRegistered,
                              SubmitTask, ExecuteTask, TaskDone, TaskFinished, RegisterWorker,
                              WorkerBlocked, WorkerUnblocked, ResumeGrant, PutObject, FetchObject,
                              ObjectReady, PullObject, ObjectChunk, FreeObjects, AddObjectLocation,
                              GetObjectStatus, ObjectStatus, AddBorrower, AddBorrowerAck,
-                             RemoveBorrower, ReturnRefsAck, WorkerOwnership>;
+                             RemoveBorrower, ReturnRefsAck, WorkerOwnership, WorkerDied, TaskFailed>;
 
 const char* MessageName(const Message& m);
 const char* MessageName(size_t index);

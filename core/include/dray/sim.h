@@ -30,6 +30,7 @@ struct RunStats {
   uint64_t messages = 0;    // messages delivered
   uint64_t trace_hash = 0;  // same seed, same hash
   int64_t virtual_ns = 0;
+  uint64_t crashes = 0;     // processes crashed by injected faults
 };
 
 bool IsSimulation();
@@ -39,5 +40,10 @@ ClusterState RunUntilQuiet(std::chrono::nanoseconds limit = std::chrono::seconds
 RunStats CurrentStats();
 // The stats of the last simulation that was shut down in this process.
 RunStats LastStats();
+
+// Scripted faults. Crashes the worker process running a task named
+// `task_name` (its display name) as soon as the driver next waits; returns
+// false if no worker runs such a task now. Throws outside a simulation.
+bool CrashWorkerRunning(const std::string& task_name);
 
 }  // namespace dray::sim
