@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -67,6 +68,7 @@ struct World::UserThread final : internal::ProcessRuntime {
   std::optional<EfCommandResult> result;
   std::deque<TaskSpec> tasks;
   std::string running;  // the name of the task being run, if any
+  std::string last;     // ... or run last
   uint64_t next_waiter = 1;
 
   UserThread(World* world, Proc* proc) : w(world), p(proc) {}
@@ -189,6 +191,7 @@ struct World::UserThread final : internal::ProcessRuntime {
         TaskSpec spec = std::move(tasks.front());
         tasks.pop_front();
         running = spec.name;
+        last = spec.name;
         RunTask(spec);
         running.clear();
       }
@@ -582,10 +585,17 @@ void World::InjectFault() {
 }
 
 bool World::CrashWorkerRunning(const std::string& task_name) {
-  for (auto& [k, p] : procs_) {
-    if (p->alive && p->user && p->user->fiber && p->user->running == task_name) {
-      Push(Event{now_, 0, Ev::kCrash, k});
-      return true;
+  std::vector<uint64_t> keys;
+  for (auto& [k, p] : procs_)
+    if (p->alive && p->user && p->user->fiber) keys.push_back(k);
+  std::sort(keys.begin(), keys.end());
+  for (int pass = 0; pass < 2; ++pass) {
+    for (uint64_t k : keys) {
+      const UserThread& u = *procs_.at(k)->user;
+      if ((pass == 0 ? u.running : u.last) == task_name && (pass == 0 || u.running.empty())) {
+        Push(Event{now_, 0, Ev::kCrash, k});
+        return true;
+      }
     }
   }
   return false;

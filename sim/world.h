@@ -47,8 +47,9 @@ class World {
   // `limit_ns` of virtual time passed) and reports what it still holds.
   ClusterState RunUntilQuiet(int64_t limit_ns);
   ClusterState State() const;
-  // On the driver thread: crashes the worker running a task named `task_name`
-  // (the lowest address if several), once the driver yields. False if none.
+  // On the driver thread: crashes the worker running a task named `task_name`,
+  // else an idle one that ran it last (lowest address first), once the driver
+  // yields. False if none.
   bool CrashWorkerRunning(const std::string& task_name);
   RunStats Stats() const;
   const SimSpec& spec() const { return spec_; }

@@ -26,7 +26,13 @@ double CrashSum(std::vector<double> v) {
   for (double d : v) s += d;
   return s;
 }
-DRAY_REMOTE(CrashSlowSquare, CrashAddOne, CrashBig, CrashSum);
+// Puts a large value and returns the ref: this worker owns the object.
+dray::ObjectRef<std::vector<double>> CrashPutOwner(int n) {
+  return dray::Put(std::vector<double>(static_cast<size_t>(n), 0.25));
+}
+// The ref travels nested (a top-level ref argument would be resolved first).
+double CrashSumOfRef(std::vector<dray::ObjectRef<std::vector<double>>> r) { return CrashSum(*dray::Get(r.at(0))); }
+DRAY_REMOTE(CrashSlowSquare, CrashAddOne, CrashBig, CrashSum, CrashPutOwner, CrashSumOfRef);
 
 struct Sim {
   explicit Sim(const std::string& spec) { dray::Init(dray::Config{.sim = spec}); }
@@ -84,6 +90,35 @@ TEST(WorkerCrash, ZeroRetriesFailsAtOnce) {
   Let(100);
   ASSERT_TRUE(dray::sim::CrashWorkerRunning("CrashSlowSquare"));
   EXPECT_THROW(dray::Get(r), dray::WorkerCrashedError);
+}
+
+// The worker that owns an object dies: a borrower's Get fails with
+// OwnerDiedError naming the owner instead of waiting forever, and so does a
+// task that takes the ref as an argument.
+TEST(WorkerCrash, BorrowersOfADeadOwnerGetOwnerDiedError) {
+  Sim sim("seed=9,nodes=2,cpus=2");
+  std::shared_ptr<dray::ObjectRef<std::vector<double>>> inner = dray::Get(dray::Task(CrashPutOwner).Remote(20000));
+  ASSERT_TRUE(dray::sim::CrashWorkerRunning("CrashPutOwner"));
+  Let(50);
+  try {
+    dray::Get(*inner);
+    FAIL() << "expected OwnerDiedError";
+  } catch (const dray::OwnerDiedError& e) {
+    EXPECT_NE(std::string(e.what()).find("died"), std::string::npos) << e.what();
+  }
+  std::vector<dray::ObjectRef<std::vector<double>>> nested{*inner};
+  // Inside the task the Get throws OwnerDiedError; the task fails with it
+  // (a TaskError naming it, as Ray's RayTaskError wraps its cause).
+  try {
+    dray::Get(dray::Task(CrashSumOfRef).Remote(nested));
+    FAIL() << "expected the task to fail";
+  } catch (const dray::TaskError& e) {
+    EXPECT_EQ(e.exception_type(), "dray::OwnerDiedError") << e.what();
+  }
+  nested.clear();
+  inner.reset();
+  dray::sim::ClusterState s = dray::sim::RunUntilQuiet();
+  EXPECT_TRUE(s.Clean()) << s.Str();
 }
 
 TEST(WorkerCrash, NoSuchTaskIsReported) {

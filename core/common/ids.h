@@ -30,6 +30,7 @@ struct Addr {
 inline constexpr uint32_t kNodeManagerProc = 0;
 inline constexpr uint32_t kControlServiceProc = 1;
 inline constexpr uint32_t kFirstUserProc = 2;
+inline constexpr uint32_t kAnyProc = UINT32_MAX;  // {node, kAnyProc}: every process of a node
 
 struct TaskId {
   uint64_t v = 0;

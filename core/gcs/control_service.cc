@@ -21,8 +21,17 @@ void ControlService::Step(const Input& in, Context& cx) {
     if (m->infeasible.empty()) infeasible_.erase(m->node); else infeasible_[m->node] = m->infeasible;
     Broadcast(cx, m->node);
   } else if (const auto* m = std::get_if<RegisterJob>(&d->msg)) {
+    drivers_[next_job_] = m->driver;
     cx.Send(m->driver, JobRegistered{next_job_++});
+  } else if (const auto* m = std::get_if<Deaths>(&d->msg)) {
+    Publish(*m, cx);
   }
+}
+
+// Every node (to forward to its workers) and every driver hears of deaths.
+void ControlService::Publish(const Deaths& m, Context& cx) {
+  for (const auto& [id, v] : nodes_) cx.Send(v.addr, m);
+  for (const auto& [job, driver] : drivers_) cx.Send(driver, m);
 }
 
 void ControlService::Broadcast(Context& cx, NodeId except) {

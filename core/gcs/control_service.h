@@ -28,10 +28,12 @@ class ControlService final : public Component {
 
  private:
   void Broadcast(Context& cx, NodeId except);
+  void Publish(const Deaths& m, Context& cx);
   ControlServiceConfig cfg_;
   std::map<NodeId, NodeView> nodes_;  // ordered: broadcasts are deterministic
   std::map<NodeId, std::vector<ResourceSet>> infeasible_;
   JobId next_job_ = 1;
+  std::map<JobId, Addr> drivers_;  // the job table: who to tell of deaths
   uint64_t version_ = 0;
 };
 

@@ -76,6 +76,9 @@ void NodeManager::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
           w.idle_since = cx.now();
           cx.SetTimer(kIdleTimerBase + m.worker.proc, cx.now() + cfg_.idle_worker_ns);
           if (starting_workers_ > 0) --starting_workers_;
+          // A new worker hears of the deaths published before it started.
+          for (const auto& [a, cause] : dead_owners_) cx.Send(m.worker, Deaths{{a}, {}, cause});
+          for (const auto& [n, cause] : dead_nodes_) cx.Send(m.worker, Deaths{{}, {n}, cause});
           TryDispatch(cx);
         } else if constexpr (std::is_same_v<M, WorkerOwnership>) {
           auto it = workers_.find(from);
@@ -89,6 +92,8 @@ void NodeManager::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
           OnTaskFinished(from, m, cx);
         } else if constexpr (std::is_same_v<M, WorkerDied>) {
           OnWorkerDied(m, cx);
+        } else if constexpr (std::is_same_v<M, Deaths>) {
+          OnDeaths(from, m, cx);
         } else if constexpr (std::is_same_v<M, WorkerBlocked>) {
           auto it = leases_.find(m.task);
           if (it == leases_.end() || it->second.blocked) return;
@@ -372,13 +377,56 @@ void NodeManager::OnWorkerDied(const WorkerDied& m, Context& cx) {
     leases_.erase(l);
     worker_task_.erase(t);
   }
+  cx.Send(cfg_.gcs, Deaths{{m.worker}, {}, m.cause});
   MarkDirty(cx);
   TryDispatch(cx);
+}
+
+// Published deaths (from the control service): what the dead owned is gone.
+// Its stored objects are freed, its queued tasks dropped (nobody waits for
+// them), and the local workers hear of it (their borrowed refs fail).
+void NodeManager::OnDeaths(const Addr& from, const Deaths& m, Context& cx) {
+  if (from != cfg_.gcs) return;  // only the control service publishes
+  auto dead = [&](const Addr& a) {
+    return std::find(m.procs.begin(), m.procs.end(), a) != m.procs.end() ||
+           std::find(m.nodes.begin(), m.nodes.end(), a.node) != m.nodes.end();
+  };
+  for (const Addr& a : m.procs) dead_owners_.emplace(a, m.cause);
+  for (NodeId n : m.nodes) dead_nodes_.emplace(n, m.cause);
+  for (auto it = store_.begin(); it != store_.end();) {
+    if (dead(it->second.owner)) {
+      store_used_ -= it->second.value.data.size();
+      it = store_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto cls = ready_.begin(); cls != ready_.end();) {
+    auto& q = cls->second;
+    for (auto t = q.begin(); t != q.end();) {
+      if (dead(t->owner)) {
+        queued_demand_.Subtract(t->resources);
+        --queued_count_;
+        t = q.erase(t);
+      } else {
+        ++t;
+      }
+    }
+    if (q.empty()) cls = ready_.erase(cls); else ++cls;
+  }
+  for (const auto& [addr, w] : workers_)
+    if (w.registered && !dead(addr)) cx.Send(addr, m);
+  MarkDirty(cx);
+}
+
+bool NodeManager::OwnerDead(const Addr& owner) const {
+  return dead_owners_.count(owner) != 0 || dead_nodes_.count(owner.node) != 0;
 }
 
 // ---- objects ----
 
 void NodeManager::StoreObject(const ObjectId& id, ObjectValue value, Addr owner, bool primary, Context& cx) {
+  if (OwnerDead(owner)) return;  // its owner died: nobody can use or free it
   auto it = store_.find(id);
   if (it == store_.end()) {
     store_used_ += value.data.size();

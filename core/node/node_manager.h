@@ -110,6 +110,8 @@ class NodeManager final : public Component {
   bool SpillOne(TaskSpec& spec, Context& cx);  // forwards to a node with room now
   void OnTaskFinished(const Addr& worker, const TaskFinished& m, Context& cx);
   void OnWorkerDied(const WorkerDied& m, Context& cx);
+  void OnDeaths(const Addr& from, const Deaths& m, Context& cx);
+  bool OwnerDead(const Addr& owner) const;
   void StoreObject(const ObjectId& id, ObjectValue value, Addr owner, bool primary, Context& cx);
   void EnsureLocal(const ObjectId& id, const Addr& owner, const std::vector<NodeId>& locations, Context& cx);
   void RequestChunks(const ObjectId& id, Pull& p, Context& cx);
@@ -144,6 +146,8 @@ class NodeManager final : public Component {
   uint64_t store_used_ = 0;
   uint64_t store_overflows_ = 0;  // objects stored past capacity (no eviction yet)
   std::map<ObjectId, Pull> pulls_;
+  std::map<Addr, std::string> dead_owners_;  // published deaths -> cause: their objects are not stored
+  std::map<NodeId, std::string> dead_nodes_;
   std::map<ObjectId, std::vector<Fetcher>> fetchers_;
   bool dirty_ = false;
   bool report_armed_ = false;

@@ -115,6 +115,8 @@ void Owner::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
           OnTaskDone(from, m, cx);
         } else if constexpr (std::is_same_v<M, TaskFailed>) {
           OnTaskFailed(m, cx);
+        } else if constexpr (std::is_same_v<M, Deaths>) {
+          OnDeaths(m, cx);
         } else if constexpr (std::is_same_v<M, ExecuteTask>) {
           DRAY_ASSERT(!executing_, "a worker was handed a second task");
           executing_ = m.spec;
@@ -150,6 +152,7 @@ void Owner::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
         } else if constexpr (std::is_same_v<M, ObjectStatus>) {
           auto it = borrowed_.find(m.id);
           if (it == borrowed_.end() || it->second.ready) return;
+          if (from != it->second.owner && from != cfg_.addr) return;  // only the owner knows
           Borrowed& b = it->second;
           b.ready = true;
           if (!m.found) {
@@ -166,6 +169,9 @@ void Owner::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
           if (it != owned_.end()) ++it->second.borrowers;
           cx.Send(from, AddBorrowerAck{m.id, it != owned_.end()});
         } else if constexpr (std::is_same_v<M, AddBorrowerAck>) {
+          auto u = unacked_by_owner_.find(from);
+          if (u == unacked_by_owner_.end()) return;  // its owner was declared dead meanwhile
+          if (--u->second == 0) unacked_by_owner_.erase(u);
           DRAY_ASSERT(unacked_borrows_ > 0, "an AddBorrowerAck nobody waited for");
           if (!m.found) {
             auto it = borrowed_.find(m.id);
@@ -257,7 +263,7 @@ void Owner::MaybeSubmit(PendingTask& t, Context& cx) {
 void Owner::FillArg(TaskArg& a) const {
   a.resolved = true;
   if (IsLost(a.ref)) {
-    a.value = ErrorValue("ObjectLostError", "argument " + a.ref.id.Str() + " was lost");
+    a.value = LostValue(a.ref);
     return;
   }
   if (a.ref.owner == cfg_.addr) {
@@ -372,6 +378,50 @@ void Owner::OnTaskFailed(const TaskFailed& m, Context& cx) {
   for (const auto& r : holds) Release(r, cx);
 }
 
+bool Owner::IsDead(const Addr& a) const { return dead_.count(a) != 0 || dead_.count(Addr{a.node, kAnyProc}) != 0; }
+
+ObjectValue Owner::LostValue(const RefInfo& r) const {
+  auto b = r.owner == cfg_.addr ? borrowed_.end() : borrowed_.find(r.id);
+  if (b != borrowed_.end() && !b->second.lost_why.empty()) return ErrorValue(b->second.lost_kind, b->second.lost_why);
+  return ErrorValue("ObjectLostError", "object " + r.id.Str() + " was lost");
+}
+
+// Processes or nodes died. A borrowed ref whose owner died can never resolve:
+// it fails with OwnerDiedError (a value already here stays usable).
+void Owner::OnDeaths(const Deaths& m, Context& cx) {
+  auto dead = [&](const Addr& a) {
+    return std::find(m.procs.begin(), m.procs.end(), a) != m.procs.end() ||
+           std::find(m.nodes.begin(), m.nodes.end(), a.node) != m.nodes.end();
+  };
+  for (const Addr& a : m.procs) dead_.emplace(a, m.cause);
+  for (NodeId n : m.nodes) dead_.emplace(Addr{n, kAnyProc}, m.cause);
+  // Registrations a dead owner will never acknowledge protect nothing now.
+  for (auto u = unacked_by_owner_.begin(); u != unacked_by_owner_.end();) {
+    if (!dead(u->first)) { ++u; continue; }
+    DRAY_ASSERT(unacked_borrows_ >= u->second, "unacknowledged registrations miscounted");
+    unacked_borrows_ -= u->second;
+    u = unacked_by_owner_.erase(u);
+  }
+  if (unacked_borrows_ == 0 && !deferred_.empty()) FlushDeferred(cx);
+  std::vector<ObjectId> failed;
+  for (auto& [id, b] : borrowed_) {
+    if (!dead(b.owner)) continue;
+    bool have_value = b.ready && !b.lost && !b.in_store;
+    if (have_value) continue;
+    bool fetched = fetches_.count(id) != 0 && fetches_.at(id).done;
+    if (fetched) continue;
+    b.lost = true;
+    b.lost_kind = "OwnerDiedError";
+    b.lost_why = "the owner " + b.owner.Str() + " of object " + id.Str() + " died: " + m.cause;
+    if (!b.ready) {
+      b.ready = true;
+      failed.push_back(id);
+    }
+  }
+  std::sort(failed.begin(), failed.end());  // a deterministic order
+  for (const auto& id : failed) ObjectBecameReady(id, cx);
+}
+
 void Owner::OnTaskReturned(const CmdTaskReturned& c, Context& cx) {
   DRAY_ASSERT(executing_ && executing_->task == c.task, "a result for a task this worker is not running");
   const TaskSpec& spec = *executing_;
@@ -417,9 +467,10 @@ void Owner::Hold(const RefInfo& r, Context& cx) {
   }
   Borrowed& b = borrowed_[r.id];
   b.owner = r.owner;
-  if (++b.refs == 1 && b.registered == 0) {
+  if (++b.refs == 1 && b.registered == 0 && !IsDead(r.owner)) {  // a dead owner keeps no count
     b.registered = 1;
     ++unacked_borrows_;
+    ++unacked_by_owner_[r.owner];
     cx.Send(r.owner, AddBorrower{r.id});
   }
 }
@@ -500,6 +551,16 @@ void Owner::Track(const RefInfo& r, Context& cx) {
   auto it = borrowed_.find(r.id);
   if (it == borrowed_.end() || it->second.status_requested) return;
   it->second.status_requested = true;
+  auto died = dead_.find(r.owner);
+  if (died == dead_.end()) died = dead_.find(Addr{r.owner.node, kAnyProc});
+  if (died != dead_.end()) {
+    // The owner is known dead: nobody will answer. Answer ourselves, in a
+    // step of its own (this one may be resolving arguments).
+    it->second.lost_kind = "OwnerDiedError";
+    it->second.lost_why = "the owner " + r.owner.Str() + " of object " + r.id.Str() + " died: " + died->second;
+    cx.Send(cfg_.addr, ObjectStatus{r.id});
+    return;
+  }
   cx.Send(r.owner, GetObjectStatus{r.id});
 }
 
@@ -560,7 +621,7 @@ bool Owner::ValueAvailable(const RefInfo& r, Context& cx) {
 }
 
 ObjectValue Owner::ValueOf(const RefInfo& r) const {
-  if (IsLost(r)) return ErrorValue("ObjectLostError", "object " + r.id.Str() + " was lost");
+  if (IsLost(r)) return LostValue(r);
   auto f = fetches_.find(r.id);
   if (f != fetches_.end() && f->second.done) return f->second.value;
   if (r.owner == cfg_.addr) return owned_.at(r.id).value;
@@ -654,6 +715,9 @@ void Owner::CheckInvariants() const {
   DRAY_ASSERT(!blocked_ || executing_, "blocked without a running task");
   DRAY_ASSERT(cfg_.is_worker || !executing_, "a driver executing a task");
   DRAY_ASSERT(unacked_borrows_ > 0 || deferred_.empty(), "deferred messages with nothing to wait for");
+  uint32_t by_owner = 0;
+  for (const auto& [a, n] : unacked_by_owner_) by_owner += n;
+  DRAY_ASSERT(by_owner == unacked_borrows_, "unacknowledged registrations: total and per-owner counts disagree");
 }
 
 }  // namespace dray

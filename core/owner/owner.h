@@ -68,6 +68,8 @@ class Owner final : public Component {
     bool status_requested = false;
     bool ready = false;
     bool lost = false;
+    std::string lost_kind = "ObjectLostError";  // or OwnerDiedError
+    std::string lost_why;
     bool in_store = false;
     ObjectValue value;
     std::vector<NodeId> locations;
@@ -103,6 +105,9 @@ class Owner final : public Component {
   void MaybeSubmit(PendingTask& t, Context& cx);
   void OnTaskDone(const Addr& from, const TaskDone& m, Context& cx);
   void OnTaskFailed(const TaskFailed& m, Context& cx);
+  void OnDeaths(const Deaths& m, Context& cx);
+  ObjectValue LostValue(const RefInfo& r) const;
+  bool IsDead(const Addr& a) const;
   void OnTaskReturned(const CmdTaskReturned& c, Context& cx);
 
   // Reference counting.
@@ -144,7 +149,10 @@ class Owner final : public Component {
   std::unordered_map<ObjectId, std::vector<uint64_t>, IdHash> fetch_waiters_;
   uint64_t next_fetch_ = 1;
   uint32_t unacked_borrows_ = 0;
+  std::map<Addr, uint32_t> unacked_by_owner_;  // the same, by owner
   std::vector<std::pair<Addr, Message>> deferred_;
+  // Published deaths: a process, or {node, kAnyProc} for a whole node -> cause.
+  std::map<Addr, std::string> dead_;
   // Worker side.
   std::optional<TaskSpec> executing_;
   bool blocked_ = false;

@@ -162,13 +162,18 @@ struct WorkerDied { Addr worker; std::string cause; MSGPACK_DEFINE(worker, cause
 // died). The owner retries it or completes its returns with the error.
 struct TaskFailed { TaskId task; uint32_t attempt = 0; std::string kind; std::string message;
   MSGPACK_DEFINE(task, attempt, kind, message); };
+// Deaths, published: a node -> the control service (one of its workers died),
+// the control service -> every node and driver, a node -> its workers. Objects
+// owned by a dead process are gone with it (OwnerDiedError for borrowers).
+struct Deaths { std::vector<Addr> procs; std::vector<NodeId> nodes; std::string cause;
+  MSGPACK_DEFINE(procs, nodes, cause); };
 
 using Message = std::variant<RegisterNode, ResourceReport, ClusterView, RegisterJob, JobRegistered,
                              SubmitTask, ExecuteTask, TaskDone, TaskFinished, RegisterWorker,
                              WorkerBlocked, WorkerUnblocked, ResumeGrant, PutObject, FetchObject,
                              ObjectReady, PullObject, ObjectChunk, FreeObjects, AddObjectLocation,
                              GetObjectStatus, ObjectStatus, AddBorrower, AddBorrowerAck,
-                             RemoveBorrower, ReturnRefsAck, WorkerOwnership, WorkerDied, TaskFailed>;
+                             RemoveBorrower, ReturnRefsAck, WorkerOwnership, WorkerDied, TaskFailed, Deaths>;
 
 const char* MessageName(const Message& m);
 const char* MessageName(size_t index);

@@ -42,8 +42,9 @@ RunStats CurrentStats();
 RunStats LastStats();
 
 // Scripted faults. Crashes the worker process running a task named
-// `task_name` (its display name) as soon as the driver next waits; returns
-// false if no worker runs such a task now. Throws outside a simulation.
+// `task_name` (its display name), or else an idle worker that ran one last
+// (the lowest address first), as soon as the driver next waits; returns false
+// if there is no such worker. Throws outside a simulation.
 bool CrashWorkerRunning(const std::string& task_name);
 
 }  // namespace dray::sim
