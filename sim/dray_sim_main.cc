@@ -259,6 +259,7 @@ int main(int argc, char** argv) {
   const bool verbose = !o.quiet && !many_seeds;
 
   int failed = 0, runs = 0;
+  uint64_t total_crashes = 0;
   std::vector<std::string> repro;
   for (uint64_t seed = o.seed_first;; ++seed) {
     for (const auto& workload : workloads) {
@@ -286,11 +287,14 @@ int main(int argc, char** argv) {
       ++runs;
       if (verbose)
         for (const auto& line : r.output) std::printf("  %s\n", line.c_str());
-      std::printf("seed=%llu workload=%s %s steps=%llu messages=%llu virtual=%.6fs trace_hash=%016llx wall=%.3fs | %s\n",
-                  static_cast<unsigned long long>(seed), workload.c_str(), r.ok ? "ok" : "FAILED",
-                  static_cast<unsigned long long>(st.steps), static_cast<unsigned long long>(st.messages),
-                  static_cast<double>(st.virtual_ns) / 1e9, static_cast<unsigned long long>(st.trace_hash), wall,
-                  r.detail.c_str());
+      std::printf(
+          "seed=%llu workload=%s %s steps=%llu messages=%llu crashes=%llu virtual=%.6fs trace_hash=%016llx wall=%.3fs | "
+          "%s\n",
+          static_cast<unsigned long long>(seed), workload.c_str(), r.ok ? "ok" : "FAILED",
+          static_cast<unsigned long long>(st.steps), static_cast<unsigned long long>(st.messages),
+          static_cast<unsigned long long>(st.crashes), static_cast<double>(st.virtual_ns) / 1e9,
+          static_cast<unsigned long long>(st.trace_hash), wall, r.detail.c_str());
+      total_crashes += st.crashes;
       if (!r.ok) {
         ++failed;
         std::string cmd = ReproduceCommand(o, seed, workload);
@@ -302,7 +306,8 @@ int main(int argc, char** argv) {
     if (seed == o.seed_last) break;
   }
   if (runs > 1)
-    std::printf("%d of %d runs passed%s\n", runs - failed, runs, failed ? "; failed runs reproduce with:" : "");
+    std::printf("%d of %d runs passed (%llu injected crashes)%s\n", runs - failed, runs,
+                static_cast<unsigned long long>(total_crashes), failed ? "; failed runs reproduce with:" : "");
   if (runs > 1)
     for (const auto& c : repro) std::printf("  %s\n", c.c_str());
   return failed ? 1 : 0;

@@ -56,6 +56,7 @@ SimSpec ParseSimSpec(const std::string& text) {
     else if (k == "invariants") s.check_invariants = ParseNumber<int>(k, v, text) != 0;
     else if (k == "fault_every_us") s.fault_every_us = ParseNumber<int64_t>(k, v, text);
     else if (k == "faults_until_ms") s.faults_until_ms = ParseNumber<int64_t>(k, v, text);
+    else if (k == "task_retries") s.task_retries = ParseNumber<int32_t>(k, v, text);
     else if (k == "faults") {
       if (v != "none" && v != "workers")
         throw Error("dray: simulation spec '" + text + "': faults '" + v +
@@ -64,11 +65,13 @@ SimSpec ParseSimSpec(const std::string& text) {
     } else {
       throw Error("dray: simulation spec '" + text + "': unknown key '" + k +
                   "' (known: seed, nodes, cpus, gpus, store_mb, faults, trace, timeline, latency_us, "
-                  "worker_start_us, chunk_kb, stack_kb, invariants, fault_every_us, faults_until_ms)");
+                  "worker_start_us, chunk_kb, stack_kb, invariants, fault_every_us, faults_until_ms, task_retries)");
     }
   }
   if (s.nodes < 1 || s.nodes > 1000) throw Error("dray: simulation spec '" + text + "': nodes must be in [1, 1000]");
   if (s.chunk_kb < 1) throw Error("dray: simulation spec '" + text + "': chunk_kb must be at least 1");
+  if (s.task_retries < -1)
+    throw Error("dray: simulation spec '" + text + "': task_retries must be -1 (without limit) or more");
   if (s.fault_every_us < 1)
     throw Error("dray: simulation spec '" + text + "': fault_every_us must be at least 1");
   if (s.stack_kb < 64 || s.stack_kb > (1u << 20))

@@ -14,6 +14,7 @@ struct SimSpec {
   std::string faults = "none";  // none | workers (docs/fault-tolerance.md)
   int64_t fault_every_us = 50'000;  // faults=workers: mean gap between crashes
   int64_t faults_until_ms = 2'000;  // faults stop then (the liveness phase follows)
+  int32_t task_retries = 3;  // max_retries of tasks that do not set it (Ray's default 3; -1 unlimited)
   std::string trace;         // SQLite trace file to write
   std::string timeline;      // Chrome trace JSON to write at the end
   int64_t latency_us = 100;  // between nodes; a tenth of it within a node

@@ -121,7 +121,11 @@ struct World::UserThread final : internal::ProcessRuntime {
       if (v < 0) throw Error("dray: task '" + spec.name + "': resource '" + k + "' must not be negative");
       spec.resources.SetUnits(k, v);
     }
-    spec.max_retries = opts.max_retries;
+    int retries = opts.max_retries.value_or(w->spec_.task_retries);
+    if (retries < -1)
+      throw Error("dray: task '" + spec.name + "': max_retries " + std::to_string(retries) +
+                  " is invalid (-1 retries without limit, 0 never)");
+    spec.max_retries = retries;
     spec.retry_exceptions = opts.retry_exceptions;
     for (auto& a : args) {
       TaskArg t;

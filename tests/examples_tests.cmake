@@ -30,6 +30,19 @@ if(TARGET dray-sim)
   set_tests_properties(dray_sim.seed_range PROPERTIES PASS_REGULAR_EXPRESSION "4 of 4 runs passed")
   add_test(NAME dray_sim.random_dag COMMAND dray-sim --seeds 1-3 --nodes 4 --cpus 2 --workload random_dag --tasks 50)
   set_tests_properties(dray_sim.random_dag PROPERTIES PASS_REGULAR_EXPRESSION "3 of 3 runs passed")
+  # Swarms with injected worker crashes (docs/fault-tolerance.md): every run
+  # must give the right results with unlimited retries, and crashes must
+  # actually happen (the count is printed at the end).
+  add_test(NAME swarm.random_dag_worker_crashes
+           COMMAND dray-sim --workload random_dag --tasks 300 --seeds 1-300 --nodes 4 --cpus 2 --quiet
+                   --spec faults=workers,fault_every_us=2000,faults_until_ms=500,task_retries=-1)
+  set_tests_properties(swarm.random_dag_worker_crashes PROPERTIES
+                       PASS_REGULAR_EXPRESSION "300 of 300 runs passed \\([1-9][0-9]* injected crashes\\)")
+  add_test(NAME swarm.examples_worker_crashes
+           COMMAND dray-sim --workload all --seeds 1-20 --nodes 3 --cpus 2 --quiet
+                   --spec faults=workers,fault_every_us=50000,faults_until_ms=3000,task_retries=-1)
+  set_tests_properties(swarm.examples_worker_crashes PROPERTIES
+                       PASS_REGULAR_EXPRESSION "300 of 300 runs passed \\([1-9][0-9]* injected crashes\\)")
   add_test(NAME dray_sim.bad_flag COMMAND dray-sim --workload four_tasks --bogus 1)
   set_tests_properties(dray_sim.bad_flag PROPERTIES PASS_REGULAR_EXPRESSION "unknown flag '--bogus'.*usage: dray-sim")
   add_test(NAME dray_sim.bad_workload COMMAND dray-sim --workload no_such_workload)

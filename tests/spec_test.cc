@@ -92,6 +92,9 @@ TEST(SimSpec, OnlyKnownFaultModesAreAccepted) {
   EXPECT_EQ(s.fault_every_us, 500);
   EXPECT_EQ(s.faults_until_ms, 40);
   EXPECT_NE(ErrorOf("fault_every_us=0").find("fault_every_us must be at least 1"), std::string::npos);
+  EXPECT_EQ(ParseSimSpec("task_retries=-1").task_retries, -1);
+  EXPECT_EQ(ParseSimSpec("").task_retries, 3);
+  EXPECT_NE(ErrorOf("task_retries=-2").find("task_retries must be -1"), std::string::npos);
 }
 
 TEST(SimSpec, NodeCountIsBounded) {

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,7 +37,7 @@ struct TaskOptions {
   std::string function;  // registered name
   std::string name;      // display name
   std::map<std::string, double> resources{{"CPU", 1.0}};
-  int max_retries = 3;
+  std::optional<int> max_retries;  // unset: the cluster's default (Ray's: 3)
   bool retry_exceptions = false;
 };
 
