@@ -57,6 +57,14 @@ RunStats CurrentStats() {
   return g_world->Stats();
 }
 RunStats LastStats() { return g_last; }
+void CrashNode(uint32_t node) {
+  if (!g_world) throw Error("dray::sim::CrashNode: not running in a simulation");
+  g_world->CrashNode(node);
+}
+uint32_t AddNode() {
+  if (!g_world) throw Error("dray::sim::AddNode: not running in a simulation");
+  return g_world->AddNode();
+}
 bool CrashWorkerRunning(const std::string& task_name) {
   if (!g_world) throw Error("dray::sim::CrashWorkerRunning: not running in a simulation");
   return g_world->CrashWorkerRunning(task_name);

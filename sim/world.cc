@@ -275,25 +275,16 @@ internal::ProcessRuntime* World::StartDriver() {
   gcs_ = Addr{0, kControlServiceProc};
   {
     ControlServiceConfig c{gcs_, root_.Fork("gcs").seed()};
-    AddProc(gcs_, std::make_unique<ControlService>(c), c.seed, Pack(c));
+    c.health_period_ns = spec_.health_period_ms * 1'000'000;
+    c.health_misses = spec_.health_misses;
+    Proc& g = AddProc(gcs_, std::make_unique<ControlService>(c), c.seed, Pack(c));
+    gcs_comp_ = static_cast<ControlService*>(g.comp.get());
+    Push(Event{0, 0, Ev::kStart, gcs_.Key()});
   }
-  for (uint32_t n = 0; n < spec_.nodes; ++n) {
-    NodeManagerConfig c;
-    c.node = n;
-    c.gcs = gcs_;
-    c.total.SetUnits("CPU", spec_.cpus);
-    if (spec_.gpus > 0) c.total.SetUnits("GPU", spec_.gpus);
-    c.total.SetUnits("memory", 4.0 * (1 << 30));
-    c.total.SetUnits("node:" + std::to_string(n), 1);
-    c.store_capacity_bytes = spec_.store_mb << 20;
-    c.chunk_bytes = spec_.chunk_kb << 10;
-    c.seed = root_.Fork(1000 + n).seed();
-    Proc& p = AddProc(Addr{n, kNodeManagerProc}, std::make_unique<NodeManager>(c), c.seed, Pack(c));
-    p.node = static_cast<NodeManager*>(p.comp.get());
-    Push(Event{0, 0, Ev::kStart, p.addr.Key()});
-  }
+  for (uint32_t n = 0; n < spec_.nodes; ++n) AddNodeManager(next_node_++);
   driver_ = Addr{0, kFirstUserProc};
   OwnerConfig oc{driver_, Addr{0, kNodeManagerProc}, gcs_, false, root_.Fork("driver").seed()};
+  oc.inline_limit = spec_.inline_kb << 10;
   Proc& d = AddProc(driver_, std::make_unique<Owner>(oc), oc.seed, Pack(oc));
   d.owner = static_cast<Owner*>(d.comp.get());
   d.user = std::make_unique<UserThread>(this, &d);
@@ -309,8 +300,26 @@ internal::ProcessRuntime* World::StartDriver() {
   return d.user.get();
 }
 
+World::Proc& World::AddNodeManager(NodeId n) {
+  NodeManagerConfig c;
+  c.node = n;
+  c.gcs = gcs_;
+  c.total.SetUnits("CPU", n == 0 && spec_.head_cpus >= 0 ? spec_.head_cpus : spec_.cpus);
+  if (spec_.gpus > 0) c.total.SetUnits("GPU", spec_.gpus);
+  c.total.SetUnits("memory", 4.0 * (1 << 30));
+  c.total.SetUnits("node:" + std::to_string(n), 1);
+  c.store_capacity_bytes = spec_.store_mb << 20;
+  c.chunk_bytes = spec_.chunk_kb << 10;
+  c.seed = root_.Fork(1000 + n).seed();
+  Proc& p = AddProc(Addr{n, kNodeManagerProc}, std::make_unique<NodeManager>(c), c.seed, Pack(c));
+  p.node = static_cast<NodeManager*>(p.comp.get());
+  Push(Event{now_, 0, Ev::kStart, p.addr.Key()});
+  return p;
+}
+
 void World::Push(Event e) {
   e.seq = ++seq_;
+  if (!e.background) ++fg_pending_;
   if (e.at < now_) e.at = now_;
   queue_.push(std::move(e));
 }
@@ -324,13 +333,13 @@ void World::LoopMain() {
   loop_sem_.acquire();  // the driver parks to hand over the baton
   while (true) {
     if (stop_requested_) break;
-    if (quiet_requested_ && (queue_.empty() || queue_.top().at > quiet_deadline_)) {
+    if (quiet_requested_ && (Idle() || queue_.top().at > quiet_deadline_)) {
       quiet_requested_ = false;
       quiet_reached_ = true;
       Handoff(*Find(driver_.Key()));
       continue;
     }
-    if (queue_.empty()) {
+    if (Idle()) {
       // Nothing can happen any more while the driver waits: a deadlock.
       deadlock_ = true;
       Handoff(*Find(driver_.Key()));
@@ -342,6 +351,7 @@ void World::LoopMain() {
     }
     Event e = std::move(const_cast<Event&>(queue_.top()));
     queue_.pop();
+    if (!e.background) --fg_pending_;
     now_ = e.at;
     RunOne(e);
   }
@@ -458,6 +468,23 @@ void World::RunOne(Event& e) {
       procs_.erase(e.proc);
       return;
     case Ev::kCrash:
+      if (p->node) {
+        // The whole node: its node manager (and store) and every worker on it.
+        NodeId n = p->addr.node;
+        std::vector<uint64_t> keys;
+        for (auto& [k, q] : procs_)
+          if (q->addr.node == n && q->alive) keys.push_back(k);
+        std::sort(keys.begin(), keys.end());
+        for (uint64_t k : keys) {
+          Proc& q = *procs_.at(k);
+          q.alive = false;
+          if (q.user) Kill(*q.user);
+          Push(Event{now_, 0, Ev::kReap, k});
+        }
+        crashed_nodes_.push_back(n);
+        stats_.crashes += 1;
+        return;
+      }
       CrashWorker(*p, "crashed (injected fault)");
       return;
     case Ev::kFault:
@@ -492,10 +519,14 @@ void World::ExecEffects(Proc& p, std::vector<Effect>& effects) {
           if constexpr (std::is_same_v<E, EfSend>) {
             DRAY_ASSERT(next_send < sends_.size(), "a send that was not encoded");
             EncodedSend& s = sends_[next_send++];
-            Send(p.addr, e.to, std::move(s.frame), s.hash);
+            bool background =
+                std::holds_alternative<HealthCheck>(e.msg) || std::holds_alternative<HealthCheckAck>(e.msg);
+            Send(p.addr, e.to, std::move(s.frame), s.hash, background);
           } else if constexpr (std::is_same_v<E, EfSetTimer>) {
             uint64_t gen = ++p.timer_gen[e.id];
-            Push(Event{std::max(e.at, now_), 0, Ev::kTimer, p.addr.Key(), e.id, gen});
+            Event ev{std::max(e.at, now_), 0, Ev::kTimer, p.addr.Key(), e.id, gen};
+            ev.background = p.addr == gcs_ && e.id == ControlService::kHealthTimer;
+            Push(std::move(ev));
           } else if constexpr (std::is_same_v<E, EfCancelTimer>) {
             p.timer_gen.erase(e.id);
           } else if constexpr (std::is_same_v<E, EfStartWorker>) {
@@ -524,7 +555,7 @@ void World::ExecEffects(Proc& p, std::vector<Effect>& effects) {
   }
 }
 
-void World::Send(const Addr& from, const Addr& to, Frame frame, uint64_t message_hash) {
+void World::Send(const Addr& from, const Addr& to, Frame frame, uint64_t message_hash, bool background) {
   int64_t base = spec_.latency_us * 1000;
   TimeNs lat;
   if (from.node == to.node) {
@@ -538,12 +569,13 @@ void World::Send(const Addr& from, const Addr& to, Frame frame, uint64_t message
   TimeNs& last = fifo_[PairKey(from, to)];
   if (at < last) at = last;  // each connection delivers in order, as TCP does
   last = at;
-  Push(Event{at, 0, Ev::kDeliver, to.Key(), from.Key(), message_hash, std::move(frame.header),
+  Push(Event{at, 0, Ev::kDeliver, to.Key(), from.Key(), message_hash, background, std::move(frame.header),
              std::move(frame.attachments)});
 }
 
 void World::CreateWorker(const Addr& addr) {
   OwnerConfig oc{addr, Addr{addr.node, kNodeManagerProc}, gcs_, true, root_.Fork(addr.Key()).seed()};
+  oc.inline_limit = spec_.inline_kb << 10;
   Proc& p = AddProc(addr, std::make_unique<Owner>(oc), oc.seed, Pack(oc));
   p.owner = static_cast<Owner*>(p.comp.get());
   p.user = std::make_unique<UserThread>(this, &p);
@@ -586,6 +618,29 @@ void World::InjectFault() {
   if (!workers.empty()) CrashWorker(*workers[fault_rng_.Below(workers.size())], "crashed (injected fault)");
   TimeNs gap = 1 + static_cast<TimeNs>(fault_rng_.Below(static_cast<uint64_t>(2 * spec_.fault_every_us * 1000)));
   Push(Event{now_ + gap, 0, Ev::kFault, 0});
+}
+
+// Health checks alone never keep a run going, unless a crashed node has not
+// been declared dead yet: then they are how the run goes on.
+bool World::Idle() const {
+  if (fg_pending_ > 0) return false;
+  for (NodeId n : crashed_nodes_)
+    if (!gcs_comp_->IsDead(n)) return queue_.empty();
+  return true;
+}
+
+void World::CrashNode(NodeId n) {
+  if (n == 0) throw Error("dray sim: node 0 runs the driver and the control service; crash another node");
+  bool found = false;
+  for (auto& [k, p] : procs_) found |= p->addr.node == n && p->addr.proc == kNodeManagerProc && p->alive;
+  if (!found) throw Error("dray sim: CrashNode(" + std::to_string(n) + "): no such live node");
+  Push(Event{now_, 0, Ev::kCrash, Addr{n, kNodeManagerProc}.Key()});
+}
+
+NodeId World::AddNode() {
+  NodeId n = next_node_++;
+  AddNodeManager(n);
+  return n;
 }
 
 bool World::CrashWorkerRunning(const std::string& task_name) {

@@ -51,6 +51,13 @@ class World {
   // else an idle one that ran it last (lowest address first), once the driver
   // yields. False if none.
   bool CrashWorkerRunning(const std::string& task_name);
+  // On the driver thread: crashes node `n` (its node manager, workers and
+  // store) once the driver yields. Not node 0 (the driver's and the control
+  // service's). Throws on a bad node.
+  void CrashNode(NodeId n);
+  // On the driver thread: starts a new node like the others (a crashed node
+  // returns as a new node); returns its id.
+  NodeId AddNode();
   RunStats Stats() const;
   const SimSpec& spec() const { return spec_; }
   TimeNs now() const { return now_; }
@@ -75,6 +82,7 @@ class World {
     uint64_t proc;
     uint64_t a = 0;
     uint64_t b = 0;
+    bool background = false;  // health checks: they alone never keep a run going
     std::string bytes;  // a delivery's frame: header ...
     std::vector<std::shared_ptr<const std::string>> attachments;  // ... and attachments
   };
@@ -88,12 +96,14 @@ class World {
   void RunOne(Event& e);
   void StepProc(Proc& p, const Input& in, uint64_t input_hash);
   void ExecEffects(Proc& p, std::vector<Effect>& effects);
-  void Send(const Addr& from, const Addr& to, Frame frame, uint64_t message_hash);
+  void Send(const Addr& from, const Addr& to, Frame frame, uint64_t message_hash, bool background = false);
   void CreateWorker(const Addr& addr);
   void Wake(Proc& p);
   void Handoff(Proc& p);
   void Kill(UserThread& u);
   void CrashWorker(Proc& p, const std::string& cause);
+  Proc& AddNodeManager(NodeId n);
+  bool Idle() const;  // nothing but background events can happen
   void InjectFault();
   struct Stack {
     char* map = nullptr;  // the mapping, guard page first
@@ -114,7 +124,11 @@ class World {
   std::map<uint64_t, std::unique_ptr<Proc>> procs_;
   std::unordered_map<uint64_t, TimeNs> fifo_;  // (from, to) -> last delivery time
   Addr gcs_;
+  ControlService* gcs_comp_ = nullptr;
   Addr driver_;
+  NodeId next_node_ = 0;
+  std::vector<NodeId> crashed_nodes_;
+  uint64_t fg_pending_ = 0;  // events in the queue that are not background
   std::vector<Effect> effects_;  // reused outbox
   std::vector<EncodedSend> sends_;  // the step's sent messages, encoded once
   std::unordered_map<ObjectId, uint64_t, IdHash> value_hashes_;

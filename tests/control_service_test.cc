@@ -95,9 +95,83 @@ TEST_F(ControlServiceTest, ReportFromAnUnknownNodeIsIgnored) {
 }
 
 TEST_F(ControlServiceTest, OtherInputsDoNothing) {
-  EXPECT_TRUE(cs.Timer(1).empty());
-  EXPECT_TRUE(cs.Command(CmdStart{}).empty());
+  EXPECT_TRUE(cs.Timer(99).empty());
   EXPECT_TRUE(cs.Deliver(NodeAddr(0), FreeObjects{}).empty());
+}
+
+// ---- failure detection ----
+
+TEST_F(ControlServiceTest, StartArmsTheHealthTimer) {
+  auto fx = cs.Command(CmdStart{});
+  auto timers = testing::Effects<EfSetTimer>(fx);
+  ASSERT_EQ(timers.size(), 1u);
+  EXPECT_EQ(timers[0].id, ControlService::kHealthTimer);
+  EXPECT_EQ(timers[0].at, 3'000'000'000);  // Ray's default period
+}
+
+TEST_F(ControlServiceTest, EachRoundPingsEveryNodeAndRearms) {
+  Register(0, 4);
+  Register(1, 4);
+  cs.now = 3'000'000'000;
+  auto fx = cs.Timer(ControlService::kHealthTimer);
+  auto pings = Sent<HealthCheck>(fx);
+  ASSERT_EQ(pings.size(), 2u);
+  EXPECT_EQ(pings[0].first, NodeAddr(0));
+  EXPECT_EQ(pings[1].first, NodeAddr(1));
+  auto timers = testing::Effects<EfSetTimer>(fx);
+  ASSERT_EQ(timers.size(), 1u);
+  EXPECT_EQ(timers[0].at, 6'000'000'000);
+}
+
+// A node silent for five rounds in a row is declared dead: the view drops it
+// and every node and driver hears of the death. A node that answers lives.
+TEST_F(ControlServiceTest, FiveMissedRoundsDeclareANodeDead) {
+  Addr driver{0, 2};
+  cs.Deliver(driver, RegisterJob{driver});
+  Register(0, 4);
+  Register(1, 4);
+  std::vector<Effect> fx;
+  for (int round = 1; round <= 6; ++round) {
+    cs.now = round * 3'000'000'000LL;
+    fx = cs.Timer(ControlService::kHealthTimer);
+    auto pings = Sent<HealthCheck>(fx);
+    if (!Sent<Deaths>(fx).empty()) break;
+    ASSERT_FALSE(pings.empty());
+    cs.Deliver(NodeAddr(0), HealthCheckAck{0, pings[0].second.seq});  // node 1 never answers
+  }
+  auto deaths = Sent<Deaths>(fx);
+  ASSERT_EQ(deaths.size(), 2u);  // node 0 and the driver
+  EXPECT_EQ(deaths[0].first, NodeAddr(0));
+  EXPECT_EQ(deaths[1].first, driver);
+  EXPECT_EQ(deaths[0].second.nodes, std::vector<NodeId>{1});
+  EXPECT_NE(deaths[0].second.cause.find("missed 5 health checks"), std::string::npos) << deaths[0].second.cause;
+  // Declared by round 6: rounds 2..6 each found it silent since the last.
+  EXPECT_EQ(cs.now, 6 * 3'000'000'000LL);
+  EXPECT_TRUE(cs.comp.IsDead(1));
+  EXPECT_FALSE(cs.comp.IsDead(0));
+  ASSERT_EQ(cs.comp.nodes().size(), 1u);
+  auto views = Sent<ClusterView>(fx);
+  ASSERT_EQ(views.size(), 1u);
+  EXPECT_EQ(views[0].second.nodes.size(), 1u);
+}
+
+// Fencing: once dead, a node is ignored, also if it registers again under
+// its old id (a restarted node joins as a new node).
+TEST_F(ControlServiceTest, ADeadNodeIsFenced) {
+  Register(0, 4);
+  Register(1, 4);
+  for (int round = 1; round <= 6; ++round) {
+    cs.now = round * 3'000'000'000LL;
+    auto fx = cs.Timer(ControlService::kHealthTimer);
+    for (const auto& [to, ping] : Sent<HealthCheck>(fx))
+      if (to == NodeAddr(0)) cs.Deliver(NodeAddr(0), HealthCheckAck{0, ping.seq});
+  }
+  ASSERT_TRUE(cs.comp.IsDead(1));
+  EXPECT_TRUE(cs.Deliver(NodeAddr(1), ResourceReport{1, Cpus(4), 0, {}, 9}).empty());
+  EXPECT_TRUE(Register(1, 4).empty());
+  EXPECT_EQ(cs.comp.nodes().size(), 1u);
+  // A new node id is welcome.
+  EXPECT_EQ(Sent<ClusterView>(Register(2, 4)).size(), 2u);
 }
 
 }  // namespace

@@ -123,6 +123,9 @@ inline std::vector<Message> EveryMessage() {
       WorkerDied{Addr{2, 70}, "killed by signal 9"},
       TaskFailed{TaskId{81}, 2, "WorkerCrashedError", "worker n2.70 died"},
       Deaths{{Addr{2, 70}, Addr{3, 66}}, {3}, "node 3 missed 5 health checks"},
+      HealthCheck{17},
+      HealthCheckAck{3, 17},
+      TaskPlaced{TaskId{81}, 1, 4, 2},
   };
 }
 

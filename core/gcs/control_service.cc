@@ -3,9 +3,22 @@
 namespace dray {
 
 void ControlService::Step(const Input& in, Context& cx) {
+  if (const auto* c = std::get_if<InCommand>(&in)) {
+    if (std::holds_alternative<CmdStart>(c->cmd)) cx.SetTimer(kHealthTimer, cx.now() + cfg_.health_period_ns);
+    return;
+  }
+  if (const auto* t = std::get_if<InTimer>(&in)) {
+    if (t->id == kHealthTimer) HealthRound(cx);
+    return;
+  }
   const auto* d = std::get_if<InDeliver>(&in);
-  if (!d) return;  // no timers or commands yet
+  if (!d) return;
   if (const auto* m = std::get_if<RegisterNode>(&d->msg)) {
+    if (dead_.count(m->node) != 0) {  // a dead node's id is never reused
+      ++fenced_messages_;
+      return;
+    }
+    health_[m->node] = Health{};
     NodeView v;
     v.node = m->node;
     v.addr = m->addr;
@@ -13,7 +26,10 @@ void ControlService::Step(const Input& in, Context& cx) {
     v.available = m->total;
     nodes_[m->node] = v;
     Broadcast(cx, /*except=*/UINT32_MAX);  // the new node needs the whole view too
+  } else if (const auto* m = std::get_if<HealthCheckAck>(&d->msg)) {
+    FromLiveNode(d->from, m->node);
   } else if (const auto* m = std::get_if<ResourceReport>(&d->msg)) {
+    if (!FromLiveNode(d->from, m->node)) return;
     auto it = nodes_.find(m->node);
     if (it == nodes_.end()) return;  // a report before registration: ignore
     it->second.available = m->available;
@@ -26,6 +42,48 @@ void ControlService::Step(const Input& in, Context& cx) {
   } else if (const auto* m = std::get_if<Deaths>(&d->msg)) {
     Publish(*m, cx);
   }
+}
+
+// Whether a node's message comes from a live, registered node (and counts as
+// a sign of life). A declared-dead node is fenced: ignored from then on.
+bool ControlService::FromLiveNode(const Addr& from, NodeId claimed) {
+  if (from.node != claimed || from.proc != kNodeManagerProc) return false;
+  if (dead_.count(claimed) != 0) {
+    ++fenced_messages_;
+    return false;
+  }
+  auto h = health_.find(claimed);
+  if (h == health_.end()) return false;
+  h->second.heard = true;
+  return true;
+}
+
+// One health round: a node not heard from since the last round missed it;
+// `health_misses` misses in a row and it is dead. Then ping every node.
+void ControlService::HealthRound(Context& cx) {
+  std::vector<NodeId> dead;
+  for (auto& [n, h] : health_) {
+    h.misses = h.heard ? 0 : h.misses + 1;
+    h.heard = false;
+    if (h.misses >= cfg_.health_misses) dead.push_back(n);
+  }
+  for (NodeId n : dead)
+    DeclareDead(n,
+                "node " + std::to_string(n) + " missed " + std::to_string(cfg_.health_misses) + " health checks (" +
+                    std::to_string(cfg_.health_period_ns / 1'000'000) + " ms apart)",
+                cx);
+  ++health_seq_;
+  for (const auto& [n, v] : nodes_) cx.Send(v.addr, HealthCheck{health_seq_});
+  cx.SetTimer(kHealthTimer, cx.now() + cfg_.health_period_ns);
+}
+
+void ControlService::DeclareDead(NodeId n, const std::string& cause, Context& cx) {
+  health_.erase(n);
+  nodes_.erase(n);
+  infeasible_.erase(n);
+  dead_[n] = cause;
+  Broadcast(cx, /*except=*/UINT32_MAX);
+  Publish(Deaths{{}, {n}, cause}, cx);
 }
 
 // Every node (to forward to its workers) and every driver hears of deaths.
@@ -44,6 +102,8 @@ void ControlService::Broadcast(Context& cx, NodeId except) {
 }
 
 void ControlService::CheckInvariants() const {
+  DRAY_ASSERT(health_.size() == nodes_.size(), "every live node is health-checked");
+  for (const auto& [n, cause] : dead_) DRAY_ASSERT(nodes_.count(n) == 0, "a dead node in the view");
   for (const auto& [id, v] : nodes_) {
     DRAY_ASSERT(v.node == id);
     DRAY_ASSERT(v.total.Contains(v.available), "a node reports more available than it has");

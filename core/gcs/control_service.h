@@ -1,8 +1,10 @@
 // The control service (Ray's GCS) for the spine: node membership, the cluster
-// resource view pushed to every node, and the job table. Actors, health checks
-// and SQLite persistence arrive with their issues.
+// resource view pushed to every node, the job table, failure detection by
+// health checks, and the publication of deaths. Actors and SQLite
+// persistence arrive with their issues.
 #pragma once
 #include <map>
+#include <string>
 #include <vector>
 
 #include "core/common/step.h"
@@ -12,7 +14,10 @@ namespace dray {
 struct ControlServiceConfig {
   Addr addr;
   uint64_t seed = 0;
-  MSGPACK_DEFINE(addr, seed);
+  // Failure detection (Ray's defaults: a 3 s period, 5 misses).
+  TimeNs health_period_ns = 3'000'000'000;
+  uint32_t health_misses = 5;
+  MSGPACK_DEFINE(addr, seed, health_period_ns, health_misses);
 };
 
 class ControlService final : public Component {
@@ -25,15 +30,28 @@ class ControlService final : public Component {
   const std::map<NodeId, NodeView>& nodes() const { return nodes_; }
   const std::map<NodeId, std::vector<ResourceSet>>& infeasible() const { return infeasible_; }
   JobId jobs() const { return next_job_ - 1; }
+  bool IsDead(NodeId n) const { return dead_.count(n) != 0; }
+  static constexpr uint64_t kHealthTimer = 1;
 
  private:
   void Broadcast(Context& cx, NodeId except);
   void Publish(const Deaths& m, Context& cx);
+  void HealthRound(Context& cx);
+  void DeclareDead(NodeId n, const std::string& cause, Context& cx);
+  bool FromLiveNode(const Addr& from, NodeId claimed);
   ControlServiceConfig cfg_;
   std::map<NodeId, NodeView> nodes_;  // ordered: broadcasts are deterministic
   std::map<NodeId, std::vector<ResourceSet>> infeasible_;
   JobId next_job_ = 1;
   std::map<JobId, Addr> drivers_;  // the job table: who to tell of deaths
+  struct Health {
+    bool heard = true;  // since the last round
+    uint32_t misses = 0;
+  };
+  std::map<NodeId, Health> health_;
+  std::map<NodeId, std::string> dead_;  // declared dead, never again alive (a restart is a new node)
+  uint64_t health_seq_ = 0;
+  uint64_t fenced_messages_ = 0;
   uint64_t version_ = 0;
 };
 

@@ -94,6 +94,8 @@ void NodeManager::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
           OnWorkerDied(m, cx);
         } else if constexpr (std::is_same_v<M, Deaths>) {
           OnDeaths(from, m, cx);
+        } else if constexpr (std::is_same_v<M, HealthCheck>) {
+          if (from == cfg_.gcs) cx.Send(cfg_.gcs, HealthCheckAck{cfg_.node, m.seq});
         } else if constexpr (std::is_same_v<M, WorkerBlocked>) {
           auto it = leases_.find(m.task);
           if (it == leases_.end() || it->second.blocked) return;
@@ -206,8 +208,15 @@ void NodeManager::OnSubmit(TaskSpec spec, Context& cx) {
   // Spill: charge the target in our view until its next report corrects it.
   auto& v = view_[*target];
   if (v.available.Contains(spec.resources)) v.available.Subtract(spec.resources);
+  Forward(std::move(spec), *target, cx);
+}
+
+// Sends a task on to another node, and tells its owner where it went (so
+// that the owner retries it if that node dies).
+void NodeManager::Forward(TaskSpec spec, NodeId target, Context& cx) {
   ++spec.spill_count;
-  cx.Send(NodeAddr(*target), SubmitTask{std::move(spec)});
+  cx.Send(spec.owner, TaskPlaced{spec.task, spec.attempt, target, spec.spill_count});
+  cx.Send(NodeAddr(target), SubmitTask{std::move(spec)});
 }
 
 void NodeManager::Enqueue(TaskSpec spec, Context& cx) {
@@ -300,8 +309,7 @@ bool NodeManager::SpillOne(TaskSpec& spec, Context& cx) {
   queued_demand_.Subtract(need);
   DRAY_ASSERT(queued_count_ > 0);
   --queued_count_;
-  ++spec.spill_count;
-  cx.Send(NodeAddr(*best), SubmitTask{std::move(spec)});
+  Forward(std::move(spec), *best, cx);
   MarkDirty(cx);
   return true;
 }
@@ -416,6 +424,54 @@ void NodeManager::OnDeaths(const Addr& from, const Deaths& m, Context& cx) {
   }
   for (const auto& [addr, w] : workers_)
     if (w.registered && !dead(addr)) cx.Send(addr, m);
+  for (NodeId n : m.nodes) {
+    view_.erase(n);
+    // Pulls from a dead node: its requests will never be answered.
+    std::vector<ObjectId> ids;
+    for (const auto& [id, p] : pulls_)
+      if (std::find(p.locations.begin(), p.locations.end(), n) != p.locations.end()) ids.push_back(id);
+    for (const ObjectId& id : ids) {
+      Pull& p = pulls_.at(id);
+      bool was_source = p.locations[p.source % p.locations.size()] == n;
+      p.locations.erase(std::remove(p.locations.begin(), p.locations.end(), n), p.locations.end());
+      if (p.locations.empty()) {
+        PullFailed(id, "object " + id.Str() + ": every node that held it died (" + m.cause + ")", cx);
+        continue;
+      }
+      if (!was_source) continue;
+      p.source = 0;  // start over from another copy
+      p.num_chunks = 0;
+      p.next_chunk = 0;
+      p.received = 0;
+      p.chunks.clear();
+      p.have.clear();
+      if (!p.waiting_retry) RequestChunks(id, p, cx);
+    }
+  }
+  MarkDirty(cx);
+}
+
+// A pull gave up: whoever fetched the object hears why, and each queued task
+// that needed it goes back to its owner as a failed attempt (the owner
+// resolves its arguments again: the object may be rebuilt, or be lost).
+void NodeManager::PullFailed(const ObjectId& id, const std::string& why, Context& cx) {
+  pulls_.erase(id);
+  FailFetchers(id, why, cx);
+  auto aw = arg_waiters_.find(id);
+  if (aw == arg_waiters_.end()) return;
+  auto tasks = std::move(aw->second);
+  arg_waiters_.erase(aw);
+  for (const TaskId& tid : tasks) {
+    auto it = waiting_args_.find(tid);
+    if (it == waiting_args_.end()) continue;
+    const TaskSpec& spec = it->second.spec;
+    cx.Send(spec.owner, TaskFailed{spec.task, spec.attempt, "ObjectLostError",
+                                   "task '" + spec.name + "' could not fetch its argument: " + why});
+    queued_demand_.Subtract(spec.resources);
+    DRAY_ASSERT(queued_count_ > 0);
+    --queued_count_;
+    waiting_args_.erase(it);
+  }
   MarkDirty(cx);
 }
 
@@ -529,9 +585,8 @@ void NodeManager::OnChunk(const ObjectChunk& m, Context& cx) {
     // Not there (yet): try the next location after a pause, a bounded number
     // of times (the object may have been freed: nobody needs it any more).
     if (++p.misses > cfg_.pull_attempts) {
-      FailFetchers(m.id, "object " + m.id.Str() + " was not found at any of its " +
-                             std::to_string(p.locations.size()) + " location(s)", cx);
-      pulls_.erase(it);
+      PullFailed(m.id, "object " + m.id.Str() + " was not found at any of its " +
+                           std::to_string(p.locations.size()) + " location(s)", cx);
       return;
     }
     ++p.source;
@@ -574,9 +629,8 @@ void NodeManager::OnChunk(const ObjectChunk& m, Context& cx) {
     }
     if (whole.size() != p.size) {
       // A sender that disagrees with itself: store nothing; the fetch fails.
-      FailFetchers(m.id, "object " + m.id.Str() + ": its chunks add up to " + std::to_string(whole.size()) +
-                             " bytes, not the " + std::to_string(p.size) + " its first chunk declared", cx);
-      pulls_.erase(it);
+      PullFailed(m.id, "object " + m.id.Str() + ": its chunks add up to " + std::to_string(whole.size()) +
+                           " bytes, not the " + std::to_string(p.size) + " its first chunk declared", cx);
       return;
     }
     ObjectValue v{std::move(whole), p.is_error, p.contained};

@@ -117,6 +117,8 @@ class NodeManager final : public Component {
   void RequestChunks(const ObjectId& id, Pull& p, Context& cx);
   void OnChunk(const ObjectChunk& m, Context& cx);
   void FailFetchers(const ObjectId& id, const std::string& why, Context& cx);
+  void PullFailed(const ObjectId& id, const std::string& why, Context& cx);
+  void Forward(TaskSpec spec, NodeId target, Context& cx);
   void OnPullRequest(const Addr& from, const PullObject& m, Context& cx);
   void ObjectArrived(const ObjectId& id, Context& cx);
   void MarkDirty(Context& cx);

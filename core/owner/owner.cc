@@ -55,7 +55,7 @@ void Owner::OnCommand(const Command& cmd, Context& cx) {
           Owned o;
           o.ready = true;
           o.size = c.value.data.size();
-          if (o.size > kInlineLimitBytes) {
+          if (o.size > cfg_.inline_limit) {
             o.in_store = true;
             o.locations = {cfg_.node.node};
             o.value.contained = c.value.contained;
@@ -117,6 +117,11 @@ void Owner::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
           OnTaskFailed(m, cx);
         } else if constexpr (std::is_same_v<M, Deaths>) {
           OnDeaths(m, cx);
+        } else if constexpr (std::is_same_v<M, TaskPlaced>) {
+          auto it = tasks_.find(m.task);
+          if (it == tasks_.end() || it->second.spec.attempt != m.attempt || m.hop <= it->second.placed_hop) return;
+          it->second.placed = m.node;
+          it->second.placed_hop = m.hop;
         } else if constexpr (std::is_same_v<M, ExecuteTask>) {
           DRAY_ASSERT(!executing_, "a worker was handed a second task");
           executing_ = m.spec;
@@ -136,6 +141,15 @@ void Owner::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
         } else if constexpr (std::is_same_v<M, ObjectReady>) {
           auto it = fetches_.find(m.id);
           if (it == fetches_.end() || it->second.request != m.request) return;
+          if (!m.ok) {
+            auto o = owned_.find(m.id);
+            if (o != owned_.end() && (!o->second.ready || o->second.lost_copies)) {
+              // Its copies died: it is (or will be) rebuilt; fetch again then.
+              fetches_.erase(it);
+              WakeFetchWaiters(m.id, cx);
+              return;
+            }
+          }
           it->second.done = true;
           it->second.value = m.ok ? m.value : ErrorValue("ObjectLostError", m.error);
           auto ws = fetch_waiters_.find(m.id);
@@ -243,6 +257,10 @@ void Owner::ResolveArgs(PendingTask& t, Context& cx) {
   t.unresolved = 0;
   for (auto& a : t.spec.args) {
     if (a.kind != TaskArg::kRef || a.resolved) continue;
+    if (a.ref.owner == cfg_.addr) {
+      auto o = owned_.find(a.ref.id);
+      if (o != owned_.end() && o->second.lost_copies) Reconstruct(a.ref.id, cx);
+    }
     if (IsReady(a.ref)) {
       FillArg(a);
     } else {
@@ -257,6 +275,8 @@ void Owner::ResolveArgs(PendingTask& t, Context& cx) {
 void Owner::MaybeSubmit(PendingTask& t, Context& cx) {
   if (t.unresolved != 0 || t.submitted) return;
   t.submitted = true;
+  t.placed = cfg_.node.node;
+  t.placed_hop = 0;
   cx.Send(cfg_.node, SubmitTask{t.spec});
 }
 
@@ -340,6 +360,33 @@ void Owner::OnTaskDone(const Addr& from, const TaskDone& m, Context& cx) {
   }
   if (any_contained) SendRelease(from, ReturnRefsAck{m.task}, cx);
   auto holds = std::move(t.holds);
+  // A stored return can be lost with its node: keep what rebuilds it (the
+  // spec, and its arguments alive) while any return is alive.
+  uint32_t stored_alive = 0;
+  for (const auto& r : m.returns)
+    if (r.stored && owned_.count(r.id)) ++stored_alive;
+  if (stored_alive > 0 && cfg_.lineage_cap > 0) {
+    Lineage lin;
+    lin.spec = std::move(t.spec);
+    for (auto& a : lin.spec.args) {
+      if (a.kind != TaskArg::kRef) continue;
+      a.resolved = false;
+      a.value = {};
+      a.in_store = false;
+      a.locations.clear();
+      a.size = 0;
+    }
+    lin.holds = std::move(holds);
+    holds.clear();
+    lin.retries_left = t.retries_left;
+    for (const auto& r : m.returns) lin.live_returns += owned_.count(r.id) ? 1 : 0;
+    lineage_[m.task] = std::move(lin);
+    lineage_order_.push_back(m.task);
+    if (lineage_.size() > cfg_.lineage_cap) {
+      TaskId oldest = lineage_order_.front();
+      DropLineage(oldest, cx);
+    }
+  }
   tasks_.erase(it);
   for (const auto& id : ready) ObjectBecameReady(id, cx);
   for (const auto& r : holds) Release(r, cx);
@@ -351,16 +398,32 @@ void Owner::OnTaskDone(const Addr& from, const TaskDone& m, Context& cx) {
 void Owner::OnTaskFailed(const TaskFailed& m, Context& cx) {
   auto it = tasks_.find(m.task);
   if (it == tasks_.end() || it->second.spec.attempt != m.attempt || !it->second.submitted) return;
+  RetryOrFail(it, m.kind, m.message, cx);
+}
+
+void Owner::RetryOrFail(std::unordered_map<TaskId, PendingTask, IdHash>::iterator it, const std::string& kind,
+                        const std::string& message, Context& cx) {
   PendingTask& t = it->second;
   if (t.retries_left != 0) {
     if (t.retries_left > 0) --t.retries_left;
     ++t.spec.attempt;
     t.spec.spill_count = 0;
     t.submitted = false;
+    // Resolve ref arguments again: their copies may have moved, or be lost
+    // and need rebuilding.
+    for (auto& a : t.spec.args) {
+      if (a.kind != TaskArg::kRef) continue;
+      a.resolved = false;
+      a.value = {};
+      a.in_store = false;
+      a.locations.clear();
+      a.size = 0;
+    }
+    ResolveArgs(t, cx);
     MaybeSubmit(t, cx);
     return;
   }
-  ObjectValue err = ErrorValue(m.kind, m.message + " (no retries left of " + std::to_string(t.spec.max_retries) + ")");
+  ObjectValue err = ErrorValue(kind, message + " (no retries left of " + std::to_string(t.spec.max_retries) + ")");
   std::vector<ObjectId> ready;
   for (uint32_t i = 1; i <= t.spec.num_returns; ++i) {
     ObjectId id = ObjectId::Return(t.spec.task, i);
@@ -368,6 +431,8 @@ void Owner::OnTaskFailed(const TaskFailed& m, Context& cx) {
     if (o == owned_.end()) continue;
     o->second.ready = true;
     o->second.in_store = false;
+    o->second.lost_copies = false;
+    o->second.locations.clear();
     o->second.value = err;
     o->second.size = err.data.size();
     ready.push_back(id);
@@ -381,8 +446,13 @@ void Owner::OnTaskFailed(const TaskFailed& m, Context& cx) {
 bool Owner::IsDead(const Addr& a) const { return dead_.count(a) != 0 || dead_.count(Addr{a.node, kAnyProc}) != 0; }
 
 ObjectValue Owner::LostValue(const RefInfo& r) const {
-  auto b = r.owner == cfg_.addr ? borrowed_.end() : borrowed_.find(r.id);
-  if (b != borrowed_.end() && !b->second.lost_why.empty()) return ErrorValue(b->second.lost_kind, b->second.lost_why);
+  if (r.owner == cfg_.addr) {
+    auto o = owned_.find(r.id);
+    if (o != owned_.end() && !o->second.lost_why.empty()) return ErrorValue("ObjectLostError", o->second.lost_why);
+  } else {
+    auto b = borrowed_.find(r.id);
+    if (b != borrowed_.end() && !b->second.lost_why.empty()) return ErrorValue(b->second.lost_kind, b->second.lost_why);
+  }
   return ErrorValue("ObjectLostError", "object " + r.id.Str() + " was lost");
 }
 
@@ -420,6 +490,90 @@ void Owner::OnDeaths(const Deaths& m, Context& cx) {
   }
   std::sort(failed.begin(), failed.end());  // a deterministic order
   for (const auto& id : failed) ObjectBecameReady(id, cx);
+  if (m.nodes.empty()) return;
+  // Tasks last placed on a dead node are lost with it: retried, or failed.
+  std::vector<TaskId> lost_tasks;
+  for (const auto& [id, t] : tasks_)
+    if (t.submitted && std::find(m.nodes.begin(), m.nodes.end(), t.placed) != m.nodes.end()) lost_tasks.push_back(id);
+  std::sort(lost_tasks.begin(), lost_tasks.end());
+  for (const TaskId& id : lost_tasks) {
+    auto it = tasks_.find(id);
+    RetryOrFail(it, "WorkerCrashedError",
+                "node " + std::to_string(it->second.placed) + " died while it held task '" + it->second.spec.name +
+                    "' (attempt " + std::to_string(it->second.spec.attempt + 1) + "): " + m.cause,
+                cx);
+  }
+  // Copies on dead nodes are gone. An object with none left is rebuilt when
+  // it is next needed (lineage), or is lost.
+  for (auto& [id, o] : owned_) {
+    if (!o.in_store || o.locations.empty()) continue;
+    auto& locs = o.locations;
+    for (NodeId n : m.nodes) locs.erase(std::remove(locs.begin(), locs.end(), n), locs.end());
+    if (locs.empty() && o.ready) o.lost_copies = true;
+  }
+}
+
+// ---- lineage ----
+
+bool Owner::Reconstruct(const ObjectId& id, Context& cx) {
+  auto o = owned_.find(id);
+  DRAY_ASSERT(o != owned_.end() && o->second.lost_copies, "reconstructing an object that is not lost");
+  TaskId task{id.task};
+  auto l = id.IsPut() ? lineage_.end() : lineage_.find(task);
+  std::string why;
+  if (id.IsPut()) why = "object " + id.Str() + " was put, and every copy of it died with its node";
+  else if (l == lineage_.end()) why = "object " + id.Str() + " lost every copy, and its lineage was not kept (lineage_cap)";
+  else if (l->second.retries_left == 0) why = "object " + id.Str() + " lost every copy, and its task '" +
+                                              l->second.spec.name + "' has no retries left to rebuild it";
+  if (!why.empty()) {
+    o->second.lost_copies = false;
+    o->second.lost_why = why;
+    WakeFetchWaiters(id, cx);
+    return false;
+  }
+  ++reconstructions_;
+  Lineage lin = std::move(l->second);
+  lineage_.erase(l);
+  lineage_order_.erase(std::find(lineage_order_.begin(), lineage_order_.end(), task));
+  // Every lost return of the task waits for the re-run; a return that still
+  // has copies gets the new location as well.
+  for (uint32_t i = 1; i <= lin.spec.num_returns; ++i) {
+    auto r = owned_.find(ObjectId::Return(task, i));
+    if (r == owned_.end() || !r->second.lost_copies) continue;
+    r->second.lost_copies = false;
+    r->second.ready = false;
+    r->second.in_store = false;
+    fetches_.erase(r->first);
+  }
+  PendingTask t;
+  t.spec = std::move(lin.spec);
+  t.retries_left = lin.retries_left > 0 ? lin.retries_left - 1 : lin.retries_left;
+  ++t.spec.attempt;
+  t.spec.spill_count = 0;
+  t.holds = std::move(lin.holds);
+  auto [it, inserted] = tasks_.emplace(task, std::move(t));
+  DRAY_ASSERT(inserted, "reconstructing a task that is still pending");
+  ResolveArgs(it->second, cx);
+  MaybeSubmit(it->second, cx);
+  return true;
+}
+
+void Owner::DropLineage(const TaskId& task, Context& cx) {
+  auto l = lineage_.find(task);
+  if (l == lineage_.end()) return;
+  auto holds = std::move(l->second.holds);
+  lineage_.erase(l);
+  auto pos = std::find(lineage_order_.begin(), lineage_order_.end(), task);
+  if (pos != lineage_order_.end()) lineage_order_.erase(pos);
+  for (const auto& r : holds) Release(r, cx);
+}
+
+void Owner::WakeFetchWaiters(const ObjectId& id, Context& cx) {
+  auto ws = fetch_waiters_.find(id);
+  if (ws == fetch_waiters_.end()) return;
+  auto copy = std::move(ws->second);
+  fetch_waiters_.erase(ws);
+  for (uint64_t w : copy) CheckWaiter(w, cx);
 }
 
 void Owner::OnTaskReturned(const CmdTaskReturned& c, Context& cx) {
@@ -436,7 +590,7 @@ void Owner::OnTaskReturned(const CmdTaskReturned& c, Context& cx) {
       Hold(r, cx);
       parked_[spec.task].push_back(r);
     }
-    if (ro.size > kInlineLimitBytes) {
+    if (ro.size > cfg_.inline_limit) {
       ro.stored = true;
       ro.location = cfg_.node.node;
       ro.value.contained = v.contained;
@@ -501,6 +655,10 @@ void Owner::MaybeFree(const ObjectId& id, Context& cx) {
   Owned o = std::move(it->second);
   owned_.erase(it);
   fetches_.erase(id);
+  if (!id.IsPut()) {
+    auto l = lineage_.find(TaskId{id.task});
+    if (l != lineage_.end() && --l->second.live_returns == 0) DropLineage(TaskId{id.task}, cx);
+  }
   if (o.in_store)
     for (NodeId n : o.locations) cx.Send(Addr{n, kNodeManagerProc}, FreeObjects{{id}});
   if (!o.ready) return;  // the task still runs; its result is dropped on arrival
@@ -541,7 +699,10 @@ bool Owner::IsReady(const RefInfo& r) const {
 }
 
 bool Owner::IsLost(const RefInfo& r) const {
-  if (r.owner == cfg_.addr) return owned_.count(r.id) == 0;
+  if (r.owner == cfg_.addr) {
+    auto it = owned_.find(r.id);
+    return it == owned_.end() || !it->second.lost_why.empty();
+  }
   auto it = borrowed_.find(r.id);
   return it == borrowed_.end() || it->second.lost;
 }
@@ -588,6 +749,7 @@ void Owner::ObjectBecameReady(const ObjectId& id, Context& cx) {
     object_waiters_.erase(w);
     for (uint64_t wid : ids) RefReady(wid, cx);
   }
+  WakeFetchWaiters(id, cx);  // Gets that waited for it to be rebuilt
   auto o = owned_.find(id);
   if (o != owned_.end() && !o->second.status_requests.empty()) {
     ObjectStatus s = StatusOf(id, o->second);
@@ -603,6 +765,12 @@ bool Owner::ValueAvailable(const RefInfo& r, Context& cx) {
   const std::vector<NodeId>* locs;
   if (r.owner == cfg_.addr) {
     const Owned& o = owned_.at(r.id);
+    if (o.lost_copies) {
+      // Rebuild it; the waiter waits for it like for a fetch.
+      if (!Reconstruct(r.id, cx)) return true;
+      return false;
+    }
+    if (!o.ready) return false;  // being rebuilt
     in_store = o.in_store;
     locs = &o.locations;
   } else {

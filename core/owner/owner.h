@@ -27,7 +27,9 @@ struct OwnerConfig {
   Addr gcs;
   bool is_worker = false;
   uint64_t seed = 0;
-  MSGPACK_DEFINE(addr, node, gcs, is_worker, seed);
+  uint64_t inline_limit = kInlineLimitBytes;  // returns and puts above it go to the node's store
+  uint32_t lineage_cap = 100'000;             // finished tasks whose lineage is kept, per owner
+  MSGPACK_DEFINE(addr, node, gcs, is_worker, seed, inline_limit, lineage_cap);
 };
 
 // Waiter id of the start handshake (a driver's Init waits for its job id).
@@ -46,6 +48,8 @@ class Owner final : public Component {
   size_t borrowed_objects() const { return borrowed_.size(); }
   size_t pending_tasks() const { return tasks_.size(); }
   size_t waiters() const { return waiters_.size(); }
+  size_t lineage_entries() const { return lineage_.size(); }
+  uint64_t reconstructions() const { return reconstructions_; }
   // The value hash of every object this owner has seen complete (for the sim's
   // "one id, one value" invariant).
   static constexpr uint64_t kWaitTimerBase = 1ull << 62;
@@ -60,6 +64,8 @@ class Owner final : public Component {
     int64_t refs = 0;               // handles, task holds, containment, parked returns
     int64_t borrowers = 0;          // registrations by other processes
     std::vector<Addr> status_requests;
+    bool lost_copies = false;       // ready and in_store, but every copy died: rebuild before use
+    std::string lost_why;           // lost for good (ObjectLostError), when not empty
   };
   struct Borrowed {
     Addr owner;
@@ -80,7 +86,18 @@ class Owner final : public Component {
     uint32_t unresolved = 0;
     bool submitted = false;
     int32_t retries_left = 0;
-    std::vector<RefInfo> holds;  // released when the task ends
+    std::vector<RefInfo> holds;  // released when the task ends (or kept by its lineage)
+    NodeId placed = 0;           // the node it was last forwarded to (TaskPlaced) ...
+    uint32_t placed_hop = 0;     // ... and how many hops that took
+  };
+  // What re-runs a finished task whose stored returns were all lost: its spec
+  // (ref arguments unresolved) and the holds on its arguments, kept while any
+  // of its returns is alive (and at most `lineage_cap` of them, oldest dropped).
+  struct Lineage {
+    TaskSpec spec;
+    std::vector<RefInfo> holds;
+    int32_t retries_left = 0;
+    uint32_t live_returns = 0;
   };
   struct Waiter {
     bool is_get = true;
@@ -106,6 +123,14 @@ class Owner final : public Component {
   void OnTaskDone(const Addr& from, const TaskDone& m, Context& cx);
   void OnTaskFailed(const TaskFailed& m, Context& cx);
   void OnDeaths(const Deaths& m, Context& cx);
+  void RetryOrFail(std::unordered_map<TaskId, PendingTask, IdHash>::iterator it, const std::string& kind,
+                   const std::string& message, Context& cx);
+  // Rebuilds a lost stored object by re-running its task (and, through its
+  // arguments, whatever else is lost and needed). False if it cannot: then
+  // the object is lost for good.
+  bool Reconstruct(const ObjectId& id, Context& cx);
+  void DropLineage(const TaskId& task, Context& cx);
+  void WakeFetchWaiters(const ObjectId& id, Context& cx);
   ObjectValue LostValue(const RefInfo& r) const;
   bool IsDead(const Addr& a) const;
   void OnTaskReturned(const CmdTaskReturned& c, Context& cx);
@@ -141,6 +166,9 @@ class Owner final : public Component {
   std::unordered_map<ObjectId, Owned, IdHash> owned_;
   std::unordered_map<ObjectId, Borrowed, IdHash> borrowed_;
   std::unordered_map<TaskId, PendingTask, IdHash> tasks_;
+  std::unordered_map<TaskId, Lineage, IdHash> lineage_;
+  std::deque<TaskId> lineage_order_;  // oldest first, for the cap
+  uint64_t reconstructions_ = 0;
   // object -> tasks and waiters that wait for it (ordered vectors: deterministic)
   std::unordered_map<ObjectId, std::vector<TaskId>, IdHash> dependents_;
   std::unordered_map<ObjectId, std::vector<uint64_t>, IdHash> object_waiters_;

@@ -191,7 +191,8 @@ static const char* const kMessageNames[] = {
     "WorkerBlocked", "WorkerUnblocked", "ResumeGrant", "PutObject", "FetchObject",
     "ObjectReady", "PullObject", "ObjectChunk", "FreeObjects", "AddObjectLocation",
     "GetObjectStatus", "ObjectStatus", "AddBorrower", "AddBorrowerAck",
-    "RemoveBorrower", "ReturnRefsAck", "WorkerOwnership", "WorkerDied", "TaskFailed", "Deaths"};
+    "RemoveBorrower", "ReturnRefsAck", "WorkerOwnership", "WorkerDied", "TaskFailed", "Deaths", "HealthCheck",
+    "HealthCheckAck", "TaskPlaced"};
 static_assert(sizeof(kMessageNames) / sizeof(kMessageNames[0]) == std::variant_size_v<Message>);
 
 const char* MessageName(size_t index) {

@@ -167,13 +167,22 @@ struct TaskFailed { TaskId task; uint32_t attempt = 0; std::string kind; std::st
 // owned by a dead process are gone with it (OwnerDiedError for borrowers).
 struct Deaths { std::vector<Addr> procs; std::vector<NodeId> nodes; std::string cause;
   MSGPACK_DEFINE(procs, nodes, cause); };
+// Failure detection: the control service pings every node each period; a node
+// that misses `health_misses` periods in a row is declared dead.
+struct HealthCheck { uint64_t seq = 0; MSGPACK_DEFINE(seq); };
+struct HealthCheckAck { NodeId node = 0; uint64_t seq = 0; MSGPACK_DEFINE(node, seq); };
+// A node -> a task's owner: the task was forwarded to `node` (its `hop`-th
+// placement), so the owner knows which node's death loses it.
+struct TaskPlaced { TaskId task; uint32_t attempt = 0; NodeId node = 0; uint32_t hop = 0;
+  MSGPACK_DEFINE(task, attempt, node, hop); };
 
 using Message = std::variant<RegisterNode, ResourceReport, ClusterView, RegisterJob, JobRegistered,
                              SubmitTask, ExecuteTask, TaskDone, TaskFinished, RegisterWorker,
                              WorkerBlocked, WorkerUnblocked, ResumeGrant, PutObject, FetchObject,
                              ObjectReady, PullObject, ObjectChunk, FreeObjects, AddObjectLocation,
                              GetObjectStatus, ObjectStatus, AddBorrower, AddBorrowerAck,
-                             RemoveBorrower, ReturnRefsAck, WorkerOwnership, WorkerDied, TaskFailed, Deaths>;
+                             RemoveBorrower, ReturnRefsAck, WorkerOwnership, WorkerDied, TaskFailed, Deaths, HealthCheck,
+                             HealthCheckAck, TaskPlaced>;
 
 const char* MessageName(const Message& m);
 const char* MessageName(size_t index);

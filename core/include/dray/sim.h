@@ -46,5 +46,13 @@ RunStats LastStats();
 // (the lowest address first), as soon as the driver next waits; returns false
 // if there is no such worker. Throws outside a simulation.
 bool CrashWorkerRunning(const std::string& task_name);
+// Crashes a whole node (its node manager, its store's contents and every
+// worker on it) as soon as the driver next waits. The control service
+// declares it dead after its missed health checks (docs/fault-tolerance.md).
+// Node 0 runs the driver and cannot be crashed. Throws on a bad node.
+void CrashNode(uint32_t node);
+// Starts a new node shaped like the others (a crashed node returns as a new
+// node, with a new id); returns its id.
+uint32_t AddNode();
 
 }  // namespace dray::sim
