@@ -221,11 +221,12 @@ void NodeManager::Forward(TaskSpec spec, NodeId target, Context& cx) {
 
 void NodeManager::Enqueue(TaskSpec spec, Context& cx) {
   Queued q;
+  std::vector<std::pair<ObjectId, std::pair<Addr, std::vector<NodeId>>>> pulls;
   for (const auto& a : spec.args) {
     if (a.kind == TaskArg::kRef && a.in_store && store_.count(a.ref.id) == 0 &&
         std::find(q.missing.begin(), q.missing.end(), a.ref.id) == q.missing.end()) {
       q.missing.push_back(a.ref.id);
-      EnsureLocal(a.ref.id, a.ref.owner, a.locations, cx);
+      pulls.push_back({a.ref.id, {a.ref.owner, a.locations}});
     }
   }
   queued_demand_.Add(spec.resources);
@@ -238,6 +239,8 @@ void NodeManager::Enqueue(TaskSpec spec, Context& cx) {
     q.spec = std::move(spec);
     waiting_args_.emplace(id, std::move(q));
   }
+  // After the task waits for them: a pull that fails at once hands it back.
+  for (const auto& [id, from] : pulls) EnsureLocal(id, from.first, from.second, cx);
   MarkDirty(cx);
   TryDispatch(cx);
 }
@@ -522,7 +525,16 @@ void NodeManager::EnsureLocal(const ObjectId& id, const Addr& owner, const std::
                               Context& cx) {
   if (store_.count(id) || pulls_.count(id)) return;
   std::vector<NodeId> remote;
-  for (NodeId n : locations) if (n != cfg_.node) remote.push_back(n);
+  bool any_dead = false;
+  for (NodeId n : locations) {
+    if (n == cfg_.node) continue;
+    if (dead_nodes_.count(n)) { any_dead = true; continue; }
+    remote.push_back(n);
+  }
+  if (remote.empty() && any_dead) {
+    PullFailed(id, "object " + id.Str() + ": every node that held it died", cx);
+    return;
+  }
   if (remote.empty()) return;  // it is on its way to this node's store
   Pull& p = pulls_[id];
   p.locations = std::move(remote);

@@ -491,6 +491,14 @@ void Owner::OnDeaths(const Deaths& m, Context& cx) {
   std::sort(failed.begin(), failed.end());  // a deterministic order
   for (const auto& id : failed) ObjectBecameReady(id, cx);
   if (m.nodes.empty()) return;
+  // Copies on dead nodes are gone. An object with none left is rebuilt when
+  // it is next needed (lineage), or is lost.
+  for (auto& [id, o] : owned_) {
+    if (!o.in_store || o.locations.empty()) continue;
+    auto& locs = o.locations;
+    for (NodeId n : m.nodes) locs.erase(std::remove(locs.begin(), locs.end(), n), locs.end());
+    if (locs.empty() && o.ready) o.lost_copies = true;
+  }
   // Tasks last placed on a dead node are lost with it: retried, or failed.
   std::vector<TaskId> lost_tasks;
   for (const auto& [id, t] : tasks_)
@@ -502,14 +510,6 @@ void Owner::OnDeaths(const Deaths& m, Context& cx) {
                 "node " + std::to_string(it->second.placed) + " died while it held task '" + it->second.spec.name +
                     "' (attempt " + std::to_string(it->second.spec.attempt + 1) + "): " + m.cause,
                 cx);
-  }
-  // Copies on dead nodes are gone. An object with none left is rebuilt when
-  // it is next needed (lineage), or is lost.
-  for (auto& [id, o] : owned_) {
-    if (!o.in_store || o.locations.empty()) continue;
-    auto& locs = o.locations;
-    for (NodeId n : m.nodes) locs.erase(std::remove(locs.begin(), locs.end(), n), locs.end());
-    if (locs.empty() && o.ready) o.lost_copies = true;
   }
 }
 
