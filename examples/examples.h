@@ -33,6 +33,11 @@ struct ExampleResult {
   std::map<std::string, double> timings_s;
   // Why !ok: every mismatch, joined by "; ".
   std::string error;
+  // Expectations that hold only when nothing fails: which task finishes first
+  // follows from the sleeps, unless a crash makes one run again. The tests
+  // check these per cluster shape, like the timings; a run with injected
+  // faults does not.
+  std::string order_error;
   // The example deliberately leaves a task queued that cannot run on this
   // cluster (the GPU task on a cluster without GPUs), so the cluster is not
   // quiet and empty afterwards.
@@ -103,11 +108,16 @@ class Checker {
   void Check(bool cond, const std::string& what) {
     if (!cond) errors_.push_back(what);
   }
+  // An expectation about completion order (see ExampleResult::order_error).
+  void CheckOrder(bool cond, const std::string& what) {
+    if (!cond) order_errors_.push_back(what);
+  }
   // Fills ok and error.
   void Finish(ExampleResult& r) const;
 
  private:
   std::vector<std::string> errors_;
+  std::vector<std::string> order_errors_;
 };
 
 }  // namespace dray::examples

@@ -58,6 +58,11 @@ void Checker::Finish(ExampleResult& r) const {
     if (!r.error.empty()) r.error += "; ";
     r.error += e;
   }
+  r.order_error.clear();
+  for (const auto& e : order_errors_) {
+    if (!r.order_error.empty()) r.order_error += "; ";
+    r.order_error += e;
+  }
 }
 
 const std::vector<ExampleInfo>& AllExamples() {

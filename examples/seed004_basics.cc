@@ -63,7 +63,7 @@ ExampleResult RunWaitNumReturns() {
   r.output.push_back(Format("%zu %zu", w.ready.size(), w.unready.size()));
   c.Check(w.ready.size() == 2 && w.unready.size() == 2,
           Format("Wait(num_returns=2) gave %zu ready, %zu unready", w.ready.size(), w.unready.size()));
-  c.Check(w.ready.size() == 2 && w.ready[0] == refs[0] && w.ready[1] == refs[1],
+  c.CheckOrder(w.ready.size() == 2 && w.ready[0] == refs[0] && w.ready[1] == refs[1],
           "the two ready refs are not slow_function(0) and slow_function(1)");
 
   w = dray::Wait(refs, static_cast<int>(refs.size()));

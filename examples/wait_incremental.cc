@@ -83,7 +83,7 @@ ExampleResult RunWaitIncremental() {
   r.output.push_back(Format("result = %d", sum));
   r.summary = Format("sum %d in %.3f s, order %s", sum, duration, FormatList(order).c_str());
   c.Check(sum == 6, Format("sum is %d, expected 6", sum));
-  c.Check(order == expect_order,
+  c.CheckOrder(order == expect_order,
           "processed in order " + FormatList(order) + ", expected completion order " + FormatList(expect_order));
   c.Finish(r);
   return r;

@@ -231,8 +231,11 @@ RunOutcome RunWorkload(const Options& o, uint64_t seed, const std::string& workl
   } else {
     r = ex->run();  // catches exceptions itself
   }
-  out.ok = r.ok;
-  out.detail = r.ok ? r.summary : r.error;
+  // Completion order follows the sleeps only when nothing fails.
+  bool order_counts =
+      o.extra_spec.find("faults=") == std::string::npos || o.extra_spec.find("faults=none") != std::string::npos;
+  out.ok = r.ok && (!order_counts || r.order_error.empty());
+  out.detail = !r.ok ? r.error : !out.ok ? r.order_error : r.summary;
   out.output = r.output;
   return out;
 }

@@ -62,9 +62,9 @@ SimSpec ParseSimSpec(const std::string& text) {
     else if (k == "health_period_ms") s.health_period_ms = ParseNumber<int64_t>(k, v, text);
     else if (k == "health_misses") s.health_misses = ParseNumber<uint32_t>(k, v, text);
     else if (k == "faults") {
-      if (v != "none" && v != "workers")
+      if (v != "none" && v != "workers" && v != "swarm")
         throw Error("dray: simulation spec '" + text + "': faults '" + v +
-                    "' are not available in this build (known: none, workers)");
+                    "' are not available in this build (known: none, workers, swarm)");
       s.faults = v;
     } else {
       throw Error("dray: simulation spec '" + text + "': unknown key '" + k +

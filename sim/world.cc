@@ -107,8 +107,8 @@ struct World::UserThread final : internal::ProcessRuntime {
         return c;
       }
       if (w->deadlock_)
-        throw Error("dray sim: deadlock at virtual time " + std::to_string(w->now_) +
-                    " ns: process " + p->addr.Str() + " waits for objects, but nothing in the cluster can run");
+        throw Error("dray sim: deadlock at virtual time " + std::to_string(w->now_) + " ns: process " +
+                    p->addr.Str() + " waits for objects, but nothing in the cluster can run." + w->StuckReport());
       Park();
     }
   }
@@ -242,6 +242,13 @@ struct World::UserThread final : internal::ProcessRuntime {
 
 World::World(SimSpec spec)
     : spec_(std::move(spec)), root_(spec_.seed), net_rng_(root_.Fork("network")), fault_rng_(root_.Fork("faults")) {
+  if (spec_.faults == "swarm") {
+    // The fault mix is drawn from the seed (docs/fault-tolerance.md).
+    static constexpr int64_t kEvery[] = {2'000, 10'000, 50'000, 200'000};
+    static constexpr uint32_t kNodeShare[] = {0, 100, 300};
+    spec_.fault_every_us = kEvery[fault_rng_.Below(4)];
+    node_crash_permille_ = kNodeShare[fault_rng_.Below(3)];
+  }
   if (!spec_.trace.empty()) {
     trace_ = TraceWriter::Open(spec_.trace, {{"seed", std::to_string(spec_.seed)},
                                              {"spec", FormatSimSpec(spec_)},
@@ -288,7 +295,7 @@ internal::ProcessRuntime* World::StartDriver() {
   Proc& d = AddProc(driver_, std::make_unique<Owner>(oc), oc.seed, Pack(oc));
   d.owner = static_cast<Owner*>(d.comp.get());
   d.user = std::make_unique<UserThread>(this, &d);
-  if (spec_.faults == "workers")
+  if (spec_.faults == "workers" || spec_.faults == "swarm")
     Push(Event{1 + static_cast<TimeNs>(fault_rng_.Below(static_cast<uint64_t>(2 * spec_.fault_every_us * 1000))), 0,
                Ev::kFault, 0});
   // The driver starts once the nodes had a moment to register.
@@ -469,20 +476,7 @@ void World::RunOne(Event& e) {
       return;
     case Ev::kCrash:
       if (p->node) {
-        // The whole node: its node manager (and store) and every worker on it.
-        NodeId n = p->addr.node;
-        std::vector<uint64_t> keys;
-        for (auto& [k, q] : procs_)
-          if (q->addr.node == n && q->alive) keys.push_back(k);
-        std::sort(keys.begin(), keys.end());
-        for (uint64_t k : keys) {
-          Proc& q = *procs_.at(k);
-          q.alive = false;
-          if (q.user) Kill(*q.user);
-          Push(Event{now_, 0, Ev::kReap, k});
-        }
-        crashed_nodes_.push_back(n);
-        stats_.crashes += 1;
+        CrashNodeNow(p->addr.node);
         return;
       }
       CrashWorker(*p, "crashed (injected fault)");
@@ -610,14 +604,53 @@ void World::CrashWorker(Proc& p, const std::string& cause) {
 
 // faults=workers: every fault_every_us on average, until faults_until_ms,
 // a worker drawn from the seed crashes (busy or idle alike).
+// The whole node: its node manager (and store) and every worker on it. Its
+// messages in flight are still delivered; those to it are dropped.
+void World::CrashNodeNow(NodeId n) {
+  std::vector<uint64_t> keys;
+  for (auto& [k, q] : procs_)
+    if (q->addr.node == n && q->alive) keys.push_back(k);
+  for (uint64_t k : keys) {
+    Proc& q = *procs_.at(k);
+    q.alive = false;
+    if (q.user) Kill(*q.user);
+    Push(Event{now_, 0, Ev::kReap, k});
+  }
+  crashed_nodes_.push_back(n);
+  stats_.crashes += 1;
+}
+
+// faults=workers / swarm: a fault every fault_every_us on average until
+// faults_until_ms. A worker (busy or idle) crashes, or in a swarm, with the
+// drawn probability, a whole node other than node 0, which returns at once as
+// a new node (so the cluster keeps its size).
 void World::InjectFault() {
   if (now_ >= spec_.faults_until_ms * 1'000'000) return;
-  std::vector<Proc*> workers;
+  std::vector<NodeId> nodes;
   for (auto& [k, p] : procs_)
-    if (p->alive && p->user && p->user->fiber) workers.push_back(p.get());
-  if (!workers.empty()) CrashWorker(*workers[fault_rng_.Below(workers.size())], "crashed (injected fault)");
+    if (p->alive && p->node && p->addr.node != 0) nodes.push_back(p->addr.node);
+  if (!nodes.empty() && fault_rng_.Below(1000) < node_crash_permille_) {
+    CrashNodeNow(nodes[fault_rng_.Below(nodes.size())]);
+    AddNode();
+  } else {
+    std::vector<Proc*> workers;
+    for (auto& [k, p] : procs_)
+      if (p->alive && p->user && p->user->fiber) workers.push_back(p.get());
+    if (!workers.empty()) CrashWorker(*workers[fault_rng_.Below(workers.size())], "crashed (injected fault)");
+  }
   TimeNs gap = 1 + static_cast<TimeNs>(fault_rng_.Below(static_cast<uint64_t>(2 * spec_.fault_every_us * 1000)));
   Push(Event{now_ + gap, 0, Ev::kFault, 0});
+}
+
+// Who waits for what, for a deadlock report.
+std::string World::StuckReport() const {
+  std::string out;
+  for (const auto& [k, p] : procs_) {
+    if (!p->alive) continue;
+    std::string s = p->owner ? p->owner->Pending() : p->node ? p->node->Pending() : "";
+    if (!s.empty()) out += "\n  " + p->addr.Str() + ":" + s;
+  }
+  return out;
 }
 
 // Health checks alone never keep a run going, unless a crashed node has not

@@ -103,7 +103,9 @@ class World {
   void Kill(UserThread& u);
   void CrashWorker(Proc& p, const std::string& cause);
   Proc& AddNodeManager(NodeId n);
+  void CrashNodeNow(NodeId n);
   bool Idle() const;  // nothing but background events can happen
+  std::string StuckReport() const;
   void InjectFault();
   struct Stack {
     char* map = nullptr;  // the mapping, guard page first
@@ -117,6 +119,7 @@ class World {
   Prng root_;
   Prng net_rng_;
   Prng fault_rng_;
+  uint32_t node_crash_permille_ = 0;  // faults=swarm: the share of faults that crash a node
   TimeNs now_ = 0;
   TimeNs init_time_ = 0;
   uint64_t seq_ = 0;

@@ -146,6 +146,7 @@ TEST_P(ExamplesTest, AnswersAndVirtualTimings) {
   for (const auto& line : r.output) std::printf("  | %s\n", line.c_str());
   for (const auto& [k, v] : r.timings_s) std::printf("  | timing %s = %.6f s\n", k.c_str(), v);
   EXPECT_TRUE(r.ok) << r.error;
+  EXPECT_TRUE(r.order_error.empty()) << r.order_error;
   CheckTimings(name, shape, r);
   if (!r.leaves_pending_task) {
     EXPECT_TRUE(run.after.Clean()) << "left behind: " << run.after.Str();

@@ -38,10 +38,15 @@ if(TARGET dray-sim)
                    --spec faults=workers,fault_every_us=2000,faults_until_ms=500,task_retries=-1)
   set_tests_properties(swarm.random_dag_worker_crashes PROPERTIES
                        PASS_REGULAR_EXPRESSION "300 of 300 runs passed \\([1-9][0-9]* injected crashes\\)")
-  add_test(NAME swarm.examples_worker_crashes
+  add_test(NAME swarm.random_dag
+           COMMAND dray-sim --workload random_dag --tasks 300 --seeds 1-300 --nodes 4 --cpus 2 --quiet
+                   --spec faults=swarm,faults_until_ms=500,task_retries=-1,inline_kb=0,head_cpus=0)
+  set_tests_properties(swarm.random_dag PROPERTIES
+                       PASS_REGULAR_EXPRESSION "300 of 300 runs passed \\([1-9][0-9]* injected crashes\\)")
+  add_test(NAME swarm.examples
            COMMAND dray-sim --workload all --seeds 1-20 --nodes 3 --cpus 2 --quiet
-                   --spec faults=workers,fault_every_us=50000,faults_until_ms=3000,task_retries=-1)
-  set_tests_properties(swarm.examples_worker_crashes PROPERTIES
+                   --spec faults=swarm,faults_until_ms=2000,task_retries=-1)
+  set_tests_properties(swarm.examples PROPERTIES
                        PASS_REGULAR_EXPRESSION "300 of 300 runs passed \\([1-9][0-9]* injected crashes\\)")
   add_test(NAME dray_sim.bad_flag COMMAND dray-sim --workload four_tasks --bogus 1)
   set_tests_properties(dray_sim.bad_flag PROPERTIES PASS_REGULAR_EXPRESSION "unknown flag '--bogus'.*usage: dray-sim")

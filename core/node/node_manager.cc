@@ -56,7 +56,14 @@ void NodeManager::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
       [&](const auto& m) {
         using M = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<M, ClusterView>) {
-          for (const auto& v : m.nodes) if (v.node != cfg_.node) view_[v.node] = v;
+          // The view replaces ours (except our own entry): a node missing
+          // from it is gone.
+          std::optional<NodeView> self;
+          if (auto it = view_.find(cfg_.node); it != view_.end()) self = it->second;
+          view_.clear();
+          if (self) view_[cfg_.node] = *self;
+          for (const auto& v : m.nodes)
+            if (v.node != cfg_.node && dead_nodes_.count(v.node) == 0) view_[v.node] = v;
           // A view may make a waiting infeasible task placeable.
           if (!infeasible_.empty()) {
             auto waiting = std::move(infeasible_);
@@ -480,6 +487,22 @@ void NodeManager::PullFailed(const ObjectId& id, const std::string& why, Context
 
 bool NodeManager::OwnerDead(const Addr& owner) const {
   return dead_owners_.count(owner) != 0 || dead_nodes_.count(owner.node) != 0;
+}
+
+std::string NodeManager::Pending() const {
+  std::string out;
+  size_t ready = 0;
+  for (const auto& [cls, q] : ready_) ready += q.size();
+  if (ready) out += " ready=" + std::to_string(ready);
+  if (!waiting_args_.empty()) out += " waiting_args=" + std::to_string(waiting_args_.size());
+  if (!leases_.empty()) out += " leased=" + std::to_string(leases_.size());
+  if (!infeasible_.empty()) out += " infeasible=" + std::to_string(infeasible_.size());
+  for (const auto& [id, p] : pulls_) {
+    out += " pull[" + id.Str() + " from";
+    for (NodeId n : p.locations) out += " " + std::to_string(n);
+    out += " chunks " + std::to_string(p.received) + "/" + std::to_string(p.num_chunks) + "]";
+  }
+  return out;
 }
 
 // ---- objects ----

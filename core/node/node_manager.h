@@ -49,6 +49,8 @@ class NodeManager final : public Component {
   size_t infeasible_tasks() const { return infeasible_.size(); }
   bool HasObject(const ObjectId& id) const { return store_.count(id) != 0; }
   std::vector<ObjectId> StoredIds() const;
+  // Queued tasks, tasks waiting for arguments and pulls (a deadlock report).
+  std::string Pending() const;
 
   // Timer ids (component-local).
   static constexpr uint64_t kReportTimer = 1;

@@ -122,6 +122,13 @@ void Owner::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
           if (it == tasks_.end() || it->second.spec.attempt != m.attempt || m.hop <= it->second.placed_hop) return;
           it->second.placed = m.node;
           it->second.placed_hop = m.hop;
+          if (IsDead(Addr{m.node, kAnyProc})) {
+            // Forwarded to a node already declared dead: it is lost there.
+            RetryOrFail(it, "WorkerCrashedError",
+                        "task '" + it->second.spec.name + "' was forwarded to node " + std::to_string(m.node) +
+                            ", which had died: " + dead_.at(Addr{m.node, kAnyProc}),
+                        cx);
+          }
         } else if constexpr (std::is_same_v<M, ExecuteTask>) {
           DRAY_ASSERT(!executing_, "a worker was handed a second task");
           executing_ = m.spec;
@@ -149,6 +156,16 @@ void Owner::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
               WakeFetchWaiters(m.id, cx);
               return;
             }
+            auto b = borrowed_.find(m.id);
+            if (b != borrowed_.end() && !b->second.lost && !IsDead(b->second.owner)) {
+              // Ask the owner again: it rebuilds a lost object, or says it is
+              // gone. The Get waits for its answer, then fetches anew.
+              fetches_.erase(it);
+              b->second.ready = false;
+              b->second.status_requested = false;
+              Track(RefInfo{m.id, b->second.owner}, cx);
+              return;
+            }
           }
           it->second.done = true;
           it->second.value = m.ok ? m.value : ErrorValue("ObjectLostError", m.error);
@@ -160,7 +177,8 @@ void Owner::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
           }
         } else if constexpr (std::is_same_v<M, GetObjectStatus>) {
           auto it = owned_.find(m.id);
-          if (it == owned_.end()) cx.Send(from, ObjectStatus{m.id});
+          if (it != owned_.end() && it->second.lost_copies) Reconstruct(m.id, cx);  // a borrower needs it
+          if (it == owned_.end() || !it->second.lost_why.empty()) cx.Send(from, ObjectStatus{m.id});
           else if (!it->second.ready) it->second.status_requests.push_back(from);
           else cx.Send(from, StatusOf(m.id, it->second));
         } else if constexpr (std::is_same_v<M, ObjectStatus>) {
@@ -513,6 +531,31 @@ void Owner::OnDeaths(const Deaths& m, Context& cx) {
   }
 }
 
+std::string Owner::Pending(size_t max) const {
+  std::vector<TaskId> ids;
+  for (const auto& [id, t] : tasks_) ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
+  std::string out;
+  size_t n = 0;
+  for (const TaskId& id : ids) {
+    if (n++ == max) { out += " ..."; break; }
+    const PendingTask& t = tasks_.at(id);
+    out += " task " + t.spec.name + "#" + std::to_string(id.v % 100000) + "(attempt " + std::to_string(t.spec.attempt) +
+           (t.submitted ? ", at node " + std::to_string(t.placed) : ", " + std::to_string(t.unresolved) + " args unresolved") +
+           ")";
+  }
+  for (const auto& [wid, w] : waiters_) {
+    if (w.done) continue;
+    out += " waiter " + std::to_string(wid) + "(" + std::to_string(w.unready) + " unready of " +
+           std::to_string(w.refs.size()) + ")";
+    for (const auto& r : w.refs) {
+      bool fetching = fetch_waiters_.count(r.id) != 0;
+      if (!IsReady(r) || fetching) out += " [" + r.id.Str() + (IsReady(r) ? " fetching" : " unready") + "]";
+    }
+  }
+  return out;
+}
+
 // ---- lineage ----
 
 bool Owner::Reconstruct(const ObjectId& id, Context& cx) {
@@ -775,6 +818,7 @@ bool Owner::ValueAvailable(const RefInfo& r, Context& cx) {
     locs = &o.locations;
   } else {
     const Borrowed& b = borrowed_.at(r.id);
+    if (!b.ready) return false;  // asked its owner again (its copies died)
     in_store = b.in_store;
     locs = &b.locations;
   }

@@ -49,6 +49,8 @@ class Owner final : public Component {
   size_t pending_tasks() const { return tasks_.size(); }
   size_t waiters() const { return waiters_.size(); }
   size_t lineage_entries() const { return lineage_.size(); }
+  // What this owner still waits for (a deadlock report), at most `max` items.
+  std::string Pending(size_t max = 8) const;
   uint64_t reconstructions() const { return reconstructions_; }
   // The value hash of every object this owner has seen complete (for the sim's
   // "one id, one value" invariant).
