@@ -44,10 +44,10 @@ if(TARGET dray-sim)
   set_tests_properties(swarm.random_dag PROPERTIES
                        PASS_REGULAR_EXPRESSION "300 of 300 runs passed \\([1-9][0-9]* injected crashes\\)")
   add_test(NAME swarm.examples
-           COMMAND dray-sim --workload all --seeds 1-20 --nodes 3 --cpus 2 --quiet
-                   --spec faults=swarm,faults_until_ms=2000,task_retries=-1)
+           COMMAND dray-sim --workload all --seeds 1-10 --nodes 3 --cpus 2 --quiet
+                   --spec faults=swarm,faults_until_ms=1000,task_retries=-1)
   set_tests_properties(swarm.examples PROPERTIES
-                       PASS_REGULAR_EXPRESSION "300 of 300 runs passed \\([1-9][0-9]* injected crashes\\)")
+                       PASS_REGULAR_EXPRESSION "150 of 150 runs passed \\([1-9][0-9]* injected crashes\\)")
   add_test(NAME dray_sim.bad_flag COMMAND dray-sim --workload four_tasks --bogus 1)
   set_tests_properties(dray_sim.bad_flag PROPERTIES PASS_REGULAR_EXPRESSION "unknown flag '--bogus'.*usage: dray-sim")
   add_test(NAME dray_sim.bad_workload COMMAND dray-sim --workload no_such_workload)
