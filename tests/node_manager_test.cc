@@ -349,3 +349,111 @@ TEST(NodeManagerTransfer, MissingObjectIsRetriedAfterAPause) {
 
 }  // namespace
 }  // namespace dray
+
+// ---- failures ----
+
+namespace dray {
+namespace {
+
+// A worker that dies mid-task: its resources come back, the owner hears of
+// the failed attempt, and the death goes to the control service to publish.
+TEST(NodeManagerFailures, AWorkerDyingMidTaskFailsItsAttempt) {
+  Stepper<NodeManager> nm{Config(0, 2)};
+  Addr w{0, 70};
+  nm.Deliver(w, RegisterWorker{w});
+  TaskSpec s = Spec(5, 1);
+  s.attempt = 2;
+  ASSERT_EQ(Sent<ExecuteTask>(nm.Deliver(kDriver, SubmitTask{s})).size(), 1u);
+  EXPECT_EQ(nm.comp.available(), Cpus(1));
+  auto fx = nm.Deliver(w, WorkerDied{w, "killed by signal 9"});
+  auto failed = Sent<TaskFailed>(fx);
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].first, kDriver);
+  EXPECT_EQ(failed[0].second.task, TaskId{5});
+  EXPECT_EQ(failed[0].second.attempt, 2u);
+  EXPECT_EQ(failed[0].second.kind, "WorkerCrashedError");
+  EXPECT_NE(failed[0].second.message.find("killed by signal 9"), std::string::npos);
+  auto deaths = Sent<Deaths>(fx);
+  ASSERT_EQ(deaths.size(), 1u);
+  EXPECT_EQ(deaths[0].first, kGcs);
+  EXPECT_EQ(deaths[0].second.procs, std::vector<Addr>{w});
+  EXPECT_EQ(nm.comp.available(), Cpus(2));
+  EXPECT_EQ(nm.comp.leased_workers(), 0u);
+  EXPECT_EQ(nm.comp.workers(), 0u);
+  // Told twice: nothing more.
+  EXPECT_TRUE(nm.Deliver(w, WorkerDied{w, "again"}).empty());
+}
+
+// A forwarded task: its owner learns where it went.
+TEST(NodeManagerFailures, ForwardingATaskTellsItsOwner) {
+  Stepper<NodeManager> nm{Config(0, 2)};
+  Addr w{0, 70};
+  nm.Deliver(w, RegisterWorker{w});
+  nm.Deliver(kGcs, ClusterView{1, {View(0, 2, 2), View(1, 2, 2)}});
+  nm.Deliver(kDriver, SubmitTask{Spec(5, 1)});  // runs here: half used now
+  TaskSpec s = Spec(6, 1);
+  s.attempt = 1;
+  auto fx = nm.Deliver(kDriver, SubmitTask{s});
+  ASSERT_EQ(Sent<SubmitTask>(fx).size(), 1u);
+  auto placed = Sent<TaskPlaced>(fx);
+  ASSERT_EQ(placed.size(), 1u);
+  EXPECT_EQ(placed[0].first, kDriver);
+  EXPECT_EQ(placed[0].second.node, 1u);
+  EXPECT_EQ(placed[0].second.hop, 1u);
+  EXPECT_EQ(placed[0].second.attempt, 1u);
+}
+
+// Published deaths: a dead owner's stored objects are freed and nothing more
+// is stored for it; a dead node leaves the view and a task whose argument
+// was only there goes back to its owner.
+TEST(NodeManagerFailures, DeathsFreeWhatTheDeadOwnedAndFailPullsFromDeadNodes) {
+  Stepper<NodeManager> nm{Config(0, 2)};
+  Addr dead_owner{0, 71};
+  nm.Deliver(dead_owner, PutObject{StoredObject{ObjectId{9, 1}, dead_owner, Bytes(500)}});
+  nm.Deliver(kDriver, PutObject{StoredObject{ObjectId{8, 1}, kDriver, Bytes(300)}});
+  ASSERT_EQ(nm.comp.store_objects(), 2u);
+  nm.Deliver(kGcs, ClusterView{1, {View(0, 2, 2), View(1, 2, 2)}});
+  // Not from the control service: ignored.
+  nm.Deliver(NodeAddr(1), Deaths{{dead_owner}, {}, "forged"});
+  EXPECT_EQ(nm.comp.store_objects(), 2u);
+  nm.Deliver(kGcs, Deaths{{dead_owner}, {}, "crashed"});
+  EXPECT_EQ(nm.comp.store_objects(), 1u);
+  EXPECT_EQ(nm.comp.store_used_bytes(), 300u);
+  nm.Deliver(dead_owner, PutObject{StoredObject{ObjectId{9, 2}, dead_owner, Bytes(10)}});
+  EXPECT_EQ(nm.comp.store_objects(), 1u);
+  // A task whose argument lives only on node 1 waits for a pull ...
+  TaskSpec s = Spec(7, 1);
+  TaskArg a;
+  a.kind = TaskArg::kRef;
+  a.ref = RefInfo{ObjectId{3, 1}, kDriver};
+  a.resolved = true;
+  a.in_store = true;
+  a.locations = {1};
+  s.args.push_back(a);
+  auto fx = nm.Deliver(kDriver, SubmitTask{s});
+  ASSERT_EQ(Sent<PullObject>(fx).size(), 1u);
+  // ... and node 1 dies: the pull can never finish.
+  auto fx2 = nm.Deliver(kGcs, Deaths{{}, {1}, "node 1 missed 5 health checks"});
+  auto failed = Sent<TaskFailed>(fx2);
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].first, kDriver);
+  EXPECT_EQ(failed[0].second.kind, "ObjectLostError");
+  EXPECT_NE(failed[0].second.message.find("every node that held it died"), std::string::npos);
+  EXPECT_EQ(nm.comp.queued_tasks(), 0u);
+  // Never forwarded to or pulled from a dead node again.
+  auto fx3 = nm.Deliver(kDriver, SubmitTask{s});
+  EXPECT_TRUE(Sent<PullObject>(fx3).empty());
+  EXPECT_EQ(Sent<TaskFailed>(fx3).size(), 1u);
+}
+
+TEST(NodeManagerFailures, AnswersHealthChecksFromTheControlServiceOnly) {
+  Stepper<NodeManager> nm{Config(3, 2)};
+  auto acks = Sent<HealthCheckAck>(nm.Deliver(kGcs, HealthCheck{12}));
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_EQ(acks[0].second.node, 3u);
+  EXPECT_EQ(acks[0].second.seq, 12u);
+  EXPECT_TRUE(nm.Deliver(NodeAddr(1), HealthCheck{13}).empty());
+}
+
+}  // namespace
+}  // namespace dray

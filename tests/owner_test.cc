@@ -3,6 +3,8 @@
 // borrowing and the worker's side of a task.
 #include "core/owner/owner.h"
 
+#include "core/proto/codec.h"
+
 #include <gtest/gtest.h>
 
 #include "step_harness.h"
@@ -448,6 +450,94 @@ TEST_F(WorkerTest, SubmissionsInsideATaskDeriveFromTheTaskId) {
   ASSERT_EQ(sub.size(), 1u);
   EXPECT_EQ(sub[0].second.spec.owner, kWorker);
   EXPECT_EQ(sub[0].second.spec.parent, spec.task);
+}
+
+}  // namespace
+}  // namespace dray
+
+// ---- failures ----
+
+namespace dray {
+namespace {
+
+TEST_F(DriverTest, AFailedAttemptIsResubmittedWithTheNextAttempt) {
+  TaskSpec s = Call("f");
+  s.max_retries = 1;
+  RefInfo r = Submit(s);
+  TaskId t = r.id.Task();
+  auto fx = o.Deliver(kNode, TaskFailed{t, 0, "WorkerCrashedError", "worker died"});
+  auto sub = Sent<SubmitTask>(fx);
+  ASSERT_EQ(sub.size(), 1u);
+  EXPECT_EQ(sub[0].second.spec.attempt, 1u);
+  // A stale report about attempt 0 changes nothing.
+  EXPECT_TRUE(o.Deliver(kNode, TaskFailed{t, 0, "WorkerCrashedError", "late"}).empty());
+  // Out of retries: the return becomes the error, and a Get gets it.
+  o.Deliver(kNode, TaskFailed{t, 1, "WorkerCrashedError", "worker died again"});
+  EXPECT_EQ(o.comp.pending_tasks(), 0u);
+  auto got = Effects<EfCompleteWait>(o.Command(CmdGet{9, {r}, -1}));
+  ASSERT_EQ(got.size(), 1u);
+  ASSERT_EQ(got[0].values.size(), 1u);
+  EXPECT_TRUE(got[0].values[0].is_error);
+  ErrorRecord rec;
+  std::string err;
+  ASSERT_TRUE(Unpack(got[0].values[0].data.str().data(), got[0].values[0].data.size(), &rec, &err)) << err;
+  EXPECT_EQ(rec.kind, "WorkerCrashedError");
+  EXPECT_NE(rec.message.find("no retries left of 1"), std::string::npos) << rec.message;
+}
+
+// A task forwarded to a node that then dies is retried; one still on a live
+// node is not.
+TEST_F(DriverTest, TasksPlacedOnADeadNodeAreRetried) {
+  RefInfo a = Submit(Call("f"));
+  RefInfo b = Submit(Call("g"));
+  o.Deliver(kNode, TaskPlaced{a.id.Task(), 0, 3, 1});
+  o.Deliver(kNode, TaskPlaced{b.id.Task(), 0, 4, 1});
+  auto fx = o.Deliver(kGcs, Deaths{{}, {3}, "node 3 missed 5 health checks"});
+  auto sub = Sent<SubmitTask>(fx);
+  ASSERT_EQ(sub.size(), 1u);
+  EXPECT_EQ(sub[0].second.spec.task, a.id.Task());
+  EXPECT_EQ(sub[0].second.spec.attempt, 1u);
+  // Forwarded to a node already known dead: retried at once.
+  auto fx2 = o.Deliver(kNode, TaskPlaced{a.id.Task(), 1, 3, 1});
+  ASSERT_EQ(Sent<SubmitTask>(fx2).size(), 1u);
+  EXPECT_EQ(Sent<SubmitTask>(fx2)[0].second.spec.attempt, 2u);
+}
+
+// A stored result whose only copy dies is rebuilt when a Get needs it: its
+// task runs again (lineage), and the Get fetches the new copy.
+TEST_F(DriverTest, ALostStoredResultIsRebuiltWhenNeeded) {
+  RefInfo r = Submit(Call("f"));
+  Done(r, Stored(r.id.Task(), 2, 200'000));
+  EXPECT_EQ(o.comp.lineage_entries(), 1u);
+  // Nothing is rebuilt merely because the copy died ...
+  EXPECT_TRUE(Sent<SubmitTask>(o.Deliver(kGcs, Deaths{{}, {2}, "node 2 died"})).empty());
+  // ... only once a Get needs it.
+  auto fx = o.Command(CmdGet{4, {r}, -1});
+  auto sub = Sent<SubmitTask>(fx);
+  ASSERT_EQ(sub.size(), 1u);
+  EXPECT_EQ(sub[0].second.spec.attempt, 1u);
+  EXPECT_EQ(o.comp.reconstructions(), 1u);
+  EXPECT_TRUE(Effects<EfCompleteWait>(fx).empty());
+  auto fx2 = o.Deliver(kWorker, TaskDone{r.id.Task(), 1, kWorker, {Stored(r.id.Task(), 5, 200'000)}});
+  auto fetch = Sent<FetchObject>(fx2);
+  ASSERT_EQ(fetch.size(), 1u);
+  EXPECT_EQ(fetch[0].second.locations, std::vector<NodeId>{5});
+}
+
+// A Put object cannot be rebuilt: losing every copy gives ObjectLostError.
+TEST_F(DriverTest, ALostPutObjectIsLost) {
+  auto fx = o.Command(CmdPut{Value(std::string(200'000, 'p'))});
+  RefInfo r{Effects<EfCommandResult>(fx).at(0).ids.at(0), kDriver};
+  o.Deliver(kNode, AddObjectLocation{r.id, 4});
+  o.Deliver(kGcs, Deaths{{}, {0, 4}, "nodes died"});
+  auto got = Effects<EfCompleteWait>(o.Command(CmdGet{5, {r}, -1}));
+  ASSERT_EQ(got.size(), 1u);
+  ASSERT_TRUE(got[0].values.at(0).is_error);
+  ErrorRecord rec;
+  std::string err;
+  ASSERT_TRUE(Unpack(got[0].values[0].data.str().data(), got[0].values[0].data.size(), &rec, &err)) << err;
+  EXPECT_EQ(rec.kind, "ObjectLostError");
+  EXPECT_NE(rec.message.find("was put"), std::string::npos) << rec.message;
 }
 
 }  // namespace

@@ -36,6 +36,12 @@ void Owner::StepInner(const Input& in, Context& cx) {
       uint64_t w = t->id - kWaitTimerBase;
       auto it = waiters_.find(w);
       if (it != waiters_.end() && !it->second.done) CompleteWaiter(w, kWaitTimeout, cx);
+    } else if (t->id >= kFetchRetryBase) {
+      auto it = fetch_retries_.find(t->id);
+      if (it == fetch_retries_.end()) return;
+      ObjectId id = it->second;
+      fetch_retries_.erase(it);
+      WakeFetchWaiters(id, cx);
     }
   }
 }
@@ -154,6 +160,16 @@ void Owner::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
               // Its copies died: it is (or will be) rebuilt; fetch again then.
               fetches_.erase(it);
               WakeFetchWaiters(m.id, cx);
+              return;
+            }
+            if (o != owned_.end() && o->second.in_store && ++o->second.fetch_failures <= kFetchRetries) {
+              // The node knows of a death this owner has not heard of yet
+              // (the news travels separately): fetch again shortly, by when
+              // the copies are known lost and the object gets rebuilt.
+              fetches_.erase(it);
+              uint64_t tid = kFetchRetryBase + next_fetch_retry_++;
+              fetch_retries_[tid] = m.id;
+              cx.SetTimer(tid, cx.now() + kFetchRetryNs);
               return;
             }
             auto b = borrowed_.find(m.id);
@@ -511,12 +527,18 @@ void Owner::OnDeaths(const Deaths& m, Context& cx) {
   if (m.nodes.empty()) return;
   // Copies on dead nodes are gone. An object with none left is rebuilt when
   // it is next needed (lineage), or is lost.
+  std::vector<ObjectId> rebuild;
   for (auto& [id, o] : owned_) {
     if (!o.in_store || o.locations.empty()) continue;
     auto& locs = o.locations;
     for (NodeId n : m.nodes) locs.erase(std::remove(locs.begin(), locs.end(), n), locs.end());
-    if (locs.empty() && o.ready) o.lost_copies = true;
+    if (locs.empty() && o.ready) {
+      o.lost_copies = true;
+      rebuild.push_back(id);
+    }
   }
+  std::sort(rebuild.begin(), rebuild.end());
+  for (const ObjectId& id : rebuild) WakeFetchWaiters(id, cx);  // Gets waiting for a fetch retry
   // Tasks last placed on a dead node are lost with it: retried, or failed.
   std::vector<TaskId> lost_tasks;
   for (const auto& [id, t] : tasks_)
@@ -586,6 +608,7 @@ bool Owner::Reconstruct(const ObjectId& id, Context& cx) {
     r->second.lost_copies = false;
     r->second.ready = false;
     r->second.in_store = false;
+    r->second.fetch_failures = 0;
     fetches_.erase(r->first);
   }
   PendingTask t;

@@ -55,6 +55,9 @@ class Owner final : public Component {
   // The value hash of every object this owner has seen complete (for the sim's
   // "one id, one value" invariant).
   static constexpr uint64_t kWaitTimerBase = 1ull << 62;
+  static constexpr uint64_t kFetchRetryBase = 1ull << 61;  // below kWaitTimerBase
+  static constexpr TimeNs kFetchRetryNs = 10'000'000;
+  static constexpr uint32_t kFetchRetries = 5;
 
  private:
   struct Owned {
@@ -67,6 +70,7 @@ class Owner final : public Component {
     int64_t borrowers = 0;          // registrations by other processes
     std::vector<Addr> status_requests;
     bool lost_copies = false;       // ready and in_store, but every copy died: rebuild before use
+    uint32_t fetch_failures = 0;    // fetches that failed while its copies seemed alive
     std::string lost_why;           // lost for good (ObjectLostError), when not empty
   };
   struct Borrowed {
@@ -171,6 +175,8 @@ class Owner final : public Component {
   std::unordered_map<TaskId, Lineage, IdHash> lineage_;
   std::deque<TaskId> lineage_order_;  // oldest first, for the cap
   uint64_t reconstructions_ = 0;
+  std::map<uint64_t, ObjectId> fetch_retries_;  // timer -> object to fetch again
+  uint64_t next_fetch_retry_ = 0;
   // object -> tasks and waiters that wait for it (ordered vectors: deterministic)
   std::unordered_map<ObjectId, std::vector<TaskId>, IdHash> dependents_;
   std::unordered_map<ObjectId, std::vector<uint64_t>, IdHash> object_waiters_;
