@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: sets up, builds, runs every example program in the simulator
-# (1 node x 4 CPUs, then 3 nodes x 2 CPUs), then a seeded simulation of a
-# random task DAG with dray-sim, whose trace dray replay re-steps.
+# (1 node x 4 CPUs, then 3 nodes x 2 CPUs), then a seeded failure simulation
+# of a random task DAG with dray-sim (workers and nodes crash), whose trace
+# dray replay re-steps, then a small swarm over the examples.
 # Exits non-zero if any run fails.
 # Environment: BUILD_DIR (default build), JOBS (default 2),
 #              DEMO_TIMEOUT (seconds per run, default 300).
@@ -70,16 +71,20 @@ mkdir -p "$build/demo"
 trace="$build/demo/random_dag_seed42.db"
 timeline="$build/demo/random_dag_seed42.json"
 rm -f "$trace" "$timeline"
-banner "seeded simulation: dray-sim --seed 42 --nodes 5 --cpus 2 --workload random_dag"
-run "dray-sim random_dag seed 42" "" "$build/dray-sim" --seed 42 --nodes 5 --cpus 2 --workload random_dag \
-  --trace "$trace" --timeline "$timeline"
+failspec="faults=swarm,faults_until_ms=500,task_retries=-1,inline_kb=0,head_cpus=0"
+banner "seeded failure simulation: dray-sim --seed 42 --nodes 5 --cpus 2 --workload random_dag --spec $failspec"
+run "dray-sim random_dag seed 42 with faults" "" "$build/dray-sim" --seed 42 --nodes 5 --cpus 2 --workload random_dag \
+  --tasks 300 --spec "$failspec" --trace "$trace" --timeline "$timeline"
 banner "replay of its trace: dray replay $trace"
 run "dray replay" "" "$build/dray" replay "$trace"
 echo "(timeline for chrome://tracing or Perfetto: $timeline)"
+banner "a swarm: every example under 5 seeds of random worker and node crashes"
+run "dray-sim swarm over the examples" "" "$build/dray-sim" --workload all --seeds 1-5 --nodes 3 --cpus 2 --quiet \
+  --spec faults=swarm,faults_until_ms=1000,task_retries=-1
 
 echo
 if [[ ${#failed[@]} -eq 0 ]]; then
-  echo "demo: all $runs runs passed (${#examples[@]} examples x ${#specs[@]} cluster shapes, then dray-sim and its replay)"
+  echo "demo: all $runs runs passed (${#examples[@]} examples x ${#specs[@]} cluster shapes, then a failure simulation, its replay and a swarm)"
 else
   echo "demo: ${#failed[@]} of $runs runs FAILED:"
   printf '  %s\n' "${failed[@]}"
