@@ -137,6 +137,27 @@ TEST_F(TraceTest, ReplayOfARecordedRunHasNoDivergence) {
   EXPECT_EQ(std::to_string(r.components), Sql(run_->path, "SELECT count(*) FROM events WHERE kind = 'create'"));
 }
 
+// A run with crashed workers and nodes, a node that joins later and lost
+// objects rebuilt replays without divergence as well.
+TEST(TraceFaults, ARunWithCrashesReplays) {
+  std::string path = TempPath("faults");
+  dray::Init(dray::Config{.sim = "seed=5,nodes=3,cpus=2,head_cpus=0,inline_kb=0,faults=swarm,faults_until_ms=300,"
+                                 "task_retries=-1,trace=" + path});
+  std::vector<dray::ObjectRef<int>> refs;
+  for (int i = 0; i < 40; ++i) refs.push_back(dray::Task(Square).Remote(i));
+  dray::ObjectRef<int> sum = dray::Task(SumOfTwo).Remote(refs[2], refs[3]);
+  dray::sim::CrashNode(1);
+  dray::sim::AddNode();
+  for (int i = 0; i < 40; ++i) ASSERT_EQ(*dray::Get(refs[i]), i * i);
+  EXPECT_EQ(*dray::Get(sum), 13);
+  dray::Shutdown();
+  EXPECT_GT(dray::sim::LastStats().crashes, 0u);
+  ReplayResult r = Replay(path);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_GT(r.events, 0u);
+  std::remove(path.c_str());
+}
+
 TEST_F(TraceTest, MetaHoldsTheRunsTraceHash) {
   EXPECT_EQ(Sql(run_->path, "SELECT value FROM meta WHERE key = 'trace_hash'"), std::to_string(run_->trace_hash));
   EXPECT_EQ(Sql(run_->path, "SELECT value FROM meta WHERE key = 'seed'"), "7");
