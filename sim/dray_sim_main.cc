@@ -10,8 +10,13 @@
 // (every seed example in turn). Each run is one dray::Init with the spec
 // "seed=..,nodes=..,cpus=..[,gpus=..][,trace=..][,timeline=..]" and one
 // Shutdown; a failed run prints the one command that reproduces it.
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <cstdlib>
 #include <exception>
 #include <optional>
@@ -21,6 +26,7 @@
 #include <dray/dray.h>
 #include <dray/sim.h>
 
+#include "core/common/probe.h"
 #include "examples.h"
 #include "random_dag.h"
 
@@ -44,13 +50,15 @@ struct Options {
   int max_fan_in = 4;      // random_dag
   bool list = false;
   bool quiet = false;
+  uint32_t jobs = 1;       // parallel processes for a seed range
+  bool coverage = false;   // print the code-probe table at the end
 };
 
 void Usage(FILE* out) {
   std::fprintf(out,
                "usage: dray-sim --workload NAME [--seed N | --seeds A-B] [--nodes N] [--cpus N] [--gpus N]\n"
                "                [--trace FILE] [--timeline FILE] [--spec KEY=VALUE,...]\n"
-               "                [--tasks N] [--max-fan-in N] [--quiet]\n"
+               "                [--tasks N] [--max-fan-in N] [--quiet] [--jobs N] [--coverage]\n"
                "       dray-sim --list\n"
                "\n"
                "  --workload NAME  a seed example, random_dag, or all (every seed example); see --list\n"
@@ -67,6 +75,9 @@ void Usage(FILE* out) {
                "                   (default the seed's 100000)\n"
                "  --max-fan-in N   random_dag: most inputs of one task (default 4)\n"
                "  --quiet          only the one line per run\n"
+               "  --jobs N         run the seeds in N processes at once (seed i in process i mod N)\n"
+               "  --coverage       at the end, how often each recovery path (code probe) ran, and in\n"
+               "                   how many runs; paths never reached are listed (docs/fault-tolerance.md)\n"
                "\n"
                "exit status: 0 every run passed, 1 a run failed, 2 bad usage\n");
 }
@@ -115,6 +126,10 @@ Options ParseArgs(int argc, char** argv) {
       o.quiet = true;
       continue;
     }
+    if (a == "--coverage") {
+      o.coverage = true;
+      continue;
+    }
     if (a.rfind("--", 0) != 0) BadUsage("unexpected argument '" + a + "'");
     std::string flag = a, val;
     size_t eq = a.find('=');
@@ -156,6 +171,10 @@ Options ParseArgs(int argc, char** argv) {
       if (n < 1 || n > 10000000) BadUsage("--tasks must be in [1, 10000000], got " + val);
       o.tasks = static_cast<int>(n);
       o.tasks_given = true;
+    } else if (flag == "--jobs") {
+      uint64_t n = ParseU64(flag, val);
+      if (n < 1 || n > 256) BadUsage("--jobs must be in [1, 256], got " + val);
+      o.jobs = static_cast<uint32_t>(n);
     } else if (flag == "--max-fan-in") {
       uint64_t n = ParseU64(flag, val);
       if (n > 1000) BadUsage("--max-fan-in must be at most 1000, got " + val);
@@ -242,6 +261,206 @@ RunOutcome RunWorkload(const Options& o, uint64_t seed, const std::string& workl
 
 }  // namespace
 
+// What a set of runs amounted to.
+struct Totals {
+  uint64_t runs = 0, failed = 0, crashes = 0;
+  std::vector<std::string> repro;
+  std::map<std::string, std::pair<uint64_t, uint64_t>> probes;  // name -> (hits, runs that hit it)
+};
+
+Totals RunSeeds(const Options& o, const std::vector<uint64_t>& seeds, const std::vector<std::string>& workloads,
+                bool verbose) {
+  Totals t;
+  const bool many_seeds = o.seed_last > o.seed_first;
+  const bool many_workloads = workloads.size() > 1;
+  for (uint64_t seed : seeds) {
+    for (const auto& workload : workloads) {
+      std::string tag = many_seeds ? std::to_string(seed) : "";
+      if (many_workloads) tag += (tag.empty() ? "" : "-") + workload;
+      std::string spec = "seed=" + std::to_string(seed) + ",nodes=" + std::to_string(o.nodes) + ",cpus=" + o.cpus;
+      if (!o.gpus.empty()) spec += ",gpus=" + o.gpus;
+      if (!o.trace.empty()) spec += ",trace=" + PerRunPath(o.trace, tag);
+      if (!o.timeline.empty()) spec += ",timeline=" + PerRunPath(o.timeline, tag);
+      if (!o.extra_spec.empty()) spec += "," + o.extra_spec;
+
+      std::map<std::string, uint64_t> before = dray::ProbeRegistry::Get().hits;
+      auto wall0 = std::chrono::steady_clock::now();
+      try {
+        dray::Init(dray::Config{.sim = spec});
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "dray-sim: cannot start the simulation '%s': %s\n", spec.c_str(), e.what());
+        std::exit(kUsageError);
+      }
+      if (verbose) std::printf("== %s (%s)\n", workload.c_str(), spec.c_str());
+      std::fflush(stdout);
+      RunOutcome r = RunWorkload(o, seed, workload);
+      dray::Shutdown();
+      double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+      dray::sim::RunStats st = dray::sim::LastStats();
+      ++t.runs;
+      for (const auto& [name, hits] : dray::ProbeRegistry::Get().hits) {
+        uint64_t was = before.count(name) ? before.at(name) : 0;
+        if (hits > was) {
+          t.probes[name].first += hits - was;
+          t.probes[name].second += 1;
+        }
+      }
+      if (verbose)
+        for (const auto& line : r.output) std::printf("  %s\n", line.c_str());
+      std::printf(
+          "seed=%llu workload=%s %s steps=%llu messages=%llu crashes=%llu virtual=%.6fs trace_hash=%016llx wall=%.3fs | "
+          "%s\n",
+          static_cast<unsigned long long>(seed), workload.c_str(), r.ok ? "ok" : "FAILED",
+          static_cast<unsigned long long>(st.steps), static_cast<unsigned long long>(st.messages),
+          static_cast<unsigned long long>(st.crashes), static_cast<double>(st.virtual_ns) / 1e9,
+          static_cast<unsigned long long>(st.trace_hash), wall, r.detail.c_str());
+      t.crashes += st.crashes;
+      if (!r.ok) {
+        ++t.failed;
+        std::string cmd = ReproduceCommand(o, seed, workload);
+        std::printf("  seed %llu failed; reproduce with: %s\n", static_cast<unsigned long long>(seed), cmd.c_str());
+        t.repro.push_back(cmd);
+      }
+      std::fflush(stdout);
+    }
+  }
+  return t;
+}
+
+// --jobs: process k runs the seeds first+k, first+k+N, ...; its lines are
+// passed through as they come, and its totals come back as '#' lines.
+Totals RunInProcesses(const Options& o, const std::vector<std::string>& workloads, bool verbose) {
+  std::fflush(stdout);
+  struct Child {
+    pid_t pid = -1;
+    int fd = -1;
+    std::string buf;
+    bool reported = false;
+  };
+  std::vector<Child> kids(o.jobs);
+  for (uint32_t k = 0; k < o.jobs; ++k) {
+    int p[2];
+    if (pipe(p) != 0) {
+      std::perror("dray-sim: pipe");
+      std::exit(kUsageError);
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+      std::perror("dray-sim: fork");
+      std::exit(kUsageError);
+    }
+    if (pid == 0) {
+      close(p[0]);
+      dup2(p[1], STDOUT_FILENO);
+      close(p[1]);
+      std::vector<uint64_t> seeds;
+      for (uint64_t seed = o.seed_first + k;; seed += o.jobs) {
+        if (seed > o.seed_last || seed < o.seed_first) break;
+        seeds.push_back(seed);
+      }
+      Totals t = RunSeeds(o, seeds, workloads, verbose);
+      std::printf("#totals %llu %llu %llu\n", static_cast<unsigned long long>(t.runs),
+                  static_cast<unsigned long long>(t.failed), static_cast<unsigned long long>(t.crashes));
+      for (const auto& c : t.repro) std::printf("#repro %s\n", c.c_str());
+      for (const auto& [name, hr] : t.probes)
+        std::printf("#probe %s %llu %llu\n", name.c_str(), static_cast<unsigned long long>(hr.first),
+                    static_cast<unsigned long long>(hr.second));
+      std::fflush(stdout);
+      std::_Exit(0);
+    }
+    close(p[1]);
+    kids[k].pid = pid;
+    kids[k].fd = p[0];
+  }
+  Totals t;
+  auto take = [&](Child& c, const std::string& line) {
+    if (line.rfind("#totals ", 0) == 0) {
+      unsigned long long r = 0, f = 0, cr = 0;
+      std::sscanf(line.c_str() + 8, "%llu %llu %llu", &r, &f, &cr);
+      t.runs += r;
+      t.failed += f;
+      t.crashes += cr;
+      c.reported = true;
+    } else if (line.rfind("#repro ", 0) == 0) {
+      t.repro.push_back(line.substr(7));
+    } else if (line.rfind("#probe ", 0) == 0) {
+      char name[256];
+      unsigned long long h = 0, n = 0;
+      if (std::sscanf(line.c_str() + 7, "%255s %llu %llu", name, &h, &n) == 3) {
+        t.probes[name].first += h;
+        t.probes[name].second += n;
+      }
+    } else {
+      std::printf("%s\n", line.c_str());
+      std::fflush(stdout);
+    }
+  };
+  size_t open_fds = kids.size();
+  while (open_fds > 0) {
+    std::vector<pollfd> fds;
+    for (auto& c : kids)
+      if (c.fd >= 0) fds.push_back({c.fd, POLLIN, 0});
+    if (poll(fds.data(), fds.size(), -1) < 0) continue;
+    for (auto& c : kids) {
+      if (c.fd < 0) continue;
+      bool ready = false;
+      for (const auto& f : fds) ready |= f.fd == c.fd && f.revents != 0;
+      if (!ready) continue;
+      char chunk[4096];
+      ssize_t n = read(c.fd, chunk, sizeof chunk);
+      if (n > 0) {
+        c.buf.append(chunk, static_cast<size_t>(n));
+        size_t nl;
+        while ((nl = c.buf.find('\n')) != std::string::npos) {
+          take(c, c.buf.substr(0, nl));
+          c.buf.erase(0, nl + 1);
+        }
+      } else {
+        close(c.fd);
+        c.fd = -1;
+        --open_fds;
+      }
+    }
+  }
+  for (size_t k = 0; k < kids.size(); ++k) {
+    int status = 0;
+    waitpid(kids[k].pid, &status, 0);
+    if (!kids[k].reported) {
+      // A process that died before it reported (a crash of the simulator
+      // itself, or an assertion): its seeds count as one failed run.
+      ++t.failed;
+      ++t.runs;
+      std::string why = WIFSIGNALED(status) ? "signal " + std::to_string(WTERMSIG(status))
+                                            : "exit " + std::to_string(WEXITSTATUS(status));
+      std::printf("process %zu (seeds %llu, %llu+%u, ...) died before it reported (%s); run its seeds without --jobs\n",
+                  k, static_cast<unsigned long long>(o.seed_first + k),
+                  static_cast<unsigned long long>(o.seed_first + k), o.jobs, why.c_str());
+    }
+  }
+  return t;
+}
+
+void PrintCoverage(const Totals& t) {
+  std::printf("code probes (recovery paths): hits, runs that hit it, of %llu runs\n",
+              static_cast<unsigned long long>(t.runs));
+  std::vector<std::string> unreached;
+  for (int i = 0; i < dray::kNumProbes; ++i) {
+    auto it = t.probes.find(dray::kAllProbes[i]);
+    uint64_t hits = it == t.probes.end() ? 0 : it->second.first;
+    uint64_t runs = it == t.probes.end() ? 0 : it->second.second;
+    std::printf("  %-32s %10llu %8llu\n", dray::kAllProbes[i], static_cast<unsigned long long>(hits),
+                static_cast<unsigned long long>(runs));
+    if (hits == 0) unreached.push_back(dray::kAllProbes[i]);
+  }
+  if (unreached.empty()) {
+    std::printf("every probe was reached\n");
+  } else {
+    std::printf("never reached (%zu): a gap in this swarm:", unreached.size());
+    for (const auto& n : unreached) std::printf(" %s", n.c_str());
+    std::printf("\n");
+  }
+}
+
 int main(int argc, char** argv) {
   Options o = ParseArgs(argc, argv);
   if (o.list) {
@@ -258,60 +477,25 @@ int main(int argc, char** argv) {
     workloads.push_back(o.workload);
   }
   const bool many_seeds = o.seed_last > o.seed_first;
-  const bool many_workloads = workloads.size() > 1;
   const bool verbose = !o.quiet && !many_seeds;
 
-  int failed = 0, runs = 0;
-  uint64_t total_crashes = 0;
-  std::vector<std::string> repro;
-  for (uint64_t seed = o.seed_first;; ++seed) {
-    for (const auto& workload : workloads) {
-      std::string tag = many_seeds ? std::to_string(seed) : "";
-      if (many_workloads) tag += (tag.empty() ? "" : "-") + workload;
-      std::string spec = "seed=" + std::to_string(seed) + ",nodes=" + std::to_string(o.nodes) + ",cpus=" + o.cpus;
-      if (!o.gpus.empty()) spec += ",gpus=" + o.gpus;
-      if (!o.trace.empty()) spec += ",trace=" + PerRunPath(o.trace, tag);
-      if (!o.timeline.empty()) spec += ",timeline=" + PerRunPath(o.timeline, tag);
-      if (!o.extra_spec.empty()) spec += "," + o.extra_spec;
-
-      auto wall0 = std::chrono::steady_clock::now();
-      try {
-        dray::Init(dray::Config{.sim = spec});
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "dray-sim: cannot start the simulation '%s': %s\n", spec.c_str(), e.what());
-        return kUsageError;
-      }
-      if (verbose) std::printf("== %s (%s)\n", workload.c_str(), spec.c_str());
-      std::fflush(stdout);
-      RunOutcome r = RunWorkload(o, seed, workload);
-      dray::Shutdown();
-      double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
-      dray::sim::RunStats st = dray::sim::LastStats();
-      ++runs;
-      if (verbose)
-        for (const auto& line : r.output) std::printf("  %s\n", line.c_str());
-      std::printf(
-          "seed=%llu workload=%s %s steps=%llu messages=%llu crashes=%llu virtual=%.6fs trace_hash=%016llx wall=%.3fs | "
-          "%s\n",
-          static_cast<unsigned long long>(seed), workload.c_str(), r.ok ? "ok" : "FAILED",
-          static_cast<unsigned long long>(st.steps), static_cast<unsigned long long>(st.messages),
-          static_cast<unsigned long long>(st.crashes), static_cast<double>(st.virtual_ns) / 1e9,
-          static_cast<unsigned long long>(st.trace_hash), wall, r.detail.c_str());
-      total_crashes += st.crashes;
-      if (!r.ok) {
-        ++failed;
-        std::string cmd = ReproduceCommand(o, seed, workload);
-        std::printf("  seed %llu failed; reproduce with: %s\n", static_cast<unsigned long long>(seed), cmd.c_str());
-        repro.push_back(cmd);
-      }
-      std::fflush(stdout);
+  Totals t;
+  if (o.jobs > 1 && many_seeds) {
+    t = RunInProcesses(o, workloads, verbose);
+  } else {
+    std::vector<uint64_t> seeds;
+    for (uint64_t seed = o.seed_first;; ++seed) {
+      seeds.push_back(seed);
+      if (seed == o.seed_last) break;
     }
-    if (seed == o.seed_last) break;
+    t = RunSeeds(o, seeds, workloads, verbose);
   }
-  if (runs > 1)
-    std::printf("%d of %d runs passed (%llu injected crashes)%s\n", runs - failed, runs,
-                static_cast<unsigned long long>(total_crashes), failed ? "; failed runs reproduce with:" : "");
-  if (runs > 1)
-    for (const auto& c : repro) std::printf("  %s\n", c.c_str());
-  return failed ? 1 : 0;
+  if (t.runs > 1)
+    std::printf("%llu of %llu runs passed (%llu injected crashes)%s\n",
+                static_cast<unsigned long long>(t.runs - t.failed), static_cast<unsigned long long>(t.runs),
+                static_cast<unsigned long long>(t.crashes), t.failed ? "; failed runs reproduce with:" : "");
+  if (t.runs > 1)
+    for (const auto& c : t.repro) std::printf("  %s\n", c.c_str());
+  if (o.coverage) PrintCoverage(t);
+  return t.failed ? 1 : 0;
 }

@@ -48,6 +48,13 @@ if(TARGET dray-sim)
                    --spec faults=swarm,faults_until_ms=1000,task_retries=-1)
   set_tests_properties(swarm.examples PROPERTIES
                        PASS_REGULAR_EXPRESSION "150 of 150 runs passed \\([1-9][0-9]* injected crashes\\)")
+  add_test(NAME dray_sim.jobs_and_coverage
+           COMMAND dray-sim --workload random_dag --tasks 100 --seeds 1-20 --nodes 3 --cpus 2 --quiet --jobs 2
+                   --coverage --spec faults=swarm,faults_until_ms=300,task_retries=-1,inline_kb=0,head_cpus=0)
+  set_tests_properties(dray_sim.jobs_and_coverage PROPERTIES
+                       PASS_REGULAR_EXPRESSION "20 of 20 runs passed .*code probes .*task.retry.worker_died +[1-9]")
+  add_test(NAME dray_sim.bad_jobs COMMAND dray-sim --workload four_tasks --jobs 0)
+  set_tests_properties(dray_sim.bad_jobs PROPERTIES PASS_REGULAR_EXPRESSION "--jobs must be in \\[1, 256\\]")
   add_test(NAME dray_sim.bad_flag COMMAND dray-sim --workload four_tasks --bogus 1)
   set_tests_properties(dray_sim.bad_flag PROPERTIES PASS_REGULAR_EXPRESSION "unknown flag '--bogus'.*usage: dray-sim")
   add_test(NAME dray_sim.bad_workload COMMAND dray-sim --workload no_such_workload)

@@ -1,5 +1,7 @@
 #include "core/gcs/control_service.h"
 
+#include "core/common/probe.h"
+
 namespace dray {
 
 void ControlService::Step(const Input& in, Context& cx) {
@@ -16,6 +18,7 @@ void ControlService::Step(const Input& in, Context& cx) {
   if (const auto* m = std::get_if<RegisterNode>(&d->msg)) {
     if (dead_.count(m->node) != 0) {  // a dead node's id is never reused
       ++fenced_messages_;
+      DRAY_PROBE("gcs.fenced_message");
       return;
     }
     health_[m->node] = Health{};
@@ -50,6 +53,7 @@ bool ControlService::FromLiveNode(const Addr& from, NodeId claimed) {
   if (from.node != claimed || from.proc != kNodeManagerProc) return false;
   if (dead_.count(claimed) != 0) {
     ++fenced_messages_;
+    DRAY_PROBE("gcs.fenced_message");
     return false;
   }
   auto h = health_.find(claimed);
@@ -78,6 +82,7 @@ void ControlService::HealthRound(Context& cx) {
 }
 
 void ControlService::DeclareDead(NodeId n, const std::string& cause, Context& cx) {
+  DRAY_PROBE("gcs.node_declared_dead");
   health_.erase(n);
   nodes_.erase(n);
   infeasible_.erase(n);

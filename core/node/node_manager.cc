@@ -1,5 +1,7 @@
 #include "core/node/node_manager.h"
 
+#include "core/common/probe.h"
+
 #include <algorithm>
 
 namespace dray {
@@ -413,6 +415,7 @@ void NodeManager::OnDeaths(const Addr& from, const Deaths& m, Context& cx) {
   for (NodeId n : m.nodes) dead_nodes_.emplace(n, m.cause);
   for (auto it = store_.begin(); it != store_.end();) {
     if (dead(it->second.owner)) {
+      DRAY_PROBE("node.store.dead_owner_freed");
       store_used_ -= it->second.value.data.size();
       it = store_.erase(it);
     } else {
@@ -449,6 +452,7 @@ void NodeManager::OnDeaths(const Addr& from, const Deaths& m, Context& cx) {
         continue;
       }
       if (!was_source) continue;
+      DRAY_PROBE("node.pull.failover");
       p.source = 0;  // start over from another copy
       p.num_chunks = 0;
       p.next_chunk = 0;
@@ -465,6 +469,7 @@ void NodeManager::OnDeaths(const Addr& from, const Deaths& m, Context& cx) {
 // that needed it goes back to its owner as a failed attempt (the owner
 // resolves its arguments again: the object may be rebuilt, or be lost).
 void NodeManager::PullFailed(const ObjectId& id, const std::string& why, Context& cx) {
+  DRAY_PROBE("node.pull.failed");
   pulls_.erase(id);
   FailFetchers(id, why, cx);
   auto aw = arg_waiters_.find(id);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/common/probe.h"
 #include "core/proto/codec.h"
 
 namespace dray {
@@ -130,6 +131,7 @@ void Owner::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
           it->second.placed_hop = m.hop;
           if (IsDead(Addr{m.node, kAnyProc})) {
             // Forwarded to a node already declared dead: it is lost there.
+            DRAY_PROBE("task.retry.forwarded_to_dead");
             RetryOrFail(it, "WorkerCrashedError",
                         "task '" + it->second.spec.name + "' was forwarded to node " + std::to_string(m.node) +
                             ", which had died: " + dead_.at(Addr{m.node, kAnyProc}),
@@ -166,6 +168,7 @@ void Owner::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
               // The node knows of a death this owner has not heard of yet
               // (the news travels separately): fetch again shortly, by when
               // the copies are known lost and the object gets rebuilt.
+              DRAY_PROBE("object.fetch_retry");
               fetches_.erase(it);
               uint64_t tid = kFetchRetryBase + next_fetch_retry_++;
               fetch_retries_[tid] = m.id;
@@ -176,6 +179,7 @@ void Owner::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
             if (b != borrowed_.end() && !b->second.lost && !IsDead(b->second.owner)) {
               // Ask the owner again: it rebuilds a lost object, or says it is
               // gone. The Get waits for its answer, then fetches anew.
+              DRAY_PROBE("object.borrower_asks_again");
               fetches_.erase(it);
               b->second.ready = false;
               b->second.status_requested = false;
@@ -341,6 +345,7 @@ void Owner::OnTaskDone(const Addr& from, const TaskDone& m, Context& cx) {
     // A duplicate, or an attempt that finished after another one did (its
     // worker was reported dead after it had replied). Its stored copies are
     // copies of the same value: kept while the object lives, else freed.
+    DRAY_PROBE("task.result.duplicate");
     for (const auto& r : m.returns) {
       if (!r.stored) continue;
       auto o = owned_.find(r.id);
@@ -357,6 +362,7 @@ void Owner::OnTaskDone(const Addr& from, const TaskDone& m, Context& cx) {
   PendingTask& t = it->second;
   // Any attempt's result is the task's result (the first to arrive wins),
   // also one older than the attempt now running.
+  if (m.attempt != t.spec.attempt) DRAY_PROBE("task.result.late_attempt");
   // The task threw: retried only when the user asked for it.
   bool threw = false;
   for (const auto& r : m.returns) threw |= r.value.is_error;
@@ -432,6 +438,8 @@ void Owner::OnTaskDone(const Addr& from, const TaskDone& m, Context& cx) {
 void Owner::OnTaskFailed(const TaskFailed& m, Context& cx) {
   auto it = tasks_.find(m.task);
   if (it == tasks_.end() || it->second.spec.attempt != m.attempt || !it->second.submitted) return;
+  if (m.kind == "ObjectLostError") DRAY_PROBE("task.retry.argument_lost");
+  else DRAY_PROBE("task.retry.worker_died");
   RetryOrFail(it, m.kind, m.message, cx);
 }
 
@@ -457,6 +465,7 @@ void Owner::RetryOrFail(std::unordered_map<TaskId, PendingTask, IdHash>::iterato
     MaybeSubmit(t, cx);
     return;
   }
+  DRAY_PROBE("task.failed.out_of_retries");
   ObjectValue err = ErrorValue(kind, message + " (no retries left of " + std::to_string(t.spec.max_retries) + ")");
   std::vector<ObjectId> ready;
   for (uint32_t i = 1; i <= t.spec.num_returns; ++i) {
@@ -514,6 +523,7 @@ void Owner::OnDeaths(const Deaths& m, Context& cx) {
     if (have_value) continue;
     bool fetched = fetches_.count(id) != 0 && fetches_.at(id).done;
     if (fetched) continue;
+    DRAY_PROBE("owner.died.borrowed");
     b.lost = true;
     b.lost_kind = "OwnerDiedError";
     b.lost_why = "the owner " + b.owner.Str() + " of object " + id.Str() + " died: " + m.cause;
@@ -545,6 +555,7 @@ void Owner::OnDeaths(const Deaths& m, Context& cx) {
     if (t.submitted && std::find(m.nodes.begin(), m.nodes.end(), t.placed) != m.nodes.end()) lost_tasks.push_back(id);
   std::sort(lost_tasks.begin(), lost_tasks.end());
   for (const TaskId& id : lost_tasks) {
+    DRAY_PROBE("task.retry.node_died");
     auto it = tasks_.find(id);
     RetryOrFail(it, "WorkerCrashedError",
                 "node " + std::to_string(it->second.placed) + " died while it held task '" + it->second.spec.name +
@@ -591,12 +602,15 @@ bool Owner::Reconstruct(const ObjectId& id, Context& cx) {
   else if (l->second.retries_left == 0) why = "object " + id.Str() + " lost every copy, and its task '" +
                                               l->second.spec.name + "' has no retries left to rebuild it";
   if (!why.empty()) {
+    if (id.IsPut()) DRAY_PROBE("object.lost.put");
+    else DRAY_PROBE("object.lost.no_lineage");
     o->second.lost_copies = false;
     o->second.lost_why = why;
     WakeFetchWaiters(id, cx);
     return false;
   }
   ++reconstructions_;
+  DRAY_PROBE("object.reconstruct");
   Lineage lin = std::move(l->second);
   lineage_.erase(l);
   lineage_order_.erase(std::find(lineage_order_.begin(), lineage_order_.end(), task));

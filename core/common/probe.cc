@@ -1,0 +1,27 @@
+#include "core/common/probe.h"
+
+namespace dray {
+
+const char* const kAllProbes[] = {
+    "task.retry.worker_died",       // a task's worker crashed; retried
+    "task.retry.node_died",         // a task was on a node declared dead; retried
+    "task.retry.forwarded_to_dead",  // forwarded to a node already dead; retried
+    "task.retry.argument_lost",     // its argument could not be fetched; retried
+    "task.failed.out_of_retries",   // WorkerCrashedError (or the loss) reached the user
+    "task.result.late_attempt",     // an older attempt's result completed the task
+    "task.result.duplicate",        // a second result for a finished task
+    "object.reconstruct",           // a lost stored object's task re-ran
+    "object.lost.put",              // a put object lost every copy
+    "object.lost.no_lineage",       // lineage dropped or retries exhausted
+    "object.fetch_retry",           // a fetch failed before the owner knew of a death
+    "object.borrower_asks_again",   // a borrower's fetch failed; asked the owner again
+    "owner.died.borrowed",          // OwnerDiedError for a borrowed ref
+    "node.pull.failover",           // a pull moved to another copy after a death
+    "node.pull.failed",             // a pull gave up
+    "node.store.dead_owner_freed",  // a dead owner's stored objects were freed
+    "gcs.node_declared_dead",       // health checks declared a node dead
+    "gcs.fenced_message",           // a dead node's message was ignored
+};
+const int kNumProbes = sizeof(kAllProbes) / sizeof(kAllProbes[0]);
+
+}  // namespace dray
