@@ -328,7 +328,17 @@ void World::Push(Event e) {
   e.seq = ++seq_;
   if (!e.background) ++fg_pending_;
   if (e.at < now_) e.at = now_;
-  queue_.push(std::move(e));
+  uint32_t slot;
+  if (free_slots_.empty()) {
+    slot = static_cast<uint32_t>(slots_.size());
+    slots_.push_back(std::move(e));
+  } else {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+    slots_[slot] = std::move(e);
+  }
+  const Event& in = slots_[slot];
+  queue_.push(Key{in.at, in.seq, slot});
 }
 
 World::Proc* World::Find(uint64_t key) {
@@ -356,8 +366,10 @@ void World::LoopMain() {
       }
       continue;
     }
-    Event e = std::move(const_cast<Event&>(queue_.top()));
+    uint32_t slot = queue_.top().slot;
     queue_.pop();
+    Event e = std::move(slots_[slot]);
+    free_slots_.push_back(slot);
     if (!e.background) --fg_pending_;
     now_ = e.at;
     RunOne(e);

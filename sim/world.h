@@ -86,8 +86,15 @@ class World {
     std::string bytes;  // a delivery's frame: header ...
     std::vector<std::shared_ptr<const std::string>> attachments;  // ... and attachments
   };
+  // The queue orders small keys; the events themselves wait in slots (a heap
+  // of full events would move their buffers on every sift).
+  struct Key {
+    TimeNs at;
+    uint64_t seq;
+    uint32_t slot;
+  };
   struct Later {
-    bool operator()(const Event& x, const Event& y) const { return x.at != y.at ? x.at > y.at : x.seq > y.seq; }
+    bool operator()(const Key& x, const Key& y) const { return x.at != y.at ? x.at > y.at : x.seq > y.seq; }
   };
 
   Proc& AddProc(Addr addr, std::unique_ptr<Component> comp, uint64_t seed, const std::string& config_bytes);
@@ -123,7 +130,9 @@ class World {
   TimeNs now_ = 0;
   TimeNs init_time_ = 0;
   uint64_t seq_ = 0;
-  std::priority_queue<Event, std::vector<Event>, Later> queue_;
+  std::priority_queue<Key, std::vector<Key>, Later> queue_;
+  std::vector<Event> slots_;
+  std::vector<uint32_t> free_slots_;
   std::map<uint64_t, std::unique_ptr<Proc>> procs_;
   std::unordered_map<uint64_t, TimeNs> fifo_;  // (from, to) -> last delivery time
   Addr gcs_;
