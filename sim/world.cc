@@ -75,6 +75,7 @@ struct World::UserThread final : internal::ProcessRuntime {
 
   // Gives the baton back to the event loop and sleeps until handed it again.
   void Park() {
+    if (killed) throw ProcessKilled{};  // user code that caught the unwinding and waits again
     parked = true;
     if (fiber) {
       swapcontext(&ctx, &w->loop_ctx_);

@@ -455,5 +455,62 @@ TEST(NodeManagerFailures, AnswersHealthChecksFromTheControlServiceOnly) {
   EXPECT_TRUE(nm.Deliver(NodeAddr(1), HealthCheck{13}).empty());
 }
 
+// Review finding: a queued task of a live owner whose stored argument was
+// freed with its dead owner was dispatched anyway (an assertion).
+TEST(NodeManagerFailures, AQueuedTaskWhoseArgumentWentWithADeadOwnerGoesBack) {
+  Stepper<NodeManager> nm{Config(0, 1)};
+  Addr w{0, 70};
+  Addr dead_owner{0, 71};
+  nm.Deliver(w, RegisterWorker{w});
+  nm.Deliver(dead_owner, PutObject{StoredObject{ObjectId{9, 1}, dead_owner, Bytes(500)}});
+  nm.Deliver(kDriver, SubmitTask{Spec(1, 1)});  // takes the only CPU
+  TaskSpec s = Spec(2, 1);
+  TaskArg a;
+  a.kind = TaskArg::kRef;
+  a.ref = RefInfo{ObjectId{9, 1}, dead_owner};
+  a.resolved = true;
+  a.in_store = true;
+  a.locations = {0};
+  s.args.push_back(a);
+  nm.Deliver(kDriver, SubmitTask{s});  // queued: local argument, no CPU
+  EXPECT_EQ(nm.comp.queued_tasks(), 1u);
+  auto fx = nm.Deliver(kGcs, Deaths{{dead_owner}, {}, "crashed"});
+  auto failed = Sent<TaskFailed>(fx);
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].second.task, TaskId{2});
+  EXPECT_EQ(failed[0].second.kind, "ObjectLostError");
+  EXPECT_EQ(nm.comp.queued_tasks(), 0u);
+  // The first task finishes; nothing is dispatched with a missing argument.
+  auto fx2 = nm.Deliver(w, TaskFinished{TaskId{1}, {}, false});
+  EXPECT_TRUE(Sent<ExecuteTask>(fx2).empty());
+}
+
+// Review finding: a pull that completed after its object's owner died stored
+// nothing and answered nobody.
+TEST(NodeManagerFailures, APullThatCompletesAfterTheOwnerDiedAnswersItsFetchers) {
+  Stepper<NodeManager> nm{Config(1, 2)};
+  Addr owner{0, 71};
+  Addr reader{1, 70};
+  ObjectId id{9, 1};
+  auto fx = nm.Deliver(reader, FetchObject{id, owner, {0}, 3});
+  ASSERT_EQ(Sent<PullObject>(fx).size(), 1u);
+  nm.Deliver(kGcs, Deaths{{owner}, {}, "crashed"});
+  ObjectChunk c;
+  c.id = id;
+  c.found = true;
+  c.chunk = 0;
+  c.num_chunks = 1;
+  c.size = 4;
+  c.owner = owner;
+  c.data = Buf(std::string("abcd"));
+  auto fx2 = nm.Deliver(NodeAddr(0), c);
+  auto ready = Sent<ObjectReady>(fx2);
+  ASSERT_EQ(ready.size(), 1u);
+  EXPECT_EQ(ready[0].first, reader);
+  EXPECT_FALSE(ready[0].second.ok);
+  EXPECT_NE(ready[0].second.error.find("owner"), std::string::npos) << ready[0].second.error;
+  EXPECT_FALSE(nm.comp.HasObject(id));
+}
+
 }  // namespace
 }  // namespace dray

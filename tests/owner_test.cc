@@ -540,5 +540,68 @@ TEST_F(DriverTest, ALostPutObjectIsLost) {
   EXPECT_NE(rec.message.find("was put"), std::string::npos) << rec.message;
 }
 
+// Review finding: checking a Get can give up on one object, which wakes the
+// same Get again; that nested check used to complete the Get under the outer
+// one (use after free, then an assertion).
+TEST_F(DriverTest, AGetOfTwoObjectsThatCannotBeRebuiltCompletesOnce) {
+  TaskSpec s = Call("f");
+  s.max_retries = 0;
+  RefInfo x = Submit(s);
+  RefInfo y = Submit(s);
+  Done(x, Stored(x.id.Task(), 2, 200'000));
+  Done(y, Stored(y.id.Task(), 2, 200'000));
+  auto fx = o.Command(CmdGet{6, {x, y}, -1});
+  ASSERT_EQ(Sent<FetchObject>(fx).size(), 2u);
+  auto fx2 = o.Deliver(kGcs, Deaths{{}, {2}, "node 2 died"});
+  auto done = Effects<EfCompleteWait>(fx2);
+  ASSERT_EQ(done.size(), 1u);
+  ASSERT_EQ(done[0].values.size(), 2u);
+  EXPECT_TRUE(done[0].values[0].is_error);
+  EXPECT_TRUE(done[0].values[1].is_error);
+  EXPECT_EQ(o.comp.waiters(), 0u);
+}
+
+// Review finding: a re-run that runs out of retries turned every return of
+// the task into the error, also one that had not been lost.
+TEST_F(DriverTest, ARebuildThatFailsKeepsTheReturnsThatSurvived) {
+  TaskSpec s = Call("f");
+  s.num_returns = 2;
+  s.max_retries = 1;
+  auto fx = o.Command(CmdSubmit{s});
+  auto ids = Effects<EfCommandResult>(fx).at(0).ids;
+  ASSERT_EQ(ids.size(), 2u);
+  RefInfo r1{ids[0], kDriver}, r2{ids[1], kDriver};
+  TaskId t = r1.id.Task();
+  o.Deliver(kWorker, TaskDone{t, 0, kWorker,
+                              {ReturnObject{r1.id, {}, true, 2, 200'000}, ReturnObject{r2.id, {}, true, 3, 200'000}}});
+  o.Deliver(kGcs, Deaths{{}, {2}, "node 2 died"});
+  auto sub = Sent<SubmitTask>(o.Command(CmdGet{7, {r1}, -1}));
+  ASSERT_EQ(sub.size(), 1u);  // rebuilding r1 (its last retry)
+  auto fx2 = o.Deliver(kNode, TaskFailed{t, 1, "WorkerCrashedError", "worker died"});
+  auto done = Effects<EfCompleteWait>(fx2);
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_TRUE(done[0].values.at(0).is_error);
+  // r2 still has its copy on node 3.
+  auto fetch = Sent<FetchObject>(o.Command(CmdGet{8, {r2}, -1}));
+  ASSERT_EQ(fetch.size(), 1u);
+  EXPECT_EQ(fetch[0].second.locations, std::vector<NodeId>{3});
+}
+
+// Review finding: an attempt that failed only because an argument's copies
+// died used up the task's retries; it is resubmitted without costing one.
+TEST_F(DriverTest, ALostArgumentCostsNoRetry) {
+  TaskSpec s = Call("f");
+  s.max_retries = 0;
+  RefInfo r = Submit(s);
+  TaskId t = r.id.Task();
+  auto fx = o.Deliver(kNode, TaskFailed{t, 0, "ObjectLostError", "its argument's node died"});
+  auto sub = Sent<SubmitTask>(fx);
+  ASSERT_EQ(sub.size(), 1u);
+  EXPECT_EQ(sub[0].second.spec.attempt, 1u);
+  // A crash still counts: with no retries, it fails.
+  o.Deliver(kNode, TaskFailed{t, 1, "WorkerCrashedError", "worker died"});
+  EXPECT_EQ(o.comp.pending_tasks(), 0u);
+}
+
 }  // namespace
 }  // namespace dray

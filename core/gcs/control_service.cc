@@ -22,6 +22,8 @@ void ControlService::Step(const Input& in, Context& cx) {
       return;
     }
     health_[m->node] = Health{};
+    // A node that joins later hears of the nodes that died before it.
+    for (const auto& [n, cause] : dead_) cx.Send(m->addr, Deaths{{}, {n}, cause});
     NodeView v;
     v.node = m->node;
     v.addr = m->addr;

@@ -413,10 +413,12 @@ void NodeManager::OnDeaths(const Addr& from, const Deaths& m, Context& cx) {
   };
   for (const Addr& a : m.procs) dead_owners_.emplace(a, m.cause);
   for (NodeId n : m.nodes) dead_nodes_.emplace(n, m.cause);
+  std::set<ObjectId> freed;
   for (auto it = store_.begin(); it != store_.end();) {
     if (dead(it->second.owner)) {
       DRAY_PROBE("node.store.dead_owner_freed");
       store_used_ -= it->second.value.data.size();
+      freed.insert(it->first);
       it = store_.erase(it);
     } else {
       ++it;
@@ -425,7 +427,15 @@ void NodeManager::OnDeaths(const Addr& from, const Deaths& m, Context& cx) {
   for (auto cls = ready_.begin(); cls != ready_.end();) {
     auto& q = cls->second;
     for (auto t = q.begin(); t != q.end();) {
-      if (dead(t->owner)) {
+      // A queued task of a live owner whose stored argument just went with its
+      // dead owner goes back to its owner (it resolves the argument again).
+      std::string gone;
+      for (const auto& a : t->args)
+        if (a.kind == TaskArg::kRef && a.in_store && freed.count(a.ref.id)) gone = a.ref.id.Str();
+      if (!gone.empty() && !dead(t->owner))
+        cx.Send(t->owner, TaskFailed{t->task, t->attempt, "ObjectLostError",
+                                     "task '" + t->name + "': its argument " + gone + " went with its dead owner"});
+      if (dead(t->owner) || !gone.empty()) {
         queued_demand_.Subtract(t->resources);
         --queued_count_;
         t = q.erase(t);
@@ -513,7 +523,12 @@ std::string NodeManager::Pending() const {
 // ---- objects ----
 
 void NodeManager::StoreObject(const ObjectId& id, ObjectValue value, Addr owner, bool primary, Context& cx) {
-  if (OwnerDead(owner)) return;  // its owner died: nobody can use or free it
+  if (OwnerDead(owner)) {
+    // Its owner died: nobody can use or free it. Whoever waited for it hears so.
+    if (fetchers_.count(id) || arg_waiters_.count(id))
+      PullFailed(id, "object " + id.Str() + ": its owner " + owner.Str() + " died", cx);
+    return;
+  }
   auto it = store_.find(id);
   if (it == store_.end()) {
     store_used_ += value.data.size();

@@ -385,6 +385,16 @@ void Owner::OnTaskDone(const Addr& from, const TaskDone& m, Context& cx) {
       continue;
     }
     Owned& ob = o->second;
+    if (ob.ready && !ob.lost_copies) {
+      // A re-run (reconstruction) of a task whose other returns survived:
+      // they keep their value; a new copy is one more location.
+      if (r.stored && ob.in_store &&
+          std::find(ob.locations.begin(), ob.locations.end(), r.location) == ob.locations.end())
+        ob.locations.push_back(r.location);
+      else if (r.stored && !ob.in_store)
+        cx.Send(Addr{r.location, kNodeManagerProc}, FreeObjects{{r.id}});
+      continue;
+    }
     ob.ready = true;
     ob.size = r.size;
     if (r.stored) {
@@ -438,8 +448,16 @@ void Owner::OnTaskDone(const Addr& from, const TaskDone& m, Context& cx) {
 void Owner::OnTaskFailed(const TaskFailed& m, Context& cx) {
   auto it = tasks_.find(m.task);
   if (it == tasks_.end() || it->second.spec.attempt != m.attempt || !it->second.submitted) return;
-  if (m.kind == "ObjectLostError") DRAY_PROBE("task.retry.argument_lost");
-  else DRAY_PROBE("task.retry.worker_died");
+  if (m.kind == "ObjectLostError" && ++it->second.argument_losses <= kFreeArgumentRetries) {
+    // An argument's copies died: the task itself did not fail. Resolving it
+    // again rebuilds the argument (or finds it lost for good, then the task
+    // runs with the error), so this costs no retry, a bounded number of times.
+    DRAY_PROBE("task.retry.argument_lost");
+    if (it->second.retries_left >= 0) ++it->second.retries_left;
+    RetryOrFail(it, m.kind, m.message, cx);
+    return;
+  }
+  DRAY_PROBE("task.retry.worker_died");
   RetryOrFail(it, m.kind, m.message, cx);
 }
 
@@ -471,7 +489,7 @@ void Owner::RetryOrFail(std::unordered_map<TaskId, PendingTask, IdHash>::iterato
   for (uint32_t i = 1; i <= t.spec.num_returns; ++i) {
     ObjectId id = ObjectId::Return(t.spec.task, i);
     auto o = owned_.find(id);
-    if (o == owned_.end()) continue;
+    if (o == owned_.end() || o->second.ready) continue;  // a return that was not lost keeps its value
     o->second.ready = true;
     o->second.in_store = false;
     o->second.lost_copies = false;
@@ -516,7 +534,7 @@ void Owner::OnDeaths(const Deaths& m, Context& cx) {
     u = unacked_by_owner_.erase(u);
   }
   if (unacked_borrows_ == 0 && !deferred_.empty()) FlushDeferred(cx);
-  std::vector<ObjectId> failed;
+  std::vector<ObjectId> failed, fetch_failed;
   for (auto& [id, b] : borrowed_) {
     if (!dead(b.owner)) continue;
     bool have_value = b.ready && !b.lost && !b.in_store;
@@ -530,7 +548,14 @@ void Owner::OnDeaths(const Deaths& m, Context& cx) {
     if (!b.ready) {
       b.ready = true;
       failed.push_back(id);
+    } else {
+      fetch_failed.push_back(id);  // a Get may wait for its fetch
     }
+  }
+  std::sort(fetch_failed.begin(), fetch_failed.end());
+  for (const auto& id : fetch_failed) {
+    fetches_.erase(id);
+    WakeFetchWaiters(id, cx);
   }
   std::sort(failed.begin(), failed.end());  // a deterministic order
   for (const auto& id : failed) ObjectBecameReady(id, cx);
@@ -595,6 +620,11 @@ bool Owner::Reconstruct(const ObjectId& id, Context& cx) {
   auto o = owned_.find(id);
   DRAY_ASSERT(o != owned_.end() && o->second.lost_copies, "reconstructing an object that is not lost");
   TaskId task{id.task};
+  if (!id.IsPut() && tasks_.count(task)) {
+    // Its task runs again already (rebuilding another return): wait for it.
+    MarkRebuilding(o->second, cx);
+    return true;
+  }
   auto l = id.IsPut() ? lineage_.end() : lineage_.find(task);
   std::string why;
   if (id.IsPut()) why = "object " + id.Str() + " was put, and every copy of it died with its node";
@@ -619,11 +649,8 @@ bool Owner::Reconstruct(const ObjectId& id, Context& cx) {
   for (uint32_t i = 1; i <= lin.spec.num_returns; ++i) {
     auto r = owned_.find(ObjectId::Return(task, i));
     if (r == owned_.end() || !r->second.lost_copies) continue;
-    r->second.lost_copies = false;
-    r->second.ready = false;
-    r->second.in_store = false;
-    r->second.fetch_failures = 0;
     fetches_.erase(r->first);
+    MarkRebuilding(r->second, cx);
   }
   PendingTask t;
   t.spec = std::move(lin.spec);
@@ -636,6 +663,19 @@ bool Owner::Reconstruct(const ObjectId& id, Context& cx) {
   ResolveArgs(it->second, cx);
   MaybeSubmit(it->second, cx);
   return true;
+}
+
+// A lost return waits for its task's re-run: not ready, no copies, and what
+// its old value contained is let go (the new value holds its own).
+void Owner::MarkRebuilding(Owned& o, Context& cx) {
+  o.lost_copies = false;
+  o.ready = false;
+  o.in_store = false;
+  o.locations.clear();
+  o.fetch_failures = 0;
+  auto contained = std::move(o.value.contained);
+  o.value = {};
+  for (const auto& c : contained) Release(c, cx);
 }
 
 void Owner::DropLineage(const TaskId& task, Context& cx) {
@@ -887,7 +927,24 @@ void Owner::RefReady(uint64_t id, Context& cx) {
   CheckWaiter(id, cx);
 }
 
+// Checking a Get can rebuild or give up on an object, which wakes the Gets
+// waiting for it, this one included: such checks wait until this one is done.
 void Owner::CheckWaiter(uint64_t id, Context& cx) {
+  if (checking_) {
+    recheck_.push_back(id);
+    return;
+  }
+  checking_ = true;
+  CheckWaiterNow(id, cx);
+  while (!recheck_.empty()) {
+    uint64_t next = recheck_.front();
+    recheck_.pop_front();
+    CheckWaiterNow(next, cx);
+  }
+  checking_ = false;
+}
+
+void Owner::CheckWaiterNow(uint64_t id, Context& cx) {
   auto it = waiters_.find(id);
   if (it == waiters_.end() || it->second.done) return;
   Waiter& w = it->second;

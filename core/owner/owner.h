@@ -58,6 +58,7 @@ class Owner final : public Component {
   static constexpr uint64_t kFetchRetryBase = 1ull << 61;  // below kWaitTimerBase
   static constexpr TimeNs kFetchRetryNs = 10'000'000;
   static constexpr uint32_t kFetchRetries = 5;
+  static constexpr uint32_t kFreeArgumentRetries = 10;  // per task, not counted against max_retries
 
  private:
   struct Owned {
@@ -93,6 +94,7 @@ class Owner final : public Component {
     bool submitted = false;
     int32_t retries_left = 0;
     std::vector<RefInfo> holds;  // released when the task ends (or kept by its lineage)
+    uint32_t argument_losses = 0;  // attempts that failed only because an argument was lost
     NodeId placed = 0;           // the node it was last forwarded to (TaskPlaced) ...
     uint32_t placed_hop = 0;     // ... and how many hops that took
   };
@@ -136,6 +138,7 @@ class Owner final : public Component {
   // the object is lost for good.
   bool Reconstruct(const ObjectId& id, Context& cx);
   void DropLineage(const TaskId& task, Context& cx);
+  void MarkRebuilding(Owned& o, Context& cx);
   void WakeFetchWaiters(const ObjectId& id, Context& cx);
   ObjectValue LostValue(const RefInfo& r) const;
   bool IsDead(const Addr& a) const;
@@ -160,6 +163,7 @@ class Owner final : public Component {
 
   // Waiters (Get / Wait).
   void CheckWaiter(uint64_t id, Context& cx);
+  void CheckWaiterNow(uint64_t id, Context& cx);
   void RefReady(uint64_t waiter, Context& cx);  // one of the waiter's refs became ready
   void CompleteWaiter(uint64_t id, uint8_t status, Context& cx);
   void DeliverCompletion(EfCompleteWait ef, Context& cx);
@@ -176,6 +180,8 @@ class Owner final : public Component {
   std::deque<TaskId> lineage_order_;  // oldest first, for the cap
   uint64_t reconstructions_ = 0;
   std::map<uint64_t, ObjectId> fetch_retries_;  // timer -> object to fetch again
+  bool checking_ = false;          // inside CheckWaiter
+  std::deque<uint64_t> recheck_;   // waiters to check once it returns
   uint64_t next_fetch_retry_ = 0;
   // object -> tasks and waiters that wait for it (ordered vectors: deterministic)
   std::unordered_map<ObjectId, std::vector<TaskId>, IdHash> dependents_;
