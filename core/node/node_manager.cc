@@ -478,14 +478,20 @@ void NodeManager::OnDeaths(const Addr& from, const Deaths& m, Context& cx) {
 // A pull gave up: whoever fetched the object hears why, and each queued task
 // that needed it goes back to its owner as a failed attempt (the owner
 // resolves its arguments again: the object may be rebuilt, or be lost).
+std::vector<TaskId> NodeManager::TakeArgWaiters(const ObjectId& id) {
+  auto aw = arg_waiters_.find(id);
+  if (aw == arg_waiters_.end()) return {};
+  auto tasks = std::move(aw->second);
+  arg_waiters_.erase(aw);
+  return tasks;
+}
+
 void NodeManager::PullFailed(const ObjectId& id, const std::string& why, Context& cx) {
   DRAY_PROBE("node.pull.failed");
   pulls_.erase(id);
   FailFetchers(id, why, cx);
-  auto aw = arg_waiters_.find(id);
-  if (aw == arg_waiters_.end()) return;
-  auto tasks = std::move(aw->second);
-  arg_waiters_.erase(aw);
+  auto tasks = TakeArgWaiters(id);
+  if (tasks.empty()) return;
   for (const TaskId& tid : tasks) {
     auto it = waiting_args_.find(tid);
     if (it == waiting_args_.end()) continue;
@@ -547,10 +553,8 @@ void NodeManager::ObjectArrived(const ObjectId& id, Context& cx) {
     for (const auto& fe : f->second) cx.Send(fe.proc, ObjectReady{id, fe.request, true, e.value, ""});
     fetchers_.erase(f);
   }
-  auto aw = arg_waiters_.find(id);
-  if (aw == arg_waiters_.end()) return;
-  auto tasks = std::move(aw->second);
-  arg_waiters_.erase(aw);
+  auto tasks = TakeArgWaiters(id);
+  if (tasks.empty()) return;
   for (const TaskId& tid : tasks) {
     auto it = waiting_args_.find(tid);
     if (it == waiting_args_.end()) continue;

@@ -120,6 +120,7 @@ class NodeManager final : public Component {
   void OnChunk(const ObjectChunk& m, Context& cx);
   void FailFetchers(const ObjectId& id, const std::string& why, Context& cx);
   void PullFailed(const ObjectId& id, const std::string& why, Context& cx);
+  std::vector<TaskId> TakeArgWaiters(const ObjectId& id);  // and forgets them
   void Forward(TaskSpec spec, NodeId target, Context& cx);
   void OnPullRequest(const Addr& from, const PullObject& m, Context& cx);
   void ObjectArrived(const ObjectId& id, Context& cx);

@@ -8,6 +8,19 @@
 namespace dray {
 
 namespace {
+// Forgets what was resolved for each ref argument (value or locations), so
+// that resolving again sees where the objects are now.
+void UnresolveRefArgs(TaskSpec& spec) {
+  for (auto& a : spec.args) {
+    if (a.kind != TaskArg::kRef) continue;
+    a.resolved = false;
+    a.value = {};
+    a.in_store = false;
+    a.locations.clear();
+    a.size = 0;
+  }
+}
+
 ObjectValue ErrorValue(const std::string& kind, const std::string& message) {
   ObjectValue v;
   v.data = Buf(Pack(ErrorRecord{kind, "", "", message}));
@@ -418,14 +431,7 @@ void Owner::OnTaskDone(const Addr& from, const TaskDone& m, Context& cx) {
   if (stored_alive > 0 && cfg_.lineage_cap > 0) {
     Lineage lin;
     lin.spec = std::move(t.spec);
-    for (auto& a : lin.spec.args) {
-      if (a.kind != TaskArg::kRef) continue;
-      a.resolved = false;
-      a.value = {};
-      a.in_store = false;
-      a.locations.clear();
-      a.size = 0;
-    }
+    UnresolveRefArgs(lin.spec);
     lin.holds = std::move(holds);
     holds.clear();
     lin.retries_left = t.retries_left;
@@ -471,14 +477,7 @@ void Owner::RetryOrFail(std::unordered_map<TaskId, PendingTask, IdHash>::iterato
     t.submitted = false;
     // Resolve ref arguments again: their copies may have moved, or be lost
     // and need rebuilding.
-    for (auto& a : t.spec.args) {
-      if (a.kind != TaskArg::kRef) continue;
-      a.resolved = false;
-      a.value = {};
-      a.in_store = false;
-      a.locations.clear();
-      a.size = 0;
-    }
+    UnresolveRefArgs(t.spec);
     ResolveArgs(t, cx);
     MaybeSubmit(t, cx);
     return;
