@@ -61,6 +61,14 @@ void CrashNode(uint32_t node) {
   if (!g_world) throw Error("dray::sim::CrashNode: not running in a simulation");
   g_world->CrashNode(node);
 }
+void Partition(uint32_t node) {
+  if (!g_world) throw Error("dray::sim::Partition: not running in a simulation");
+  g_world->Partition(node);
+}
+void Heal(uint32_t node) {
+  if (!g_world) throw Error("dray::sim::Heal: not running in a simulation");
+  g_world->Heal(node);
+}
 uint32_t AddNode() {
   if (!g_world) throw Error("dray::sim::AddNode: not running in a simulation");
   return g_world->AddNode();

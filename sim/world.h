@@ -12,6 +12,7 @@
 #include <optional>
 #include <queue>
 #include <semaphore>
+#include <set>
 #include <string>
 #include <thread>
 #include <ucontext.h>
@@ -58,6 +59,10 @@ class World {
   // On the driver thread: starts a new node like the others (a crashed node
   // returns as a new node); returns its id.
   NodeId AddNode();
+  // On the driver thread: cuts node n off from every other node, both ways
+  // (messages in flight across the cut are lost), until Heal(n).
+  void Partition(NodeId n);
+  void Heal(NodeId n);
   RunStats Stats() const;
   const SimSpec& spec() const { return spec_; }
   TimeNs now() const { return now_; }
@@ -74,7 +79,7 @@ class World {
     Owner* owner = nullptr;
     NodeManager* node = nullptr;
   };
-  enum class Ev : uint8_t { kDeliver, kTimer, kResume, kStart, kReap, kCrash, kFault };
+  enum class Ev : uint8_t { kDeliver, kTimer, kResume, kStart, kReap, kCrash, kFault, kHeal };
   struct Event {
     TimeNs at;
     uint64_t seq;
@@ -127,6 +132,7 @@ class World {
   Prng net_rng_;
   Prng fault_rng_;
   uint32_t node_crash_permille_ = 0;  // faults=swarm: the share of faults that crash a node
+  uint32_t partition_permille_ = 0;   // ... and that cut one off for a while
   TimeNs now_ = 0;
   TimeNs init_time_ = 0;
   uint64_t seq_ = 0;
@@ -139,7 +145,9 @@ class World {
   ControlService* gcs_comp_ = nullptr;
   Addr driver_;
   NodeId next_node_ = 0;
-  std::vector<NodeId> crashed_nodes_;
+  std::vector<NodeId> crashed_nodes_;  // crashed or cut off, until declared dead
+  std::set<NodeId> partitioned_;
+  std::map<NodeId, std::vector<Event>> held_;  // messages across a cut, until it heals
   uint64_t fg_pending_ = 0;  // events in the queue that are not background
   std::vector<Effect> effects_;  // reused outbox
   std::vector<EncodedSend> sends_;  // the step's sent messages, encoded once

@@ -167,7 +167,14 @@ TEST_F(ControlServiceTest, ADeadNodeIsFenced) {
       if (to == NodeAddr(0)) cs.Deliver(NodeAddr(0), HealthCheckAck{0, ping.seq});
   }
   ASSERT_TRUE(cs.comp.IsDead(1));
-  EXPECT_TRUE(cs.Deliver(NodeAddr(1), ResourceReport{1, Cpus(4), 0, {}, 9}).empty());
+  // What it sends changes nothing; it is told it was declared dead (so that
+  // it fences itself), and nothing else.
+  auto fx = cs.Deliver(NodeAddr(1), ResourceReport{1, Cpus(4), 0, {}, 9});
+  ASSERT_EQ(fx.size(), 1u);
+  auto told = Sent<Deaths>(fx);
+  ASSERT_EQ(told.size(), 1u);
+  EXPECT_EQ(told[0].first, NodeAddr(1));
+  EXPECT_EQ(told[0].second.nodes, std::vector<NodeId>{1});
   EXPECT_TRUE(Register(1, 4).empty());
   EXPECT_EQ(cs.comp.nodes().size(), 1u);
   // A new node id is welcome.

@@ -7,6 +7,8 @@
 #include <dray/sim.h>
 #include <gtest/gtest.h>
 
+#include "core/common/probe.h"
+
 #include <chrono>
 #include <map>
 #include <string>
@@ -26,7 +28,13 @@ int NodeSlow(int x) {
   dray::SleepFor(std::chrono::seconds(2));
   return x * 10;
 }
-DRAY_REMOTE(NodeAdd, NodeSlow);
+int g_long_done = 0;
+int NodeLong(int x) {
+  dray::SleepFor(std::chrono::seconds(30));
+  ++g_long_done;
+  return x + 1;
+}
+DRAY_REMOTE(NodeAdd, NodeSlow, NodeLong);
 
 struct Sim {
   explicit Sim(const std::string& spec) {
@@ -85,10 +93,36 @@ TEST(NodeCrash, TasksOnDeadNodesAreRetriedOnANewNode) {
   EXPECT_THROW(dray::Get(r, std::chrono::seconds(30)), dray::GetTimeoutError);
 }
 
+// Scenario (4) of issue 3: a node cut off by a partition is declared dead
+// and its task retried on a new node; healed, it learns it was declared dead
+// and fences itself (stops its workers), and the owner takes one result.
+TEST(NodeCrash, APartitionedNodeIsDeclaredDeadThenFencedWhenHealed) {
+  Sim sim("seed=6,nodes=2,cpus=1,head_cpus=0");
+  g_long_done = 0;
+  uint64_t fenced_before = dray::ProbeCounter("node.fenced_itself");
+  auto r = dray::Task(NodeLong).Remote(41);  // runs on node 1, the only one with a CPU
+  Let(1000);
+  dray::sim::Partition(1);
+  dray::sim::AddNode();  // where the retry will run
+  Let(19000);            // node 1 is declared dead after five missed checks
+  dray::sim::Heal(1);
+  EXPECT_EQ(*dray::Get(r), 42);
+  // The retry finished (about 30 s after the ~17 s detection); node 1's
+  // worker was stopped when it fenced itself (about 9 s after the heal, by
+  // its watchdog), before its own 30 s were over: one completion only.
+  EXPECT_EQ(g_long_done, 1);
+  EXPECT_EQ(dray::ProbeCounter("node.fenced_itself"), fenced_before + 1);
+  EXPECT_GT(dray::sim::CurrentStats().held, 0u);
+  r = dray::ObjectRef<int>();
+  dray::sim::ClusterState st = dray::sim::RunUntilQuiet();
+  EXPECT_TRUE(st.Clean()) << st.Str();
+}
+
 TEST(NodeCrash, BadNodesAreRejected) {
   Sim sim("seed=3,nodes=2,cpus=1");
   EXPECT_THROW(dray::sim::CrashNode(0), dray::Error);
   EXPECT_THROW(dray::sim::CrashNode(7), dray::Error);
+  EXPECT_THROW(dray::sim::Partition(0), dray::Error);
 }
 
 // Same seed, same crash, same trace hash.

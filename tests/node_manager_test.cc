@@ -512,5 +512,31 @@ TEST(NodeManagerFailures, APullThatCompletesAfterTheOwnerDiedAnswersItsFetchers)
   EXPECT_FALSE(nm.comp.HasObject(id));
 }
 
+// Told it was declared dead, a node stops every worker, drops what it holds
+// and ignores everything after; a long silence from the control service
+// makes it ask (its watchdog).
+TEST(NodeManagerFailures, ANodeDeclaredDeadFencesItself) {
+  Stepper<NodeManager> nm{Config(1, 2)};
+  nm.Command(CmdStart{});
+  Addr w{1, 70};
+  nm.Deliver(w, RegisterWorker{w});
+  nm.Deliver(kDriver, SubmitTask{Spec(1, 1)});
+  nm.Deliver(kDriver, PutObject{StoredObject{ObjectId{8, 1}, kDriver, Bytes(100)}});
+  nm.now = 10'000'000'000;  // no HealthCheck for 10 s
+  auto fx = nm.Timer(NodeManager::kWatchdogTimer);
+  auto asks = Sent<HealthCheckAck>(fx);
+  ASSERT_EQ(asks.size(), 1u);
+  EXPECT_EQ(asks[0].first, kGcs);
+  auto fx2 = nm.Deliver(kGcs, Deaths{{}, {1}, "you were declared dead"});
+  auto stops = Effects<EfStopWorker>(fx2);
+  ASSERT_EQ(stops.size(), 1u);
+  EXPECT_EQ(stops[0].worker, w);
+  EXPECT_TRUE(nm.comp.fenced());
+  EXPECT_EQ(nm.comp.store_objects(), 0u);
+  EXPECT_EQ(nm.comp.leased_workers(), 0u);
+  EXPECT_TRUE(nm.Deliver(kDriver, SubmitTask{Spec(2, 1)}).empty());
+  EXPECT_TRUE(nm.Deliver(kGcs, HealthCheck{5}).empty());
+}
+
 }  // namespace
 }  // namespace dray

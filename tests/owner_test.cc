@@ -603,5 +603,19 @@ TEST_F(DriverTest, ALostArgumentCostsNoRetry) {
   EXPECT_EQ(o.comp.pending_tasks(), 0u);
 }
 
+// A result from a worker on a node declared dead (cut off, then healed) is
+// ignored: the task was retried elsewhere, and the owner takes one result.
+TEST_F(DriverTest, AResultFromADeadNodeIsIgnored) {
+  RefInfo r = Submit(Call("f"));
+  o.Deliver(kNode, TaskPlaced{r.id.Task(), 0, 1, 1});
+  auto fx = o.Deliver(kGcs, Deaths{{}, {1}, "node 1 missed 5 health checks"});
+  ASSERT_EQ(Sent<SubmitTask>(fx).size(), 1u);  // retried
+  EXPECT_TRUE(o.Deliver(kWorker, TaskDone{r.id.Task(), 0, kWorker, {Inline(r.id.Task(), "old")}}).empty());
+  EXPECT_EQ(o.comp.pending_tasks(), 1u);
+  Addr other{2, 70};
+  o.Deliver(other, TaskDone{r.id.Task(), 1, other, {Inline(r.id.Task(), "new")}});
+  EXPECT_EQ(o.comp.pending_tasks(), 0u);
+}
+
 }  // namespace
 }  // namespace dray

@@ -20,7 +20,9 @@ const char* const kAllProbes[] = {
     "node.pull.failed",             // a pull gave up
     "node.store.dead_owner_freed",  // a dead owner's stored objects were freed
     "gcs.node_declared_dead",       // health checks declared a node dead
-    "gcs.fenced_message",           // a dead node's message was ignored
+    "gcs.fenced_message",           // a dead node's message was ignored (and it was told)
+    "node.fenced_itself",           // a node learned it was declared dead and stopped
+    "task.result.from_dead_node",   // a result from a fenced node's worker was ignored
 };
 const int kNumProbes = sizeof(kAllProbes) / sizeof(kAllProbes[0]);
 

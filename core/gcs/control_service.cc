@@ -32,9 +32,9 @@ void ControlService::Step(const Input& in, Context& cx) {
     nodes_[m->node] = v;
     Broadcast(cx, /*except=*/UINT32_MAX);  // the new node needs the whole view too
   } else if (const auto* m = std::get_if<HealthCheckAck>(&d->msg)) {
-    FromLiveNode(d->from, m->node);
+    FromLiveNode(d->from, m->node, cx);
   } else if (const auto* m = std::get_if<ResourceReport>(&d->msg)) {
-    if (!FromLiveNode(d->from, m->node)) return;
+    if (!FromLiveNode(d->from, m->node, cx)) return;
     auto it = nodes_.find(m->node);
     if (it == nodes_.end()) return;  // a report before registration: ignore
     it->second.available = m->available;
@@ -51,11 +51,13 @@ void ControlService::Step(const Input& in, Context& cx) {
 
 // Whether a node's message comes from a live, registered node (and counts as
 // a sign of life). A declared-dead node is fenced: ignored from then on.
-bool ControlService::FromLiveNode(const Addr& from, NodeId claimed) {
+bool ControlService::FromLiveNode(const Addr& from, NodeId claimed, Context& cx) {
   if (from.node != claimed || from.proc != kNodeManagerProc) return false;
   if (dead_.count(claimed) != 0) {
     ++fenced_messages_;
     DRAY_PROBE("gcs.fenced_message");
+    // It does not know: tell it, so that it fences itself.
+    cx.Send(from, Deaths{{}, {claimed}, "you were declared dead: " + dead_.at(claimed)});
     return false;
   }
   auto h = health_.find(claimed);

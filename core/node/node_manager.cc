@@ -19,6 +19,14 @@ std::vector<ObjectId> NodeManager::StoredIds() const {
 }
 
 void NodeManager::Step(const Input& in, Context& cx) {
+  if (fenced_) return;  // declared dead: a new node takes its place, this one does nothing
+  if (const auto* t = std::get_if<InTimer>(&in); t && t->id == kWatchdogTimer) {
+    // Cut off from the control service for a while (a partition that healed,
+    // say)? Say so unasked: a node it declared dead is told, and fences itself.
+    if (cx.now() - last_ping_ >= 3 * cfg_.watchdog_ns) cx.Send(cfg_.gcs, HealthCheckAck{cfg_.node, 0});
+    cx.SetTimer(kWatchdogTimer, cx.now() + cfg_.watchdog_ns);
+    return;
+  }
   if (const auto* d = std::get_if<InDeliver>(&in)) {
     OnDeliver(d->from, d->msg, cx);
   } else if (const auto* t = std::get_if<InTimer>(&in)) {
@@ -49,6 +57,8 @@ void NodeManager::Step(const Input& in, Context& cx) {
   } else if (const auto* c = std::get_if<InCommand>(&in)) {
     if (std::holds_alternative<CmdStart>(c->cmd)) {
       cx.Send(cfg_.gcs, RegisterNode{cfg_.node, addr(), cfg_.total, cfg_.store_capacity_bytes});
+      last_ping_ = cx.now();
+      cx.SetTimer(kWatchdogTimer, cx.now() + cfg_.watchdog_ns);
     }
   }
 }
@@ -104,7 +114,10 @@ void NodeManager::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
         } else if constexpr (std::is_same_v<M, Deaths>) {
           OnDeaths(from, m, cx);
         } else if constexpr (std::is_same_v<M, HealthCheck>) {
-          if (from == cfg_.gcs) cx.Send(cfg_.gcs, HealthCheckAck{cfg_.node, m.seq});
+          if (from == cfg_.gcs) {
+            last_ping_ = cx.now();
+            cx.Send(cfg_.gcs, HealthCheckAck{cfg_.node, m.seq});
+          }
         } else if constexpr (std::is_same_v<M, WorkerBlocked>) {
           auto it = leases_.find(m.task);
           if (it == leases_.end() || it->second.blocked) return;
@@ -407,6 +420,10 @@ void NodeManager::OnWorkerDied(const WorkerDied& m, Context& cx) {
 // them), and the local workers hear of it (their borrowed refs fail).
 void NodeManager::OnDeaths(const Addr& from, const Deaths& m, Context& cx) {
   if (from != cfg_.gcs) return;  // only the control service publishes
+  if (std::find(m.nodes.begin(), m.nodes.end(), cfg_.node) != m.nodes.end()) {
+    FenceSelf(m.cause, cx);
+    return;
+  }
   auto dead = [&](const Addr& a) {
     return std::find(m.procs.begin(), m.procs.end(), a) != m.procs.end() ||
            std::find(m.nodes.begin(), m.nodes.end(), a.node) != m.nodes.end();
@@ -504,6 +521,35 @@ void NodeManager::PullFailed(const ObjectId& id, const std::string& why, Context
     waiting_args_.erase(it);
   }
   MarkDirty(cx);
+}
+
+// This node was declared dead (it was cut off long enough): its tasks have
+// been retried elsewhere and its objects are considered lost. So it stops
+// every worker (they might still return results or serve objects), drops
+// everything, and does nothing more; a node that should serve again joins as
+// a new node.
+void NodeManager::FenceSelf(const std::string& cause, Context& cx) {
+  DRAY_PROBE("node.fenced_itself");
+  fenced_ = true;
+  for (const auto& [w, info] : workers_) cx.Emit(EfStopWorker{w});
+  (void)cause;
+  workers_.clear();
+  idle_workers_.clear();
+  leases_.clear();
+  worker_task_.clear();
+  ready_.clear();
+  waiting_args_.clear();
+  arg_waiters_.clear();
+  infeasible_.clear();
+  pulls_.clear();
+  fetchers_.clear();
+  store_.clear();
+  store_used_ = 0;
+  queued_count_ = 0;
+  queued_demand_ = ResourceSet{};
+  available_ = cfg_.total;
+  unblock_queue_.clear();
+  starting_workers_ = 0;
 }
 
 bool NodeManager::OwnerDead(const Addr& owner) const {

@@ -24,10 +24,11 @@ struct NodeManagerConfig {
   TimeNs report_delay_ns = 1'000'000;     // batch resource reports
   TimeNs idle_worker_ns = 1'000'000'000;  // retire idle workers beyond the CPU count
   TimeNs pull_retry_ns = 10'000'000;
+  TimeNs watchdog_ns = 3'000'000'000;  // a node not pinged for 3 of these says it is alive, unasked
   uint32_t pull_attempts = 50;  // then a fetch fails: the object is gone
   uint64_t seed = 0;
   MSGPACK_DEFINE(node, gcs, total, store_capacity_bytes, chunk_bytes, pull_window, report_delay_ns,
-                 idle_worker_ns, pull_retry_ns, pull_attempts, seed);
+                 idle_worker_ns, pull_retry_ns, pull_attempts, seed, watchdog_ns);
 };
 
 class NodeManager final : public Component {
@@ -47,6 +48,7 @@ class NodeManager final : public Component {
   size_t workers() const { return workers_.size(); }
   size_t queued_tasks() const { return queued_count_; }
   size_t infeasible_tasks() const { return infeasible_.size(); }
+  bool fenced() const { return fenced_; }
   bool HasObject(const ObjectId& id) const { return store_.count(id) != 0; }
   std::vector<ObjectId> StoredIds() const;
   // Queued tasks, tasks waiting for arguments and pulls (a deadlock report).
@@ -54,6 +56,7 @@ class NodeManager final : public Component {
 
   // Timer ids (component-local).
   static constexpr uint64_t kReportTimer = 1;
+  static constexpr uint64_t kWatchdogTimer = 2;  // background: is the control service still there?
   static constexpr uint64_t kIdleTimerBase = 2ull << 32;
   static constexpr uint64_t kPullRetryBase = 3ull << 32;
 
@@ -114,6 +117,7 @@ class NodeManager final : public Component {
   void OnWorkerDied(const WorkerDied& m, Context& cx);
   void OnDeaths(const Addr& from, const Deaths& m, Context& cx);
   bool OwnerDead(const Addr& owner) const;
+  void FenceSelf(const std::string& cause, Context& cx);
   void StoreObject(const ObjectId& id, ObjectValue value, Addr owner, bool primary, Context& cx);
   void EnsureLocal(const ObjectId& id, const Addr& owner, const std::vector<NodeId>& locations, Context& cx);
   void RequestChunks(const ObjectId& id, Pull& p, Context& cx);
@@ -153,6 +157,8 @@ class NodeManager final : public Component {
   std::map<ObjectId, Pull> pulls_;
   std::map<Addr, std::string> dead_owners_;  // published deaths -> cause: their objects are not stored
   std::map<NodeId, std::string> dead_nodes_;
+  bool fenced_ = false;        // declared dead: it stopped its workers and does nothing more
+  TimeNs last_ping_ = 0;       // the control service's last HealthCheck
   std::map<ObjectId, std::vector<Fetcher>> fetchers_;
   bool dirty_ = false;
   bool report_armed_ = false;

@@ -351,6 +351,12 @@ void Owner::FillArg(TaskArg& a) const {
 }
 
 void Owner::OnTaskDone(const Addr& from, const TaskDone& m, Context& cx) {
+  if (IsDead(Addr{from.node, kAnyProc})) {
+    // A worker of a node declared dead (cut off, then back): its task was
+    // retried elsewhere, and what it stored is not served. Ignored.
+    DRAY_PROBE("task.result.from_dead_node");
+    return;
+  }
   bool any_contained = false;
   for (const auto& r : m.returns) any_contained |= !r.value.contained.empty();
   auto it = tasks_.find(m.task);

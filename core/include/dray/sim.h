@@ -31,6 +31,7 @@ struct RunStats {
   uint64_t trace_hash = 0;  // same seed, same hash
   int64_t virtual_ns = 0;
   uint64_t crashes = 0;     // processes crashed by injected faults
+  uint64_t held = 0;        // messages held up by partitions (delivered when healed)
 };
 
 bool IsSimulation();
@@ -54,5 +55,12 @@ void CrashNode(uint32_t node);
 // Starts a new node shaped like the others (a crashed node returns as a new
 // node, with a new id); returns its id.
 uint32_t AddNode();
+// Cuts node `node` off from every other node, both ways, until Heal(node):
+// messages across the cut wait and arrive, in order, when it heals (as a
+// connection that retransmits). Not node 0. A node cut off for longer than
+// failure detection takes is declared dead and, once healed, fences itself
+// (stops its workers) and is ignored by everyone.
+void Partition(uint32_t node);
+void Heal(uint32_t node);
 
 }  // namespace dray::sim
