@@ -247,11 +247,10 @@ World::World(SimSpec spec)
     // The fault mix is drawn from the seed (docs/fault-tolerance.md).
     static constexpr int64_t kEvery[] = {2'000, 10'000, 50'000, 200'000};
     static constexpr uint32_t kNodeShare[] = {0, 100, 300};
+    static constexpr uint32_t kPartitionShare[] = {0, 50, 150};
     spec_.fault_every_us = kEvery[fault_rng_.Below(4)];
     node_crash_permille_ = kNodeShare[fault_rng_.Below(3)];
-    // Partitions are not drawn yet: with them, seed 142 of the CI swarm
-    // dispatches two attempts of one task on one node, which the node's
-    // lease table (keyed by task) cannot hold. Scripted partitions work.
+    partition_permille_ = kPartitionShare[fault_rng_.Below(3)];
   }
   if (!spec_.trace.empty()) {
     trace_ = TraceWriter::Open(spec_.trace, {{"seed", std::to_string(spec_.seed)},

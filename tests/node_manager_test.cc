@@ -538,5 +538,27 @@ TEST(NodeManagerFailures, ANodeDeclaredDeadFencesItself) {
   EXPECT_TRUE(nm.Deliver(kGcs, HealthCheck{5}).empty());
 }
 
+// Swarm seed 142 (with partitions): a retry landed on the node where the
+// first attempt still ran; leases keyed by task collided. Keyed by worker,
+// both attempts hold their own lease and give their resources back.
+TEST(NodeManagerFailures, TwoAttemptsOfATaskOnOneNodeHoldTwoLeases) {
+  Stepper<NodeManager> nm{Config(0, 2)};
+  Addr w1{0, 70}, w2{0, 71};
+  nm.Deliver(w1, RegisterWorker{w1});
+  nm.Deliver(w2, RegisterWorker{w2});
+  TaskSpec a0 = Spec(5, 1);
+  TaskSpec a1 = Spec(5, 1);
+  a1.attempt = 1;
+  ASSERT_EQ(Sent<ExecuteTask>(nm.Deliver(kDriver, SubmitTask{a0})).size(), 1u);
+  ASSERT_EQ(Sent<ExecuteTask>(nm.Deliver(kDriver, SubmitTask{a1})).size(), 1u);
+  EXPECT_EQ(nm.comp.leased_workers(), 2u);
+  EXPECT_EQ(nm.comp.available(), Cpus(0));
+  nm.Deliver(w2, TaskFinished{TaskId{5}, {}, false});
+  EXPECT_EQ(nm.comp.leased_workers(), 1u);
+  nm.Deliver(w1, TaskFinished{TaskId{5}, {}, false});
+  EXPECT_EQ(nm.comp.leased_workers(), 0u);
+  EXPECT_EQ(nm.comp.available(), Cpus(2));
+}
+
 }  // namespace
 }  // namespace dray

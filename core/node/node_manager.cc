@@ -119,8 +119,8 @@ void NodeManager::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
             cx.Send(cfg_.gcs, HealthCheckAck{cfg_.node, m.seq});
           }
         } else if constexpr (std::is_same_v<M, WorkerBlocked>) {
-          auto it = leases_.find(m.task);
-          if (it == leases_.end() || it->second.blocked) return;
+          auto it = leases_.find(from);
+          if (it == leases_.end() || it->second.spec.task != m.task || it->second.blocked) return;
           Lease& l = it->second;
           l.blocked = true;
           ResourceSet cpu = CpuPart(l.held);
@@ -129,10 +129,12 @@ void NodeManager::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
           MarkDirty(cx);
           TryDispatch(cx);
         } else if constexpr (std::is_same_v<M, WorkerUnblocked>) {
-          auto it = leases_.find(m.task);
-          if (it == leases_.end() || !it->second.blocked || it->second.unblock_requested) return;
+          auto it = leases_.find(from);
+          if (it == leases_.end() || it->second.spec.task != m.task || !it->second.blocked ||
+              it->second.unblock_requested)
+            return;
           it->second.unblock_requested = true;
-          unblock_queue_.push_back(m.task);
+          unblock_queue_.push_back(from);
           TryDispatch(cx);
         } else if constexpr (std::is_same_v<M, PutObject>) {
           StoreObject(m.object.id, m.object.value, m.object.owner, /*primary=*/true, cx);
@@ -279,7 +281,7 @@ void NodeManager::TryDispatch(Context& cx) {
     l.held.Add(cpu);
     l.blocked = false;
     l.unblock_requested = false;
-    cx.Send(l.worker, ResumeGrant{it->first});
+    cx.Send(l.worker, ResumeGrant{l.spec.task});
     unblock_queue_.pop_front();
     MarkDirty(cx);
   }
@@ -361,20 +363,20 @@ void NodeManager::Dispatch(TaskSpec spec, Addr worker, Context& cx) {
   l.held = spec.resources;
   l.demand = spec.resources;
   l.spec = spec;
-  worker_task_[worker] = spec.task;
+
   cx.Send(worker, ExecuteTask{spec});
-  leases_.emplace(spec.task, std::move(l));
+  auto [slot, fresh] = leases_.emplace(worker, std::move(l));
+  DRAY_ASSERT(fresh, "a worker leased twice");
   MarkDirty(cx);
 }
 
 void NodeManager::OnTaskFinished(const Addr& worker, const TaskFinished& m, Context& cx) {
   for (const auto& s : m.stored) StoreObject(s.id, s.value, s.owner, /*primary=*/true, cx);
-  auto it = leases_.find(m.task);
-  if (it != leases_.end()) {
+  auto it = leases_.find(worker);
+  if (it != leases_.end() && it->second.spec.task == m.task) {
     available_.Add(it->second.held);
     leases_.erase(it);
   }
-  worker_task_.erase(worker);
   auto w = workers_.find(worker);
   if (w != workers_.end()) {
     w->second.owns_objects = m.owns_objects;  // an owner is never retired
@@ -398,17 +400,14 @@ void NodeManager::OnWorkerDied(const WorkerDied& m, Context& cx) {
   workers_.erase(w);
   idle_workers_.erase(m.worker);
   cx.CancelTimer(kIdleTimerBase + m.worker.proc);
-  auto t = worker_task_.find(m.worker);
-  if (t != worker_task_.end()) {
-    auto l = leases_.find(t->second);
-    DRAY_ASSERT(l != leases_.end(), "a leased worker without a lease");
+  auto l = leases_.find(m.worker);
+  if (l != leases_.end()) {
     const TaskSpec& spec = l->second.spec;
     cx.Send(spec.owner, TaskFailed{spec.task, spec.attempt, "WorkerCrashedError",
                                    "the worker " + m.worker.Str() + " running task '" + spec.name + "' (attempt " +
                                        std::to_string(spec.attempt + 1) + ") died: " + m.cause});
     available_.Add(l->second.held);
     leases_.erase(l);
-    worker_task_.erase(t);
   }
   cx.Send(cfg_.gcs, Deaths{{m.worker}, {}, m.cause});
   MarkDirty(cx);
@@ -536,7 +535,6 @@ void NodeManager::FenceSelf(const std::string& cause, Context& cx) {
   workers_.clear();
   idle_workers_.clear();
   leases_.clear();
-  worker_task_.clear();
   ready_.clear();
   waiting_args_.clear();
   arg_waiters_.clear();
@@ -778,7 +776,7 @@ void NodeManager::CheckInvariants() const {
   DRAY_ASSERT(cfg_.total.Contains(available_), "a node committed more resources than it has");
   // Over capacity is allowed (and counted) until eviction and spilling exist.
   DRAY_ASSERT(store_used_ <= cfg_.store_capacity_bytes || store_overflows_ > 0, "store over capacity uncounted");
-  DRAY_ASSERT(leases_.size() == worker_task_.size(), "leases and leased workers disagree");
+  for (const auto& [w, l] : leases_) DRAY_ASSERT(l.worker == w, "a lease filed under another worker");
   DRAY_ASSERT(idle_workers_.size() + leases_.size() <= workers_.size(), "a worker both idle and leased");
   DRAY_ASSERT(queued_count_ >= waiting_args_.size());
 }

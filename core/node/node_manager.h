@@ -146,9 +146,10 @@ class NodeManager final : public Component {
   std::set<Addr> idle_workers_;
   std::vector<TaskSpec> infeasible_;
   std::map<Addr, Worker> workers_;  // ordered: deterministic choice of idle worker
-  std::unordered_map<TaskId, Lease, IdHash> leases_;
-  std::map<Addr, TaskId> worker_task_;
-  std::deque<TaskId> unblock_queue_;
+  // By worker: one task per worker, and two attempts of one task (a retry
+  // that lands where the first still runs) are two leases.
+  std::map<Addr, Lease> leases_;
+  std::deque<Addr> unblock_queue_;
   uint32_t starting_workers_ = 0;
   uint32_t next_proc_ = kFirstUserProc + 64;  // below: drivers
   std::map<ObjectId, StoreEntry> store_;
