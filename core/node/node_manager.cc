@@ -366,7 +366,7 @@ void NodeManager::Dispatch(TaskSpec spec, Addr worker, Context& cx) {
 
   cx.Send(worker, ExecuteTask{spec});
   auto [slot, fresh] = leases_.emplace(worker, std::move(l));
-  DRAY_ASSERT(fresh, "a worker leased twice");
+  DRAY_ASSERT(fresh && slot->second.worker == worker, "a worker leased twice");
   MarkDirty(cx);
 }
 
@@ -776,7 +776,6 @@ void NodeManager::CheckInvariants() const {
   DRAY_ASSERT(cfg_.total.Contains(available_), "a node committed more resources than it has");
   // Over capacity is allowed (and counted) until eviction and spilling exist.
   DRAY_ASSERT(store_used_ <= cfg_.store_capacity_bytes || store_overflows_ > 0, "store over capacity uncounted");
-  for (const auto& [w, l] : leases_) DRAY_ASSERT(l.worker == w, "a lease filed under another worker");
   DRAY_ASSERT(idle_workers_.size() + leases_.size() <= workers_.size(), "a worker both idle and leased");
   DRAY_ASSERT(queued_count_ >= waiting_args_.size());
 }
