@@ -45,6 +45,14 @@ TaskArg ValueArg(ObjectValue v) {
   return a;
 }
 
+// The error record an error value carries (an empty one if it has none).
+ErrorRecord ErrorOf(const ObjectValue& v) {
+  ErrorRecord rec;
+  std::string err;
+  EXPECT_TRUE(Unpack(v.data.str().data(), v.data.size(), &rec, &err)) << err;
+  return rec;
+}
+
 ReturnObject Inline(TaskId t, const std::string& s) {
   return ReturnObject{ObjectId::Return(t, 1), Value(s), false, 0, s.size()};
 }
@@ -478,9 +486,7 @@ TEST_F(DriverTest, AFailedAttemptIsResubmittedWithTheNextAttempt) {
   ASSERT_EQ(got.size(), 1u);
   ASSERT_EQ(got[0].values.size(), 1u);
   EXPECT_TRUE(got[0].values[0].is_error);
-  ErrorRecord rec;
-  std::string err;
-  ASSERT_TRUE(Unpack(got[0].values[0].data.str().data(), got[0].values[0].data.size(), &rec, &err)) << err;
+  ErrorRecord rec = ErrorOf(got[0].values[0]);
   EXPECT_EQ(rec.kind, "WorkerCrashedError");
   EXPECT_NE(rec.message.find("no retries left of 1"), std::string::npos) << rec.message;
 }
@@ -533,9 +539,7 @@ TEST_F(DriverTest, ALostPutObjectIsLost) {
   auto got = Effects<EfCompleteWait>(o.Command(CmdGet{5, {r}, -1}));
   ASSERT_EQ(got.size(), 1u);
   ASSERT_TRUE(got[0].values.at(0).is_error);
-  ErrorRecord rec;
-  std::string err;
-  ASSERT_TRUE(Unpack(got[0].values[0].data.str().data(), got[0].values[0].data.size(), &rec, &err)) << err;
+  ErrorRecord rec = ErrorOf(got[0].values[0]);
   EXPECT_EQ(rec.kind, "ObjectLostError");
   EXPECT_NE(rec.message.find("was put"), std::string::npos) << rec.message;
 }

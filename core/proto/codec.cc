@@ -4,13 +4,14 @@
 
 namespace dray {
 
-namespace {
 // One reused buffer per thread: a fresh sbuffer allocates 8 KiB per encode.
 msgpack::sbuffer& ScratchBuffer() {
   thread_local msgpack::sbuffer sb(4096);
   sb.clear();
   return sb;
 }
+
+namespace {
 
 template <class T>
 std::string EncodeVersioned(const T& v) {

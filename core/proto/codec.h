@@ -12,6 +12,10 @@ namespace dray {
 
 inline constexpr uint8_t kCodecVersion = 1;
 
+// This thread's reused encoding buffer, emptied. Valid until the next call
+// on this thread (every encode in this directory uses it).
+msgpack::sbuffer& ScratchBuffer();
+
 std::string EncodeMessage(const Message& m);
 // Returns false and sets *error on malformed input; never throws. On failure
 // *out is valid but unspecified. Memory used while decoding is bounded by a

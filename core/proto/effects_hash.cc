@@ -8,11 +8,6 @@
 namespace dray {
 
 namespace {
-msgpack::sbuffer& Scratch() {
-  thread_local msgpack::sbuffer sb(4096);
-  sb.clear();
-  return sb;
-}
 
 // Attachments are immutable and ride in many messages (a value goes from a
 // worker to its node, between nodes, to each task that reads it), so each
@@ -54,7 +49,7 @@ uint64_t AttachmentHash(const std::shared_ptr<const std::string>& a) {
 // a large payload is hashed once in its life.
 template <class T>
 void HashPacked(const T& v, Hasher& h) {
-  msgpack::sbuffer& sb = Scratch();
+  msgpack::sbuffer& sb = ScratchBuffer();
   internal::FrameSink sink;
   internal::tls_frame_sink = &sink;
   struct Reset {
