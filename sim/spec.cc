@@ -57,6 +57,8 @@ SimSpec ParseSimSpec(const std::string& text) {
     else if (k == "fault_every_us") s.fault_every_us = ParseNumber<int64_t>(k, v, text);
     else if (k == "faults_until_ms") s.faults_until_ms = ParseNumber<int64_t>(k, v, text);
     else if (k == "task_retries") s.task_retries = ParseNumber<int32_t>(k, v, text);
+    else if (k == "actor_restarts") s.actor_restarts = ParseNumber<int32_t>(k, v, text);
+    else if (k == "actor_task_retries") s.actor_task_retries = ParseNumber<int32_t>(k, v, text);
     else if (k == "head_cpus") s.head_cpus = ParseNumber<double>(k, v, text);
     else if (k == "inline_kb") s.inline_kb = ParseNumber<uint64_t>(k, v, text);
     else if (k == "health_period_ms") s.health_period_ms = ParseNumber<int64_t>(k, v, text);
@@ -69,7 +71,7 @@ SimSpec ParseSimSpec(const std::string& text) {
     } else {
       throw Error("dray: simulation spec '" + text + "': unknown key '" + k +
                   "' (known: seed, nodes, cpus, gpus, store_mb, faults, trace, timeline, latency_us, "
-                  "worker_start_us, chunk_kb, stack_kb, invariants, fault_every_us, faults_until_ms, task_retries, head_cpus, inline_kb, health_period_ms, health_misses)");
+                  "worker_start_us, chunk_kb, stack_kb, invariants, fault_every_us, faults_until_ms, task_retries, actor_restarts, actor_task_retries, head_cpus, inline_kb, health_period_ms, health_misses)");
     }
   }
   if (s.nodes < 1 || s.nodes > 1000) throw Error("dray: simulation spec '" + text + "': nodes must be in [1, 1000]");
@@ -78,6 +80,10 @@ SimSpec ParseSimSpec(const std::string& text) {
     throw Error("dray: simulation spec '" + text + "': health_period_ms and health_misses must be at least 1");
   if (s.task_retries < -1)
     throw Error("dray: simulation spec '" + text + "': task_retries must be -1 (without limit) or more");
+  if (s.actor_restarts < -1)
+    throw Error("dray: simulation spec '" + text + "': actor_restarts must be -1 (without limit) or more");
+  if (s.actor_task_retries < -1)
+    throw Error("dray: simulation spec '" + text + "': actor_task_retries must be -1 (without limit) or more");
   if (s.fault_every_us < 1)
     throw Error("dray: simulation spec '" + text + "': fault_every_us must be at least 1");
   if (s.stack_kb < 64 || s.stack_kb > (1u << 20))

@@ -15,6 +15,8 @@ struct SimSpec {
   int64_t fault_every_us = 50'000;  // faults=workers: mean gap between crashes
   int64_t faults_until_ms = 2'000;  // faults stop then (the liveness phase follows)
   int32_t task_retries = 3;
+  int32_t actor_restarts = 0;      // max_restarts of actors that do not set it (Ray's default: 0)
+  int32_t actor_task_retries = 0;  // max_task_retries of actors that do not set it (Ray's default: 0)
   double head_cpus = -1;           // node 0's CPUs (-1: like the others; 0: no tasks on the head, as Ray's --num-cpus=0)
   uint64_t inline_kb = 100;        // returns and puts above this go to the node's store (Ray: 100 KiB)
   int64_t health_period_ms = 3000;  // the control service's health checks (Ray's defaults)

@@ -279,7 +279,8 @@ const char* InputKind(const Input& in) {
     return v;
   }();
   static constexpr const char* kCommands[] = {"cmd:start", "cmd:submit",  "cmd:put",        "cmd:get",
-                                              "cmd:wait",  "cmd:add_ref", "cmd:remove_ref", "cmd:task_returned"};
+                                              "cmd:wait",  "cmd:add_ref", "cmd:remove_ref", "cmd:task_returned",
+                                              "cmd:create_actor", "cmd:get_actor", "cmd:kill_actor"};
   static_assert(std::size(kCommands) == std::variant_size_v<Command>, "name every command");
   if (const auto* d = std::get_if<InDeliver>(&in))
     return d->msg.index() < kDeliver.size() ? kDeliver[d->msg.index()].c_str() : "deliver:?";

@@ -67,6 +67,7 @@ struct World::UserThread final : internal::ProcessRuntime {
   std::map<uint64_t, EfCompleteWait> completions;
   std::optional<EfCommandResult> result;
   std::deque<TaskSpec> tasks;
+  internal::ActorSlot actor;  // the actor this worker hosts, if any
   std::string running;  // the name of the task being run, if any
   std::string last;     // ... or run last
   uint64_t next_waiter = 1;
@@ -128,6 +129,13 @@ struct World::UserThread final : internal::ProcessRuntime {
                   " is invalid (-1 retries without limit, 0 never)");
     spec.max_retries = retries;
     spec.retry_exceptions = opts.retry_exceptions;
+    spec.args = ToTaskArgs(args);
+    EfCommandResult r = Run(CmdSubmit{std::move(spec)});
+    return ToRefData({r.ids.at(0), p->addr});
+  }
+  static std::vector<TaskArg> ToTaskArgs(std::vector<internal::ArgData>& args) {
+    std::vector<TaskArg> out;
+    out.reserve(args.size());
     for (auto& a : args) {
       TaskArg t;
       if (a.is_ref) {
@@ -137,11 +145,75 @@ struct World::UserThread final : internal::ProcessRuntime {
         t.value = ToObjectValue(a.value);
         t.resolved = true;
       }
-      spec.args.push_back(std::move(t));
+      out.push_back(std::move(t));
     }
-    EfCommandResult r = Run(CmdSubmit{std::move(spec)});
+    return out;
+  }
+  static void CheckRetries(const std::string& what, const char* option, int n) {
+    if (n < -1)
+      throw Error("dray: " + what + ": " + option + " " + std::to_string(n) +
+                  " is invalid (-1 without limit, 0 never)");
+  }
+  internal::RefData CreateActor(const internal::ActorOptions& o, std::vector<internal::ArgData> args) override {
+    std::string what = "actor '" + (o.name.empty() ? o.factory : o.name) + "'";
+    int restarts = o.max_restarts.value_or(w->spec_.actor_restarts);
+    int task_retries = o.max_task_retries.value_or(w->spec_.actor_task_retries);
+    CheckRetries(what, "max_restarts", restarts);
+    CheckRetries(what, "max_task_retries", task_retries);
+    if (o.max_concurrency < 1)
+      throw Error("dray: " + what + ": max_concurrency " + std::to_string(o.max_concurrency) + " must be at least 1");
+    ActorSpec as;
+    as.name = o.name;
+    as.class_name = o.class_name;
+    as.max_restarts = restarts;
+    as.max_task_retries = task_retries;
+    as.max_concurrency = static_cast<uint32_t>(o.max_concurrency);
+    TaskSpec& spec = as.creation;
+    spec.function = o.factory;
+    spec.name = o.name.empty() ? o.factory : o.name;
+    for (const auto& [k, v] : o.resources) {
+      if (v < 0) throw Error("dray: " + what + ": resource '" + k + "' must not be negative");
+      spec.resources.SetUnits(k, v);
+    }
+    spec.actor_holds_resources = o.resources_set;
+    spec.max_retries = 0;
+    spec.args = ToTaskArgs(args);
+    uint64_t waiter = next_waiter++;
+    EfCommandResult r = Run(CmdCreateActor{waiter, std::move(as)});
+    internal::RefData anchor = ToRefData({r.ids.at(0), p->addr});
+    if (!o.name.empty()) {  // a name must be free: wait for the control service
+      EfCompleteWait c = WaitFor(waiter);
+      if (!c.values.empty()) internal::ThrowErrorValue(ToValueData(c.values[0]));
+    }
+    return anchor;
+  }
+  internal::RefData SubmitActorTask(const internal::RefData& anchor, const internal::TaskOptions& opts,
+                                    std::vector<internal::ArgData> args) override {
+    TaskSpec spec;
+    spec.function = opts.function;
+    spec.name = opts.name.empty() ? opts.function : opts.name;
+    spec.actor_kind = kActorCall;
+    spec.actor = anchor.task;
+    spec.max_retries = 0;
+    spec.args = ToTaskArgs(args);
+    EfCommandResult r = Run(CmdSubmit{std::move(spec), Addr{anchor.owner_node, anchor.owner_proc}});
     return ToRefData({r.ids.at(0), p->addr});
   }
+  std::optional<std::pair<internal::RefData, std::string>> GetActor(const std::string& name) override {
+    uint64_t waiter = next_waiter++;
+    Run(CmdGetActor{waiter, name});
+    EfCompleteWait c = WaitFor(waiter);
+    if (c.values.empty()) return std::nullopt;
+    ActorInfo info;
+    std::string err;
+    const std::string& b = c.values[0].data.str();
+    DRAY_ASSERT(Unpack(b.data(), b.size(), &info, &err), "an unreadable ActorInfo");
+    return std::make_pair(internal::RefData{info.actor, 1, info.owner.node, info.owner.proc}, info.class_name);
+  }
+  void KillActor(const internal::RefData& anchor, bool no_restart) override {
+    Notify(CmdKillActor{anchor.task, no_restart});
+  }
+  internal::ActorSlot& Actor() override { return actor; }
   internal::RefData Put(internal::ValueData value) override {
     EfCommandResult r = Run(CmdPut{ToObjectValue(value)});
     return ToRefData({r.ids.at(0), p->addr});
@@ -320,6 +392,9 @@ World::Proc& World::AddNodeManager(NodeId n) {
   c.total.SetUnits("node:" + std::to_string(n), 1);
   c.store_capacity_bytes = spec_.store_mb << 20;
   c.chunk_bytes = spec_.chunk_kb << 10;
+  // The actor lease: two thirds of the time it takes to declare a node dead.
+  c.lease_ns = static_cast<TimeNs>(spec_.health_period_ms) * 1'000'000 * spec_.health_misses * 2 / 3;
+  c.lease_renew_ns = std::max<TimeNs>(c.lease_ns / 3, 1'000'000);
   c.seed = root_.Fork(1000 + n).seed();
   Proc& p = AddProc(Addr{n, kNodeManagerProc}, std::make_unique<NodeManager>(c), c.seed, Pack(c));
   p.node = static_cast<NodeManager*>(p.comp.get());
@@ -542,14 +617,16 @@ void World::ExecEffects(Proc& p, std::vector<Effect>& effects) {
           if constexpr (std::is_same_v<E, EfSend>) {
             DRAY_ASSERT(next_send < sends_.size(), "a send that was not encoded");
             EncodedSend& s = sends_[next_send++];
-            bool background =
-                std::holds_alternative<HealthCheck>(e.msg) || std::holds_alternative<HealthCheckAck>(e.msg);
+            bool background = std::holds_alternative<HealthCheck>(e.msg) ||
+                              std::holds_alternative<HealthCheckAck>(e.msg) ||
+                              std::holds_alternative<RenewLease>(e.msg) || std::holds_alternative<LeaseGranted>(e.msg);
             Send(p.addr, e.to, std::move(s.frame), s.hash, background);
           } else if constexpr (std::is_same_v<E, EfSetTimer>) {
             uint64_t gen = ++p.timer_gen[e.id];
             Event ev{std::max(e.at, now_), 0, Ev::kTimer, p.addr.Key(), e.id, gen};
             ev.background = (p.addr == gcs_ && e.id == ControlService::kHealthTimer) ||
-                            (p.node && e.id == NodeManager::kWatchdogTimer);
+                            (p.node && (e.id == NodeManager::kWatchdogTimer || e.id == NodeManager::kLeaseTimer ||
+                                        e.id == NodeManager::kLeaseExpiryTimer));
             Push(std::move(ev));
           } else if constexpr (std::is_same_v<E, EfCancelTimer>) {
             p.timer_gen.erase(e.id);

@@ -113,6 +113,13 @@ void CheckTimings(const std::string& name, const Shape& shape, const ExampleResu
   } else if (name == "wait_num_returns") {
     ExpectAbout(r, "wait_2", 1.0);    // slow_function(0) and (1)
     ExpectAbout(r, "wait_all", 3.0);  // slow_function(3)
+  } else if (name == "actor_counter" || name == "four_counters" || name == "actor_basics" || name == "actor_kill" ||
+             name == "actor_copies" || name == "actor_unserializable" || name == "actor_attributes") {
+    ExpectQuick(r, "duration");
+  } else if (name == "counter_timing") {
+    ExpectAbout(r, "duration", 10.0);  // ten one-second calls, one at a time
+  } else if (name == "message_actor") {
+    ExpectAbout(r, "duration", 102.0);  // 100 + 2 polls a second apart
   } else if (name == "resources_options") {
     // Two-CPU tasks: 2 at a time on one 4-CPU node, 3 at a time on three
     // 2-CPU nodes; four of them take 2 s either way.
@@ -200,7 +207,8 @@ TEST_P(ExamplesDeterminism, SameSeedSameTraceHash) {
 
 INSTANTIATE_TEST_SUITE_P(Examples, ExamplesDeterminism,
                          testing::Values("four_tasks", "matrix_dag", "aggregate_loop", "wait_incremental",
-                                         "map_reduce", "put_get", "task_error"));
+                                         "map_reduce", "put_get", "task_error", "actor_counter", "message_actor",
+                                         "four_counters", "actor_copies"));
 
 // The registry and the executables agree on the names.
 TEST(ExamplesRegistry, NamesAreUniqueAndFindable) {

@@ -47,7 +47,7 @@ if(TARGET dray-sim)
            COMMAND dray-sim --workload all --seeds 1-10 --nodes 3 --cpus 2 --quiet
                    --spec faults=swarm,faults_until_ms=1000,task_retries=-1)
   set_tests_properties(swarm.examples PROPERTIES
-                       PASS_REGULAR_EXPRESSION "150 of 150 runs passed \\([1-9][0-9]* injected crashes\\)")
+                       PASS_REGULAR_EXPRESSION "240 of 240 runs passed \\([1-9][0-9]* injected crashes\\)")
   add_test(NAME dray_sim.jobs_and_coverage
            COMMAND dray-sim --workload random_dag --tasks 100 --seeds 1-20 --nodes 3 --cpus 2 --quiet --jobs 2
                    --coverage --spec faults=swarm,faults_until_ms=300,task_retries=-1,inline_kb=0,head_cpus=0)

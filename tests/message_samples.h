@@ -66,7 +66,27 @@ inline TaskSpec SampleSpec() {
   s.retry_exceptions = true;
   s.attempt = 2;
   s.spill_count = 1;
+  s.actor_kind = kActorCall;
+  s.actor = 91;
+  s.incarnation = 2;
+  s.actor_seq = 7;
+  s.actor_done_below = 5;
   return s;
+}
+
+inline ActorSpec SampleActorSpec() {
+  ActorSpec a;
+  a.actor = 81;
+  a.owner = Addr{0, 2};
+  a.job = 2;
+  a.name = "counter";
+  a.class_name = "Counter";
+  a.creation = SampleSpec();
+  a.creation.actor_kind = kActorCreation;
+  a.max_restarts = 2;
+  a.max_task_retries = -1;
+  a.max_concurrency = 1;
+  return a;
 }
 
 // A task id with all 64 bits in use, as real (hashed) ids are.
@@ -126,6 +146,14 @@ inline std::vector<Message> EveryMessage() {
       HealthCheck{17},
       HealthCheckAck{3, 17},
       TaskPlaced{TaskId{81}, 1, 4, 2},
+      RegisterActor{SampleActorSpec()},
+      ActorRegistered{81, false, "the name 'c' is taken"},
+      GetActorInfo{0, "counter", 2, 9},
+      ActorInfo{81, 9, true, kActorAlive, 3, Addr{2, 70}, Addr{0, 2}, "Counter", -1, "none"},
+      KillActor{81, true, "Kill()"},
+      StopActor{81, 3, "killed"},
+      RenewLease{3, 12},
+      LeaseGranted{12},
   };
 }
 
@@ -165,6 +193,9 @@ inline std::vector<Command> EveryCommand() {
       CmdAddRef{SampleRef(3)},
       CmdRemoveRef{SampleRef(3)},
       CmdTaskReturned{TaskId{5}, {SampleValue()}},
+      CmdCreateActor{6, SampleActorSpec()},
+      CmdGetActor{7, "counter"},
+      CmdKillActor{81, false},
   };
 }
 

@@ -96,6 +96,11 @@ TEST(SimSpec, OnlyKnownFaultModesAreAccepted) {
   EXPECT_EQ(ParseSimSpec("task_retries=-1").task_retries, -1);
   EXPECT_EQ(ParseSimSpec("").task_retries, 3);
   EXPECT_NE(ErrorOf("task_retries=-2").find("task_retries must be -1"), std::string::npos);
+  EXPECT_EQ(ParseSimSpec("actor_restarts=-1,actor_task_retries=2").actor_restarts, -1);
+  EXPECT_EQ(ParseSimSpec("actor_restarts=-1,actor_task_retries=2").actor_task_retries, 2);
+  EXPECT_EQ(ParseSimSpec("").actor_restarts, 0);
+  EXPECT_NE(ErrorOf("actor_restarts=-3").find("actor_restarts must be -1"), std::string::npos);
+  EXPECT_NE(ErrorOf("actor_task_retries=-3").find("actor_task_retries must be -1"), std::string::npos);
 }
 
 TEST(SimSpec, NodeCountIsBounded) {

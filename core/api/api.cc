@@ -21,6 +21,7 @@ struct Registry {
   std::mutex mu;
   std::map<std::string, Invoker> by_name;
   std::map<const void*, std::string> by_key;
+  std::map<std::string, std::string> by_method_key;
   std::set<std::string> ambiguous;
 };
 Registry& Reg() {
@@ -78,6 +79,29 @@ const std::string* FunctionName(const void* key) {
   std::lock_guard<std::mutex> l(r.mu);
   auto it = r.by_key.find(key);
   return it == r.by_key.end() || r.ambiguous.count(it->second) ? nullptr : &it->second;
+}
+void RegisterMethod(const std::string& name, const std::string& key, Invoker invoker) {
+  Registry& r = Reg();
+  std::lock_guard<std::mutex> l(r.mu);
+  for (const auto& [k, n] : r.by_method_key) {
+    if (n != name || k == key) continue;
+    std::fprintf(stderr, "dray: DRAY_REMOTE: two different methods are registered as '%s'; rename one\n",
+                 name.c_str());
+    r.ambiguous.insert(name);
+  }
+  if (r.by_name.count(name) && !r.by_method_key.count(key)) {
+    bool is_method = false;
+    for (const auto& [k, n] : r.by_method_key) is_method |= n == name;
+    if (!is_method) r.ambiguous.insert(name);
+  }
+  r.by_name[name] = std::move(invoker);
+  r.by_method_key[key] = name;
+}
+const std::string* MethodName(const std::string& key) {
+  Registry& r = Reg();
+  std::lock_guard<std::mutex> l(r.mu);
+  auto it = r.by_method_key.find(key);
+  return it == r.by_method_key.end() || r.ambiguous.count(it->second) ? nullptr : &it->second;
 }
 const Invoker* FindFunction(const std::string& name) {
   Registry& r = Reg();

@@ -23,6 +23,19 @@ const char* const kAllProbes[] = {
     "gcs.fenced_message",           // a dead node's message was ignored (and it was told)
     "node.fenced_itself",           // a node learned it was declared dead and stopped
     "task.result.from_dead_node",   // a result from a fenced node's worker was ignored
+    "actor.restarted",              // an actor restarts (worker or node died, or Kill with restart)
+    "actor.restart.worker_died",    // ... because its worker died
+    "actor.restart.creation_node_died",  // ... because the node creating it died
+    "actor.owner_died",             // an actor died with its owner
+    "actor.killed",                 // Kill(no_restart)
+    "actor.killed_restart",         // Kill with restart allowed
+    "actor.stale_incarnation_stopped",  // a replaced incarnation's creation finished; stopped
+    "actor.call.retried",           // a call lost with an incarnation was sent to the next one
+    "actor.call.failed",            // a call lost with an incarnation failed (no retries left)
+    "node.actor_worker_died",       // an actor's worker process died
+    "node.actor_stopped",           // a node stopped an actor's worker (kill, death, lease)
+    "node.actor_call_unavailable",  // a call reached a node without its incarnation
+    "node.lease_expired_actors_stopped",  // a node cut off too long stopped its actors
 };
 const int kNumProbes = sizeof(kAllProbes) / sizeof(kAllProbes[0]);
 

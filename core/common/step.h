@@ -16,7 +16,9 @@ namespace dray {
 
 // ---- local commands: user API calls handed to the process's Owner ----
 struct CmdStart { MSGPACK_DEFINE(); };
-struct CmdSubmit { TaskSpec spec; MSGPACK_DEFINE(spec); };  // task/owner/job filled by the Owner
+// task/owner/job filled by the Owner. An actor call names its actor's owner
+// (the call holds the actor's handle object while it is pending).
+struct CmdSubmit { TaskSpec spec; Addr actor_owner; MSGPACK_DEFINE(spec, actor_owner); };
 struct CmdPut { ObjectValue value; MSGPACK_DEFINE(value); };
 struct CmdGet { uint64_t waiter = 0; std::vector<RefInfo> refs; TimeNs timeout_ns = -1;
   MSGPACK_DEFINE(waiter, refs, timeout_ns); };
@@ -25,8 +27,14 @@ struct CmdWait { uint64_t waiter = 0; std::vector<RefInfo> refs; uint32_t num_re
 struct CmdAddRef { RefInfo ref; MSGPACK_DEFINE(ref); };
 struct CmdRemoveRef { RefInfo ref; MSGPACK_DEFINE(ref); };
 struct CmdTaskReturned { TaskId task; std::vector<ObjectValue> returns; MSGPACK_DEFINE(task, returns); };
+// Actors. CreateActor returns the actor's id and its handle object at once;
+// a named actor's creator then waits (`waiter`) for the name to be accepted.
+struct CmdCreateActor { uint64_t waiter = 0; ActorSpec spec; MSGPACK_DEFINE(waiter, spec); };
+// Completes `waiter` with the named actor's ActorInfo (packed), or not found.
+struct CmdGetActor { uint64_t waiter = 0; std::string name; MSGPACK_DEFINE(waiter, name); };
+struct CmdKillActor { uint64_t actor = 0; bool no_restart = true; MSGPACK_DEFINE(actor, no_restart); };
 using Command = std::variant<CmdStart, CmdSubmit, CmdPut, CmdGet, CmdWait, CmdAddRef, CmdRemoveRef,
-                             CmdTaskReturned>;
+                             CmdTaskReturned, CmdCreateActor, CmdGetActor, CmdKillActor>;
 
 // ---- inputs ----
 struct InDeliver { Addr from; Message msg; MSGPACK_DEFINE(from, msg); };

@@ -30,9 +30,13 @@ void ControlService::Step(const Input& in, Context& cx) {
     v.total = m->total;
     v.available = m->total;
     nodes_[m->node] = v;
+    cx.Send(m->addr, LeaseGranted{0});  // registering is the node's first lease request
     Broadcast(cx, /*except=*/UINT32_MAX);  // the new node needs the whole view too
   } else if (const auto* m = std::get_if<HealthCheckAck>(&d->msg)) {
     FromLiveNode(d->from, m->node, cx);
+  } else if (const auto* m = std::get_if<RenewLease>(&d->msg)) {
+    // Granted only to a live node: it runs actors for a while longer.
+    if (FromLiveNode(d->from, m->node, cx)) cx.Send(d->from, LeaseGranted{m->nonce});
   } else if (const auto* m = std::get_if<ResourceReport>(&d->msg)) {
     if (!FromLiveNode(d->from, m->node, cx)) return;
     auto it = nodes_.find(m->node);
@@ -46,6 +50,19 @@ void ControlService::Step(const Input& in, Context& cx) {
     cx.Send(m->driver, JobRegistered{next_job_++});
   } else if (const auto* m = std::get_if<Deaths>(&d->msg)) {
     Publish(*m, cx);
+  } else if (const auto* m = std::get_if<RegisterActor>(&d->msg)) {
+    actors_.OnRegister(d->from, *m, cx);
+  } else if (const auto* m = std::get_if<GetActorInfo>(&d->msg)) {
+    actors_.OnGetInfo(d->from, *m, cx);
+  } else if (const auto* m = std::get_if<KillActor>(&d->msg)) {
+    actors_.OnKill(*m, cx);
+  } else if (const auto* m = std::get_if<TaskDone>(&d->msg)) {
+    // A creation task's result, forwarded by the node that took the worker.
+    if (d->from.proc == kNodeManagerProc && !dead_.count(d->from.node)) actors_.OnCreationDone(d->from, *m, cx);
+  } else if (const auto* m = std::get_if<TaskFailed>(&d->msg)) {
+    if (d->from.proc == kNodeManagerProc && !dead_.count(d->from.node)) actors_.OnCreationFailed(*m, cx);
+  } else if (const auto* m = std::get_if<TaskPlaced>(&d->msg)) {
+    actors_.OnCreationPlaced(*m, cx);
   }
 }
 
@@ -95,10 +112,12 @@ void ControlService::DeclareDead(NodeId n, const std::string& cause, Context& cx
   Publish(Deaths{{}, {n}, cause}, cx);
 }
 
-// Every node (to forward to its workers) and every driver hears of deaths.
+// Every node (to forward to its workers) and every driver hears of deaths;
+// actors on (or owned by) the dead restart or die.
 void ControlService::Publish(const Deaths& m, Context& cx) {
   for (const auto& [id, v] : nodes_) cx.Send(v.addr, m);
   for (const auto& [job, driver] : drivers_) cx.Send(driver, m);
+  actors_.OnDeaths(m, cx);
 }
 
 void ControlService::Broadcast(Context& cx, NodeId except) {
@@ -117,6 +136,7 @@ void ControlService::CheckInvariants() const {
     DRAY_ASSERT(v.node == id);
     DRAY_ASSERT(v.total.Contains(v.available), "a node reports more available than it has");
   }
+  actors_.CheckInvariants();
 }
 
 }  // namespace dray

@@ -1,13 +1,14 @@
-// The control service (Ray's GCS) for the spine: node membership, the cluster
-// resource view pushed to every node, the job table, failure detection by
-// health checks, and the publication of deaths. Actors and SQLite
-// persistence arrive with their issues.
+// The control service (Ray's GCS): node membership, the cluster resource view
+// pushed to every node, the job table, failure detection by health checks,
+// node leases (fencing), the publication of deaths, and the actor table
+// (actor_directory.h). SQLite persistence is not built yet.
 #pragma once
 #include <map>
 #include <string>
 #include <vector>
 
 #include "core/common/step.h"
+#include "core/gcs/actor_directory.h"
 
 namespace dray {
 
@@ -22,7 +23,7 @@ struct ControlServiceConfig {
 
 class ControlService final : public Component {
  public:
-  explicit ControlService(ControlServiceConfig cfg) : cfg_(std::move(cfg)) {}
+  explicit ControlService(ControlServiceConfig cfg) : cfg_(std::move(cfg)), actors_(&nodes_, cfg_.addr) {}
   void Step(const Input& in, Context& cx) override;
   void CheckInvariants() const override;
   const char* Kind() const override { return "gcs"; }
@@ -31,6 +32,7 @@ class ControlService final : public Component {
   const std::map<NodeId, std::vector<ResourceSet>>& infeasible() const { return infeasible_; }
   JobId jobs() const { return next_job_ - 1; }
   bool IsDead(NodeId n) const { return dead_.count(n) != 0; }
+  const ActorDirectory& actors() const { return actors_; }
   static constexpr uint64_t kHealthTimer = 1;
 
  private:
@@ -53,6 +55,7 @@ class ControlService final : public Component {
   uint64_t health_seq_ = 0;
   uint64_t fenced_messages_ = 0;
   uint64_t version_ = 0;
+  ActorDirectory actors_;  // after nodes_: it reads them
 };
 
 }  // namespace dray

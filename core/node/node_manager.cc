@@ -20,6 +20,10 @@ std::vector<ObjectId> NodeManager::StoredIds() const {
 
 void NodeManager::Step(const Input& in, Context& cx) {
   if (fenced_) return;  // declared dead: a new node takes its place, this one does nothing
+  if (const auto* t = std::get_if<InTimer>(&in); t && (t->id == kLeaseTimer || t->id == kLeaseExpiryTimer)) {
+    OnLeaseTimer(t->id, cx);
+    return;
+  }
   if (const auto* t = std::get_if<InTimer>(&in); t && t->id == kWatchdogTimer) {
     // Cut off from the control service for a while (a partition that healed,
     // say)? Say so unasked: a node it declared dead is told, and fences itself.
@@ -59,6 +63,8 @@ void NodeManager::Step(const Input& in, Context& cx) {
       cx.Send(cfg_.gcs, RegisterNode{cfg_.node, addr(), cfg_.total, cfg_.store_capacity_bytes});
       last_ping_ = cx.now();
       cx.SetTimer(kWatchdogTimer, cx.now() + cfg_.watchdog_ns);
+      lease_asks_[0] = cx.now();  // the registration asks for the first lease
+      cx.SetTimer(kLeaseTimer, cx.now() + cfg_.lease_renew_ns);
     }
   }
 }
@@ -109,6 +115,16 @@ void NodeManager::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
           }
         } else if constexpr (std::is_same_v<M, TaskFinished>) {
           OnTaskFinished(from, m, cx);
+        } else if constexpr (std::is_same_v<M, TaskDone>) {
+          OnCreationDone(from, m, cx);
+        } else if constexpr (std::is_same_v<M, StopActor>) {
+          if (from == cfg_.gcs) OnStopActor(m, cx);
+        } else if constexpr (std::is_same_v<M, LeaseGranted>) {
+          auto it = lease_asks_.find(m.nonce);
+          if (from != cfg_.gcs || it == lease_asks_.end()) return;
+          lease_until_ = std::max(lease_until_, it->second + cfg_.lease_ns);
+          lease_asks_.erase(lease_asks_.begin(), std::next(it));
+          cx.SetTimer(kLeaseExpiryTimer, lease_until_);
         } else if constexpr (std::is_same_v<M, WorkerDied>) {
           OnWorkerDied(m, cx);
         } else if constexpr (std::is_same_v<M, Deaths>) {
@@ -214,6 +230,16 @@ std::optional<NodeId> NodeManager::ChooseNode(const TaskSpec& spec) const {
 }
 
 void NodeManager::OnSubmit(TaskSpec spec, Context& cx) {
+  if (spec.actor_kind == kActorCall) {
+    RouteActorCall(std::move(spec), cx);
+    return;
+  }
+  if (spec.actor_kind == kActorCreation && !HasLease(cx)) {
+    // Cut off from the control service: it may be declared dead any time.
+    cx.Send(spec.owner, TaskFailed{spec.task, spec.attempt, "ActorUnavailableError",
+                                   "node " + std::to_string(cfg_.node) + " holds no lease to run actors"});
+    return;
+  }
   // A spilled task is accepted wherever it fits at all, so it cannot bounce.
   if (spec.spill_count > 0 && cfg_.total.Contains(spec.resources)) {
     Enqueue(std::move(spec), cx);
@@ -358,6 +384,7 @@ void NodeManager::Dispatch(TaskSpec spec, Addr worker, Context& cx) {
   DRAY_ASSERT(w.registered && w.idle, "dispatching to a busy worker");
   w.idle = false;
   idle_workers_.erase(worker);
+  if (spec.actor_kind == kActorCreation) actor_workers_[worker] = spec.actor;
   Lease l;
   l.worker = worker;
   l.held = spec.resources;
@@ -372,6 +399,7 @@ void NodeManager::Dispatch(TaskSpec spec, Addr worker, Context& cx) {
 
 void NodeManager::OnTaskFinished(const Addr& worker, const TaskFinished& m, Context& cx) {
   for (const auto& s : m.stored) StoreObject(s.id, s.value, s.owner, /*primary=*/true, cx);
+  if (actor_workers_.count(worker)) return;  // an actor's worker stays the actor's
   auto it = leases_.find(worker);
   if (it != leases_.end() && it->second.spec.task == m.task) {
     available_.Add(it->second.held);
@@ -400,6 +428,12 @@ void NodeManager::OnWorkerDied(const WorkerDied& m, Context& cx) {
   workers_.erase(w);
   idle_workers_.erase(m.worker);
   cx.CancelTimer(kIdleTimerBase + m.worker.proc);
+  if (auto a = actor_workers_.find(m.worker); a != actor_workers_.end()) {
+    DRAY_PROBE("node.actor_worker_died");
+    auto h = actors_.find(a->second);
+    if (h != actors_.end() && h->second.worker == m.worker) actors_.erase(h);
+    actor_workers_.erase(a);
+  }
   auto l = leases_.find(m.worker);
   if (l != leases_.end()) {
     const TaskSpec& spec = l->second.spec;
@@ -541,6 +575,8 @@ void NodeManager::FenceSelf(const std::string& cause, Context& cx) {
   infeasible_.clear();
   pulls_.clear();
   fetchers_.clear();
+  actors_.clear();
+  actor_workers_.clear();
   store_.clear();
   store_used_ = 0;
   queued_count_ = 0;
@@ -607,6 +643,12 @@ void NodeManager::ObjectArrived(const ObjectId& id, Context& cx) {
     if (!miss.empty()) continue;
     TaskSpec spec = std::move(it->second.spec);
     waiting_args_.erase(it);
+    if (spec.actor_kind == kActorCall) {
+      DRAY_ASSERT(queued_count_ > 0);
+      --queued_count_;
+      DeliverActorCall(std::move(spec), cx);
+      continue;
+    }
     ready_[spec.resources.items()].push_back(std::move(spec));
   }
   TryDispatch(cx);
@@ -778,6 +820,10 @@ void NodeManager::CheckInvariants() const {
   DRAY_ASSERT(store_used_ <= cfg_.store_capacity_bytes || store_overflows_ > 0, "store over capacity uncounted");
   DRAY_ASSERT(idle_workers_.size() + leases_.size() <= workers_.size(), "a worker both idle and leased");
   DRAY_ASSERT(queued_count_ >= waiting_args_.size());
+  for (const auto& [id, h] : actors_) {
+    auto w = actor_workers_.find(h.worker);
+    DRAY_ASSERT(w != actor_workers_.end() && w->second == id, "an actor's worker is not filed as its");
+  }
 }
 
 }  // namespace dray

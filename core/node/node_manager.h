@@ -27,8 +27,14 @@ struct NodeManagerConfig {
   TimeNs watchdog_ns = 3'000'000'000;  // a node not pinged for 3 of these says it is alive, unasked
   uint32_t pull_attempts = 50;  // then a fetch fails: the object is gone
   uint64_t seed = 0;
+  // Fencing of actors (docs/actors.md): actors run only while the node holds
+  // a lease, `lease_ns` from when it asked; it asks every `lease_renew_ns`.
+  // The lease must be shorter than the control service takes to declare a
+  // silent node dead (5 x 3 s by default).
+  TimeNs lease_ns = 10'000'000'000;
+  TimeNs lease_renew_ns = 3'000'000'000;
   MSGPACK_DEFINE(node, gcs, total, store_capacity_bytes, chunk_bytes, pull_window, report_delay_ns,
-                 idle_worker_ns, pull_retry_ns, pull_attempts, seed, watchdog_ns);
+                 idle_worker_ns, pull_retry_ns, pull_attempts, seed, watchdog_ns, lease_ns, lease_renew_ns);
 };
 
 class NodeManager final : public Component {
@@ -49,6 +55,8 @@ class NodeManager final : public Component {
   size_t queued_tasks() const { return queued_count_; }
   size_t infeasible_tasks() const { return infeasible_.size(); }
   bool fenced() const { return fenced_; }
+  size_t actors() const { return actors_.size(); }
+  TimeNs lease_until() const { return lease_until_; }
   bool HasObject(const ObjectId& id) const { return store_.count(id) != 0; }
   std::vector<ObjectId> StoredIds() const;
   // Queued tasks, tasks waiting for arguments and pulls (a deadlock report).
@@ -57,6 +65,8 @@ class NodeManager final : public Component {
   // Timer ids (component-local).
   static constexpr uint64_t kReportTimer = 1;
   static constexpr uint64_t kWatchdogTimer = 2;  // background: is the control service still there?
+  static constexpr uint64_t kLeaseTimer = 3;     // background: ask for a longer lease
+  static constexpr uint64_t kLeaseExpiryTimer = 4;  // background: the lease ran out?
   static constexpr uint64_t kIdleTimerBase = 2ull << 32;
   static constexpr uint64_t kPullRetryBase = 3ull << 32;
 
@@ -132,6 +142,14 @@ class NodeManager final : public Component {
   void SendReport(Context& cx);
   ResourceSet CpuPart(const ResourceSet& r) const;
   Addr NodeAddr(NodeId n) const { return {n, kNodeManagerProc}; }
+  // Actors (node_manager_actors.cc).
+  void RouteActorCall(TaskSpec spec, Context& cx);
+  void DeliverActorCall(TaskSpec spec, Context& cx);
+  void OnCreationDone(const Addr& worker, const TaskDone& m, Context& cx);
+  void OnStopActor(const StopActor& m, Context& cx);
+  void StopActorWorker(const Addr& worker, const std::string& cause, Context& cx);
+  void OnLeaseTimer(uint64_t id, Context& cx);
+  bool HasLease(const Context& cx) const { return cx.now() < lease_until_; }
 
   NodeManagerConfig cfg_;
   ResourceSet available_;
@@ -166,6 +184,17 @@ class NodeManager final : public Component {
   uint64_t report_seq_ = 0;
   uint64_t next_retry_id_ = 0;
   std::map<uint64_t, ObjectId> retry_timers_;
+  // Actors hosted here: actor -> its worker and incarnation, once created;
+  // worker -> actor, from the creation's dispatch on.
+  struct Hosted {
+    Addr worker;
+    uint32_t incarnation = 0;
+  };
+  std::map<uint64_t, Hosted> actors_;
+  std::map<Addr, uint64_t> actor_workers_;
+  TimeNs lease_until_ = 0;
+  std::map<uint64_t, TimeNs> lease_asks_;  // nonce -> when asked
+  uint64_t next_lease_nonce_ = 1;
 };
 
 }  // namespace dray

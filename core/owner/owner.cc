@@ -21,13 +21,14 @@ void UnresolveRefArgs(TaskSpec& spec) {
   }
 }
 
+}  // namespace
+
 ObjectValue ErrorValue(const std::string& kind, const std::string& message) {
   ObjectValue v;
   v.data = Buf(Pack(ErrorRecord{kind, "", "", message}));
   v.is_error = true;
   return v;
 }
-}  // namespace
 
 void Owner::Step(const Input& in, Context& cx) {
   StepInner(in, cx);
@@ -68,7 +69,7 @@ void Owner::OnCommand(const Command& cmd, Context& cx) {
           if (cfg_.is_worker) cx.Send(cfg_.node, RegisterWorker{cfg_.addr});
           else cx.Send(cfg_.gcs, RegisterJob{cfg_.addr});
         } else if constexpr (std::is_same_v<C, CmdSubmit>) {
-          Submit(c.spec, cx);
+          Submit(c.spec, cx, c.actor_owner);
         } else if constexpr (std::is_same_v<C, CmdPut>) {
           DRAY_ASSERT(job_ != 0, "Put before the job is registered");
           ObjectId id = ObjectId::Put(current_task_, ++put_counter_);
@@ -107,7 +108,9 @@ void Owner::OnCommand(const Command& cmd, Context& cx) {
           }
           CheckWaiter(c.waiter, cx);
           auto it = waiters_.find(c.waiter);
-          if (it != waiters_.end() && !it->second.done && executing_ && !blocked_) {
+          if (it != waiters_.end() && !it->second.done && executing_ && !blocked_ &&
+              executing_->actor_kind != kActorCall) {
+            // (An actor's calls hold no CPU of their own.)
             // The task waits: its CPU goes back to the node meanwhile.
             blocked_ = true;
             cx.Send(cfg_.node, WorkerBlocked{executing_->task});
@@ -118,6 +121,13 @@ void Owner::OnCommand(const Command& cmd, Context& cx) {
           Release(c.ref, cx);
         } else if constexpr (std::is_same_v<C, CmdTaskReturned>) {
           OnTaskReturned(c, cx);
+        } else if constexpr (std::is_same_v<C, CmdCreateActor>) {
+          CreateActor(c, cx);
+        } else if constexpr (std::is_same_v<C, CmdGetActor>) {
+          cx.Send(cfg_.gcs, GetActorInfo{0, c.name, job_, c.waiter});
+          cx.Emit(EfCommandResult{});
+        } else if constexpr (std::is_same_v<C, CmdKillActor>) {
+          KillActor(c, cx);
         }
       },
       cmd);
@@ -150,7 +160,15 @@ void Owner::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
                             ", which had died: " + dead_.at(Addr{m.node, kAnyProc}),
                         cx);
           }
+        } else if constexpr (std::is_same_v<M, ActorInfo>) {
+          OnActorInfo(m, cx);
+        } else if constexpr (std::is_same_v<M, ActorRegistered>) {
+          OnActorRegistered(m, cx);
         } else if constexpr (std::is_same_v<M, ExecuteTask>) {
+          if (m.spec.actor_kind == kActorCall) {
+            QueueActorCall(m.spec, cx);
+            return;
+          }
           DRAY_ASSERT(!executing_, "a worker was handed a second task");
           executing_ = m.spec;
           job_ = m.spec.job;
@@ -274,7 +292,7 @@ void Owner::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
 
 // ---- tasks ----
 
-void Owner::Submit(TaskSpec spec, Context& cx) {
+void Owner::Submit(TaskSpec spec, Context& cx, Addr actor_owner) {
   DRAY_ASSERT(job_ != 0, "Submit before the job is registered");
   spec.task = TaskId::Child(current_task_, ++task_counter_);
   spec.parent = current_task_;
@@ -290,6 +308,15 @@ void Owner::Submit(TaskSpec spec, Context& cx) {
   }
   PendingTask t;
   t.retries_left = spec.max_retries;
+  if (spec.actor_kind == kActorCall) {
+    // The call keeps its actor alive while pending (Ray: an actor whose
+    // handles are gone finishes the calls it was sent first).
+    t.holds.push_back(RefInfo{ObjectId::Return(TaskId{spec.actor}, 1), actor_owner});
+    ActorClient& client = actor_clients_[spec.actor];
+    t.retries_left = -2;  // the actor's max_task_retries, known by the first send
+    spec.actor_seq = client.next_seq++;
+    client.unfinished[spec.actor_seq] = spec.task;
+  }
   for (const auto& a : spec.args) {
     if (a.kind == TaskArg::kRef) t.holds.push_back(a.ref);
     for (const auto& r : a.value.contained) t.holds.push_back(r);
@@ -325,6 +352,14 @@ void Owner::ResolveArgs(PendingTask& t, Context& cx) {
 
 void Owner::MaybeSubmit(PendingTask& t, Context& cx) {
   if (t.unresolved != 0 || t.submitted) return;
+  if (t.spec.actor_kind == kActorCreation) {
+    RegisterCreation(t, cx);
+    return;
+  }
+  if (t.spec.actor_kind == kActorCall) {
+    SubmitActorCall(t, cx);
+    return;
+  }
   t.submitted = true;
   t.placed = cfg_.node.node;
   t.placed_hop = 0;
@@ -434,7 +469,10 @@ void Owner::OnTaskDone(const Addr& from, const TaskDone& m, Context& cx) {
   uint32_t stored_alive = 0;
   for (const auto& r : m.returns)
     if (r.stored && owned_.count(r.id)) ++stored_alive;
-  if (stored_alive > 0 && cfg_.lineage_cap > 0) {
+  ActorCallEnded(t.spec);
+  // An actor call is not re-run to rebuild its output (its actor's state
+  // moved on): a lost stored result of one is lost.
+  if (stored_alive > 0 && cfg_.lineage_cap > 0 && t.spec.actor_kind == kNotActor) {
     Lineage lin;
     lin.spec = std::move(t.spec);
     UnresolveRefArgs(lin.spec);
@@ -460,6 +498,10 @@ void Owner::OnTaskDone(const Addr& from, const TaskDone& m, Context& cx) {
 void Owner::OnTaskFailed(const TaskFailed& m, Context& cx) {
   auto it = tasks_.find(m.task);
   if (it == tasks_.end() || it->second.spec.attempt != m.attempt || !it->second.submitted) return;
+  if (it->second.spec.actor_kind == kActorCall && m.kind != "ObjectLostError") {
+    OnActorCallFailed(it, m, cx);
+    return;
+  }
   if (m.kind == "ObjectLostError" && ++it->second.argument_losses <= kFreeArgumentRetries) {
     // An argument's copies died: the task itself did not fail. Resolving it
     // again rebuilds the argument (or finds it lost for good, then the task
@@ -489,7 +531,13 @@ void Owner::RetryOrFail(std::unordered_map<TaskId, PendingTask, IdHash>::iterato
     return;
   }
   DRAY_PROBE("task.failed.out_of_retries");
-  ObjectValue err = ErrorValue(kind, message + " (no retries left of " + std::to_string(t.spec.max_retries) + ")");
+  FailTask(it, ErrorValue(kind, message + " (no retries left of " + std::to_string(t.spec.max_retries) + ")"), cx);
+}
+
+void Owner::FailTask(std::unordered_map<TaskId, PendingTask, IdHash>::iterator it, const ObjectValue& err,
+                     Context& cx) {
+  PendingTask& t = it->second;
+  ActorCallEnded(t.spec);
   std::vector<ObjectId> ready;
   for (uint32_t i = 1; i <= t.spec.num_returns; ++i) {
     ObjectId id = ObjectId::Return(t.spec.task, i);
@@ -582,7 +630,9 @@ void Owner::OnDeaths(const Deaths& m, Context& cx) {
   // Tasks last placed on a dead node are lost with it: retried, or failed.
   std::vector<TaskId> lost_tasks;
   for (const auto& [id, t] : tasks_)
-    if (t.submitted && std::find(m.nodes.begin(), m.nodes.end(), t.placed) != m.nodes.end()) lost_tasks.push_back(id);
+    if (t.submitted && t.spec.actor_kind == kNotActor &&
+        std::find(m.nodes.begin(), m.nodes.end(), t.placed) != m.nodes.end())
+      lost_tasks.push_back(id);
   std::sort(lost_tasks.begin(), lost_tasks.end());
   for (const TaskId& id : lost_tasks) {
     DRAY_PROBE("task.retry.node_died");
@@ -729,10 +779,13 @@ void Owner::OnTaskReturned(const CmdTaskReturned& c, Context& cx) {
   fin.owns_objects = !owned_.empty() || !borrowed_.empty() || !parked_.empty() || !tasks_.empty();
   reported_owns_ = fin.owns_objects;
   cx.Send(cfg_.node, std::move(fin));
-  SendRelease(spec.owner, std::move(done), cx);
+  // A constructor's result goes through the node manager, which takes the
+  // worker as the actor's before the control service hears of it.
+  SendRelease(spec.actor_kind == kActorCreation ? cfg_.node : spec.owner, std::move(done), cx);
   executing_.reset();
   blocked_ = false;
   current_task_ = {};
+  RunNextActorCall(cx);
 }
 
 // ---- reference counting ----
@@ -780,6 +833,7 @@ void Owner::MaybeFree(const ObjectId& id, Context& cx) {
   Owned o = std::move(it->second);
   owned_.erase(it);
   fetches_.erase(id);
+  if (id.index == 1 && created_.count(id.task)) AnchorFreed(id, cx);
   if (!id.IsPut()) {
     auto l = lineage_.find(TaskId{id.task});
     if (l != lineage_.end() && --l->second.live_returns == 0) DropLineage(TaskId{id.task}, cx);

@@ -32,6 +32,9 @@ struct OwnerConfig {
   MSGPACK_DEFINE(addr, node, gcs, is_worker, seed, inline_limit, lineage_cap);
 };
 
+// An error object's value: an ErrorRecord of `kind` (TaskError, ...).
+ObjectValue ErrorValue(const std::string& kind, const std::string& message);
+
 // Waiter id of the start handshake (a driver's Init waits for its job id).
 inline constexpr uint64_t kStartWaiter = 0;
 
@@ -125,7 +128,7 @@ class Owner final : public Component {
   void StepInner(const Input& in, Context& cx);
   void OnCommand(const Command& cmd, Context& cx);
   void OnDeliver(const Addr& from, const Message& msg, Context& cx);
-  void Submit(TaskSpec spec, Context& cx);
+  void Submit(TaskSpec spec, Context& cx, Addr actor_owner = {});
   void ResolveArgs(PendingTask& t, Context& cx);
   void MaybeSubmit(PendingTask& t, Context& cx);
   void OnTaskDone(const Addr& from, const TaskDone& m, Context& cx);
@@ -143,6 +146,27 @@ class Owner final : public Component {
   ObjectValue LostValue(const RefInfo& r) const;
   bool IsDead(const Addr& a) const;
   void OnTaskReturned(const CmdTaskReturned& c, Context& cx);
+  // Completes every return of a pending task that is not ready with `err`,
+  // and forgets the task.
+  void FailTask(std::unordered_map<TaskId, PendingTask, IdHash>::iterator it, const ObjectValue& err, Context& cx);
+
+  // Actors (owner_actors.cc). Caller side: calls go to the actor's node in
+  // the order of their sequence numbers, wait while the actor is not alive,
+  // and are retried or failed when the incarnation they went to is gone.
+  void CreateActor(const CmdCreateActor& c, Context& cx);
+  void RegisterCreation(PendingTask& t, Context& cx);
+  void SubmitActorCall(PendingTask& t, Context& cx);
+  void OnActorInfo(const ActorInfo& m, Context& cx);
+  void OnActorRegistered(const ActorRegistered& m, Context& cx);
+  void ReviewActorCalls(uint64_t actor, Context& cx);
+  void OnActorCallFailed(std::unordered_map<TaskId, PendingTask, IdHash>::iterator it, const TaskFailed& m,
+                         Context& cx);
+  void ActorCallEnded(const TaskSpec& spec);
+  void KillActor(const CmdKillActor& c, Context& cx);
+  void AnchorFreed(const ObjectId& id, Context& cx);
+  // Worker side: calls are queued per caller and run in sequence order.
+  void QueueActorCall(const TaskSpec& spec, Context& cx);
+  void RunNextActorCall(Context& cx);
 
   // Reference counting.
   void Hold(const RefInfo& r, Context& cx);
@@ -202,6 +226,28 @@ class Owner final : public Component {
   bool reported_owns_ = false;  // what the node last heard (TaskFinished / WorkerOwnership)
   std::deque<EfCompleteWait> held_completions_;  // waiting for ResumeGrant
   std::unordered_map<TaskId, std::vector<RefInfo>, IdHash> parked_;
+  // Actors, caller side.
+  struct ActorClient {
+    ActorInfo info;            // last heard from the control service (found: heard at all)
+    bool subscribed = false;
+    std::string killed;        // Kill(no_restart) from this process: new calls fail at once
+    uint64_t next_seq = 0;
+    std::map<uint64_t, TaskId> unfinished;  // seq -> call, until it completes or fails
+  };
+  std::map<uint64_t, ActorClient> actor_clients_;
+  struct Created {
+    std::vector<RefInfo> holds;  // the constructor's arguments: kept for restarts
+    uint64_t waiter = 0;         // a named creation waits for the name
+    ActorSpec spec;
+  };
+  std::map<uint64_t, Created> created_;  // actors this process created, until they die
+  // Actors, worker side (this worker hosts one).
+  struct CallerQueue {
+    uint64_t next = 0;
+    std::map<uint64_t, TaskSpec> waiting;
+  };
+  std::map<Addr, CallerQueue> callers_;
+  std::deque<TaskSpec> runnable_calls_;
 };
 
 }  // namespace dray

@@ -193,7 +193,8 @@ static const char* const kMessageNames[] = {
     "ObjectReady", "PullObject", "ObjectChunk", "FreeObjects", "AddObjectLocation",
     "GetObjectStatus", "ObjectStatus", "AddBorrower", "AddBorrowerAck",
     "RemoveBorrower", "ReturnRefsAck", "WorkerOwnership", "WorkerDied", "TaskFailed", "Deaths", "HealthCheck",
-    "HealthCheckAck", "TaskPlaced"};
+    "HealthCheckAck", "TaskPlaced", "RegisterActor", "ActorRegistered", "GetActorInfo", "ActorInfo",
+    "KillActor", "StopActor", "RenewLease", "LeaseGranted"};
 static_assert(sizeof(kMessageNames) / sizeof(kMessageNames[0]) == std::variant_size_v<Message>);
 
 const char* MessageName(size_t index) {

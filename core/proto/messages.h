@@ -81,9 +81,42 @@ struct TaskSpec {
   bool retry_exceptions = false;
   uint32_t attempt = 0;
   uint32_t spill_count = 0;
+  // Actors (docs/actors.md). A creation task starts incarnation `incarnation`
+  // of actor `actor` (its id is the creation task's id); a call runs a method
+  // on that incarnation, in the caller's order (`actor_seq`; every call of
+  // this caller below `actor_done_below` is finished at the caller).
+  uint8_t actor_kind = 0;  // kNotActor, kActorCreation, kActorCall
+  uint64_t actor = 0;
+  uint32_t incarnation = 0;
+  uint64_t actor_seq = 0;
+  uint64_t actor_done_below = 0;
+  bool actor_holds_resources = false;  // creation: keep `resources` while alive (else none)
   MSGPACK_DEFINE(task, parent, job, function, name, args, num_returns, resources, owner,
-                 max_retries, retry_exceptions, attempt, spill_count);
+                 max_retries, retry_exceptions, attempt, spill_count, actor_kind, actor, incarnation, actor_seq,
+                 actor_done_below, actor_holds_resources);
 };
+inline constexpr uint8_t kNotActor = 0;
+inline constexpr uint8_t kActorCreation = 1;
+inline constexpr uint8_t kActorCall = 2;
+
+// What the control service keeps to (re)start an actor.
+struct ActorSpec {
+  uint64_t actor = 0;
+  Addr owner;
+  JobId job = 0;
+  std::string name;        // empty: unnamed; else unique in its job while the actor lives
+  std::string class_name;  // checked by GetActor<T>
+  TaskSpec creation;
+  int32_t max_restarts = 0;      // -1: without limit
+  int32_t max_task_retries = 0;  // -1: without limit
+  uint32_t max_concurrency = 1;
+  MSGPACK_DEFINE(actor, owner, job, name, class_name, creation, max_restarts, max_task_retries, max_concurrency);
+};
+// Actor states (ActorInfo::state).
+inline constexpr uint8_t kActorPending = 0;
+inline constexpr uint8_t kActorAlive = 1;
+inline constexpr uint8_t kActorRestarting = 2;
+inline constexpr uint8_t kActorDead = 3;
 
 struct NodeView {
   NodeId node = 0;
@@ -175,6 +208,32 @@ struct HealthCheckAck { NodeId node = 0; uint64_t seq = 0; MSGPACK_DEFINE(node, 
 // placement), so the owner knows which node's death loses it.
 struct TaskPlaced { TaskId task; uint32_t attempt = 0; NodeId node = 0; uint32_t hop = 0;
   MSGPACK_DEFINE(task, attempt, node, hop); };
+// --- actors (docs/actors.md) ---
+// The creator's owner -> the control service, once the constructor's
+// arguments are resolved. The creator is subscribed to the actor's state.
+struct RegisterActor { ActorSpec spec; MSGPACK_DEFINE(spec); };
+struct ActorRegistered { uint64_t actor = 0; bool ok = false; std::string error; MSGPACK_DEFINE(actor, ok, error); };
+// A process -> the control service: subscribe to an actor's state (by id),
+// or look a named actor up (actor 0, `name` in `job`); answered with ActorInfo.
+struct GetActorInfo { uint64_t actor = 0; std::string name; JobId job = 0; uint64_t request = 0;
+  MSGPACK_DEFINE(actor, name, job, request); };
+// The control service -> subscribers: an actor's state, on every change.
+struct ActorInfo { uint64_t actor = 0; uint64_t request = 0; bool found = false; uint8_t state = 0;
+  uint32_t incarnation = 0; Addr worker; Addr owner; std::string class_name; int32_t max_task_retries = 0;
+  std::string cause;
+  MSGPACK_DEFINE(actor, request, found, state, incarnation, worker, owner, class_name, max_task_retries, cause); };
+// A process -> the control service: Kill (restarted if allowed, unless
+// no_restart); also the owner when every handle is gone.
+struct KillActor { uint64_t actor = 0; bool no_restart = true; std::string cause;
+  MSGPACK_DEFINE(actor, no_restart, cause); };
+// The control service -> a node: stop the worker of that incarnation.
+struct StopActor { uint64_t actor = 0; uint32_t incarnation = 0; std::string cause;
+  MSGPACK_DEFINE(actor, incarnation, cause); };
+// Fencing: a node runs actors only while it holds a lease from the control
+// service, granted for `lease` from when the node asked (its own clock), and
+// shorter than the time it takes to declare the node dead.
+struct RenewLease { NodeId node = 0; uint64_t nonce = 0; MSGPACK_DEFINE(node, nonce); };
+struct LeaseGranted { uint64_t nonce = 0; MSGPACK_DEFINE(nonce); };
 
 using Message = std::variant<RegisterNode, ResourceReport, ClusterView, RegisterJob, JobRegistered,
                              SubmitTask, ExecuteTask, TaskDone, TaskFinished, RegisterWorker,
@@ -182,7 +241,8 @@ using Message = std::variant<RegisterNode, ResourceReport, ClusterView, Register
                              ObjectReady, PullObject, ObjectChunk, FreeObjects, AddObjectLocation,
                              GetObjectStatus, ObjectStatus, AddBorrower, AddBorrowerAck,
                              RemoveBorrower, ReturnRefsAck, WorkerOwnership, WorkerDied, TaskFailed, Deaths, HealthCheck,
-                             HealthCheckAck, TaskPlaced>;
+                             HealthCheckAck, TaskPlaced, RegisterActor, ActorRegistered, GetActorInfo, ActorInfo,
+                             KillActor, StopActor, RenewLease, LeaseGranted>;
 
 const char* MessageName(const Message& m);
 const char* MessageName(size_t index);

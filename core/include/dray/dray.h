@@ -122,7 +122,15 @@ std::vector<std::shared_ptr<T>> Get(const std::vector<ObjectRef<T>>& refs, std::
                           " ms waiting for " + std::to_string(refs.size()) + " object(s)");
   std::vector<std::shared_ptr<T>> values;
   values.reserve(out.values.size());
-  for (const auto& v : out.values) values.push_back(internal::Deserialize<T>(v));
+  for (const auto& v : out.values) {
+    if constexpr (std::is_void_v<T>) {
+      // ObjectRef<void> (a void function or method): only errors carry anything.
+      if (v.is_error) internal::ThrowErrorValue(v);
+      values.push_back(nullptr);
+    } else {
+      values.push_back(internal::Deserialize<T>(v));
+    }
+  }
   return values;
 }
 template <class T>
@@ -153,3 +161,5 @@ WaitResult<T> Wait(const std::vector<ObjectRef<T>>& refs, int num_returns, int t
 }
 
 }  // namespace dray
+
+#include "dray/actor.h"

@@ -6,6 +6,8 @@
 #include <optional>
 #include <memory>
 #include <string>
+#include <typeinfo>
+#include <utility>
 #include <vector>
 
 namespace dray::internal {
@@ -41,6 +43,24 @@ struct TaskOptions {
   bool retry_exceptions = false;
 };
 
+struct ActorOptions {
+  std::string factory;     // registered name of the factory (T* Create(...))
+  std::string class_name;  // the actor's type, checked by GetActor<T>
+  std::string name;        // empty: unnamed
+  std::map<std::string, double> resources{{"CPU", 1.0}};  // to place it
+  bool resources_set = false;  // explicit resources are held while it lives
+  std::optional<int> max_restarts;      // unset: the cluster's default (Ray's: 0)
+  std::optional<int> max_task_retries;  // unset: the cluster's default (Ray's: 0)
+  int max_concurrency = 1;
+};
+
+// The actor instance of this worker process (set by its factory).
+struct ActorSlot {
+  std::shared_ptr<void> instance;
+  const std::type_info* type = nullptr;
+  std::string class_name;
+};
+
 struct WaitOutcome {
   bool timed_out = false;
   std::vector<ValueData> values;  // Get
@@ -63,6 +83,14 @@ class ProcessRuntime {
   virtual void SleepNs(int64_t ns) = 0;
   // False once the process ended: handles released after that do nothing.
   virtual std::shared_ptr<const bool> AliveFlag() = 0;
+  // Actors. An actor is known by its handle object (anchor): a ref owned by
+  // its creator, whose task id is the actor's id.
+  virtual RefData CreateActor(const ActorOptions& opts, std::vector<ArgData> args) = 0;
+  virtual RefData SubmitActorTask(const RefData& anchor, const TaskOptions& opts, std::vector<ArgData> args) = 0;
+  // The named actor's handle object and class, if it is alive.
+  virtual std::optional<std::pair<RefData, std::string>> GetActor(const std::string& name) = 0;
+  virtual void KillActor(const RefData& anchor, bool no_restart) = 0;
+  virtual ActorSlot& Actor() = 0;
 };
 
 // The runtime of the process this thread runs in; nullptr outside dray.

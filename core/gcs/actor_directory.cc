@@ -1,0 +1,232 @@
+#include "core/gcs/actor_directory.h"
+
+#include <algorithm>
+
+#include "core/common/probe.h"
+#include "core/proto/codec.h"
+
+namespace dray {
+
+
+size_t ActorDirectory::alive() const {
+  size_t n = 0;
+  for (const auto& [id, e] : actors_) n += e.info.state == kActorAlive;
+  return n;
+}
+
+const ActorInfo* ActorDirectory::Find(uint64_t actor) const {
+  auto it = actors_.find(actor);
+  return it == actors_.end() ? nullptr : &it->second.info;
+}
+
+void ActorDirectory::OnRegister(const Addr& from, const RegisterActor& m, Context& cx) {
+  const ActorSpec& s = m.spec;
+  if (actors_.count(s.actor)) {  // told twice: the answer stands
+    cx.Send(from, ActorRegistered{s.actor, true, ""});
+    return;
+  }
+  if (!s.name.empty()) {
+    auto n = names_.find({s.job, s.name});
+    if (n != names_.end()) {
+      cx.Send(from, ActorRegistered{s.actor, false,
+                                    "an actor named '" + s.name + "' already exists in job " + std::to_string(s.job)});
+      return;
+    }
+    names_[{s.job, s.name}] = s.actor;
+  }
+  Entry& e = actors_[s.actor];
+  e.spec = s;
+  e.spec.creation.owner = self_;
+  e.info.actor = s.actor;
+  e.info.found = true;
+  e.info.state = kActorPending;
+  e.info.owner = s.owner;
+  e.info.class_name = s.class_name;
+  e.info.max_task_retries = s.max_task_retries;
+  e.subscribers.insert(s.owner);
+  cx.Send(from, ActorRegistered{s.actor, true, ""});
+  Schedule(e, cx);
+}
+
+// The creation task goes to the owner's node manager, which places it as it
+// places any task (1 CPU by default to place it, none held while it runs).
+void ActorDirectory::Schedule(Entry& e, Context& cx) {
+  NodeId n = e.spec.owner.node;
+  if (!nodes_->count(n)) {  // the owner's node is gone: so is the owner
+    Die(e, "its owner " + e.spec.owner.Str() + " died with its node", cx);
+    return;
+  }
+  TaskSpec spec = e.spec.creation;
+  spec.attempt = e.info.incarnation;
+  spec.incarnation = e.info.incarnation;
+  spec.spill_count = 0;
+  e.placing = true;
+  e.placed = n;
+  e.placed_hop = 0;
+  cx.Send(Addr{n, kNodeManagerProc}, SubmitTask{std::move(spec)});
+}
+
+void ActorDirectory::OnCreationPlaced(const TaskPlaced& m, Context& cx) {
+  auto it = actors_.find(m.task.v);
+  if (it == actors_.end()) return;
+  Entry& e = it->second;
+  if (!e.placing || m.attempt != e.info.incarnation || m.hop <= e.placed_hop) return;
+  e.placed = m.node;
+  e.placed_hop = m.hop;
+  if (!nodes_->count(m.node)) Restart(e, "its creation was placed on node " + std::to_string(m.node) + ", which died", cx);
+}
+
+void ActorDirectory::OnCreationDone(const Addr& from, const TaskDone& m, Context& cx) {
+  auto it = actors_.find(m.task.v);
+  bool current = it != actors_.end() && it->second.placing && m.attempt == it->second.info.incarnation &&
+                 it->second.info.state != kActorDead;
+  if (!current) {
+    // An incarnation nobody wants any more (killed, restarted, dead meanwhile).
+    DRAY_PROBE("actor.stale_incarnation_stopped");
+    cx.Send(from, StopActor{m.task.v, m.attempt, "a newer incarnation replaced it, or the actor died"});
+    return;
+  }
+  Entry& e = it->second;
+  e.placing = false;
+  const ReturnObject* r = m.returns.empty() ? nullptr : &m.returns[0];
+  if (r && r->value.is_error) {
+    ErrorRecord rec;
+    std::string why = "its constructor failed";
+    if (Unpack(r->value.data.str().data(), r->value.data.size(), &rec, nullptr))
+      why = "its constructor threw " + rec.type + ": " + rec.message;
+    e.info.worker = m.worker;
+    // A constructor that throws is not retried (as in Ray).
+    Die(e, why, cx);
+    return;
+  }
+  e.info.state = kActorAlive;
+  e.info.worker = m.worker;
+  Publish(e, cx);
+}
+
+void ActorDirectory::OnCreationFailed(const TaskFailed& m, Context& cx) {
+  auto it = actors_.find(m.task.v);
+  if (it == actors_.end()) return;
+  Entry& e = it->second;
+  if (e.info.state == kActorDead || m.attempt != e.info.incarnation) return;
+  if (m.kind == "ObjectLostError") {
+    Die(e, "an argument of its constructor was lost: " + m.message, cx);
+    return;
+  }
+  Restart(e, m.message, cx);
+}
+
+void ActorDirectory::OnGetInfo(const Addr& from, const GetActorInfo& m, Context& cx) {
+  uint64_t id = m.actor;
+  if (id == 0) {
+    auto n = names_.find({m.job, m.name});
+    if (n == names_.end()) {
+      ActorInfo none;
+      none.request = m.request;
+      cx.Send(from, none);
+      return;
+    }
+    id = n->second;
+  }
+  auto it = actors_.find(id);
+  if (it == actors_.end()) {
+    ActorInfo none;
+    none.actor = id;
+    none.request = m.request;
+    cx.Send(from, none);
+    return;
+  }
+  it->second.subscribers.insert(from);
+  ActorInfo info = it->second.info;
+  info.request = m.request;
+  cx.Send(from, info);
+}
+
+void ActorDirectory::OnKill(const KillActor& m, Context& cx) {
+  auto it = actors_.find(m.actor);
+  if (it == actors_.end() || it->second.info.state == kActorDead) return;
+  Entry& e = it->second;
+  if (m.no_restart) {
+    DRAY_PROBE("actor.killed");
+    Die(e, m.cause, cx);
+    return;
+  }
+  DRAY_PROBE("actor.killed_restart");
+  StopWorker(e, m.cause, cx);
+  Restart(e, m.cause, cx);
+}
+
+void ActorDirectory::OnDeaths(const Deaths& m, Context& cx) {
+  auto dead = [&](const Addr& a) {
+    return std::find(m.procs.begin(), m.procs.end(), a) != m.procs.end() ||
+           std::find(m.nodes.begin(), m.nodes.end(), a.node) != m.nodes.end();
+  };
+  for (auto& [id, e] : actors_) {
+    for (auto s = e.subscribers.begin(); s != e.subscribers.end();) s = dead(*s) ? e.subscribers.erase(s) : ++s;
+    if (e.info.state == kActorDead) continue;
+    if (dead(e.spec.owner)) {
+      DRAY_PROBE("actor.owner_died");
+      Die(e, "its owner " + e.spec.owner.Str() + " died: " + m.cause, cx);
+    } else if (e.info.state == kActorAlive && dead(e.info.worker)) {
+      DRAY_PROBE("actor.restart.worker_died");
+      Restart(e, "its worker " + e.info.worker.Str() + " died: " + m.cause, cx);
+    } else if (e.placing && std::find(m.nodes.begin(), m.nodes.end(), e.placed) != m.nodes.end()) {
+      DRAY_PROBE("actor.restart.creation_node_died");
+      Restart(e, "node " + std::to_string(e.placed) + " died while creating it: " + m.cause, cx);
+    }
+  }
+}
+
+// Restarted while restarts remain (max_restarts; -1 without limit).
+void ActorDirectory::Restart(Entry& e, const std::string& cause, Context& cx) {
+  int32_t max = e.spec.max_restarts;
+  if (max >= 0 && e.restarts >= max) {
+    Die(e, cause + " (no restarts left of " + std::to_string(max) + ")", cx);
+    return;
+  }
+  DRAY_PROBE("actor.restarted");
+  ++e.restarts;
+  ++e.info.incarnation;
+  e.info.state = kActorRestarting;
+  e.info.worker = {};
+  e.info.cause = cause;
+  Publish(e, cx);
+  Schedule(e, cx);
+}
+
+void ActorDirectory::Die(Entry& e, const std::string& cause, Context& cx) {
+  StopWorker(e, cause, cx);
+  e.info.state = kActorDead;
+  e.info.cause = cause;
+  e.info.worker = {};
+  e.placing = false;
+  if (!e.spec.name.empty()) names_.erase({e.spec.job, e.spec.name});
+  Publish(e, cx);
+}
+
+// The worker of the current incarnation (if it has one, on a live node)
+// stops. A creation still out is stopped when its result arrives.
+void ActorDirectory::StopWorker(Entry& e, const std::string& cause, Context& cx) {
+  if (e.info.state != kActorAlive && e.info.worker == Addr{}) return;
+  const Addr& w = e.info.worker;
+  if (nodes_->count(w.node)) cx.Send(Addr{w.node, kNodeManagerProc}, StopActor{e.spec.actor, e.info.incarnation, cause});
+}
+
+void ActorDirectory::Publish(const Entry& e, Context& cx) {
+  for (const Addr& s : e.subscribers) cx.Send(s, e.info);
+}
+
+void ActorDirectory::CheckInvariants() const {
+  for (const auto& [id, e] : actors_) {
+    DRAY_ASSERT(e.info.actor == id, "an actor filed under another id");
+    DRAY_ASSERT(e.info.state != kActorAlive || !e.placing, "an alive actor still being created");
+    DRAY_ASSERT(e.spec.max_restarts < 0 || e.restarts <= e.spec.max_restarts, "more restarts than allowed");
+    DRAY_ASSERT(e.info.state != kActorDead || !e.info.cause.empty(), "a dead actor without a cause");
+  }
+  for (const auto& [key, id] : names_) {
+    auto it = actors_.find(id);
+    DRAY_ASSERT(it != actors_.end() && it->second.info.state != kActorDead, "a name held by a dead actor");
+  }
+}
+
+}  // namespace dray

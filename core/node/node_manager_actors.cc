@@ -1,0 +1,161 @@
+// The node manager's share of actors (docs/actors.md): it places creation
+// tasks like any task, keeps the worker of a created actor as the actor's
+// (holding no resources unless the actor asked for some), hands each call to
+// the actor's worker once its arguments are local, stops actor workers when
+// the control service says so, and runs actors only while it holds a lease.
+#include <algorithm>
+
+#include "core/common/probe.h"
+#include "core/node/node_manager.h"
+
+namespace dray {
+
+void NodeManager::RouteActorCall(TaskSpec spec, Context& cx) {
+  auto a = actors_.find(spec.actor);
+  if (a == actors_.end() || a->second.incarnation != spec.incarnation || !HasLease(cx)) {
+    // The incarnation it was meant for is not (or no longer) here. The
+    // caller learns from the control service what became of the actor.
+    DRAY_PROBE("node.actor_call_unavailable");
+    cx.Send(spec.owner, TaskFailed{spec.task, spec.attempt, "ActorUnavailableError",
+                                   "actor call '" + spec.name + "': incarnation " + std::to_string(spec.incarnation) +
+                                       " of its actor is not running on node " + std::to_string(cfg_.node)});
+    return;
+  }
+  Queued q;
+  std::vector<std::pair<ObjectId, std::pair<Addr, std::vector<NodeId>>>> pulls;
+  for (const auto& arg : spec.args) {
+    if (arg.kind == TaskArg::kRef && arg.in_store && store_.count(arg.ref.id) == 0 &&
+        std::find(q.missing.begin(), q.missing.end(), arg.ref.id) == q.missing.end()) {
+      q.missing.push_back(arg.ref.id);
+      pulls.push_back({arg.ref.id, {arg.ref.owner, arg.locations}});
+    }
+  }
+  if (q.missing.empty()) {
+    DeliverActorCall(std::move(spec), cx);
+    return;
+  }
+  // Counted as queued (no resources) until its arguments are here.
+  ++queued_count_;
+  TaskId id = spec.task;
+  for (const auto& o : q.missing) arg_waiters_[o].push_back(id);
+  q.spec = std::move(spec);
+  waiting_args_.emplace(id, std::move(q));
+  for (const auto& [oid, from] : pulls) EnsureLocal(oid, from.first, from.second, cx);
+}
+
+// The actor's worker runs calls in each caller's order (the worker's Owner
+// orders them by sequence number); this node only fills in local arguments.
+void NodeManager::DeliverActorCall(TaskSpec spec, Context& cx) {
+  auto a = actors_.find(spec.actor);
+  if (a == actors_.end() || a->second.incarnation != spec.incarnation) {
+    cx.Send(spec.owner, TaskFailed{spec.task, spec.attempt, "ActorUnavailableError",
+                                   "actor call '" + spec.name + "': its actor stopped on node " +
+                                       std::to_string(cfg_.node) + " while the call's arguments were fetched"});
+    return;
+  }
+  for (auto& arg : spec.args) {
+    if (arg.kind != TaskArg::kRef || !arg.in_store) continue;
+    auto it = store_.find(arg.ref.id);
+    DRAY_ASSERT(it != store_.end(), "an actor call whose argument is not local");
+    arg.value = it->second.value;
+    arg.in_store = false;
+    arg.resolved = true;
+  }
+  cx.Send(a->second.worker, ExecuteTask{std::move(spec)});
+}
+
+// The worker ran the constructor (its TaskFinished came first on the same
+// channel). A constructed actor keeps its worker; its lease keeps only the
+// resources the actor asked for (by default none: 1 CPU to place, 0 to run,
+// as in Ray). Then the control service hears it, so that no call can reach
+// this node before it knows the actor.
+void NodeManager::OnCreationDone(const Addr& worker, const TaskDone& m, Context& cx) {
+  auto l = leases_.find(worker);
+  if (l == leases_.end() || l->second.spec.task != m.task || l->second.spec.actor_kind != kActorCreation) return;
+  Lease& lease = l->second;
+  const TaskSpec& spec = lease.spec;
+  bool failed = !m.returns.empty() && m.returns[0].value.is_error;
+  Addr owner = spec.owner;
+  TaskDone done = m;
+  if (failed) {
+    StopActorWorker(worker, "its constructor threw", cx);
+  } else {
+    if (!spec.actor_holds_resources) {
+      available_.Add(lease.held);
+      lease.held = ResourceSet{};
+      lease.demand = ResourceSet{};
+    }
+    actors_[spec.actor] = Hosted{worker, spec.incarnation};
+    MarkDirty(cx);
+    TryDispatch(cx);
+  }
+  cx.Send(owner, std::move(done));
+}
+
+void NodeManager::OnStopActor(const StopActor& m, Context& cx) {
+  auto a = actors_.find(m.actor);
+  if (a != actors_.end() && a->second.incarnation == m.incarnation) {
+    StopActorWorker(a->second.worker, m.cause, cx);
+    return;
+  }
+  // Still being created (a kill overtook its creation): stop that worker.
+  for (const auto& [w, id] : actor_workers_) {
+    auto l = leases_.find(w);
+    if (id == m.actor && l != leases_.end() && l->second.spec.incarnation == m.incarnation) {
+      StopActorWorker(w, m.cause, cx);
+      return;
+    }
+  }
+}
+
+// Stops an actor's worker: its lease ends, and its death is published (the
+// objects it owned are gone with it).
+void NodeManager::StopActorWorker(const Addr& worker, const std::string& cause, Context& cx) {
+  auto a = actor_workers_.find(worker);
+  if (a == actor_workers_.end()) return;
+  DRAY_PROBE("node.actor_stopped");
+  auto h = actors_.find(a->second);
+  if (h != actors_.end() && h->second.worker == worker) actors_.erase(h);
+  actor_workers_.erase(a);
+  auto l = leases_.find(worker);
+  if (l != leases_.end()) {
+    available_.Add(l->second.held);
+    leases_.erase(l);
+  }
+  unblock_queue_.erase(std::remove(unblock_queue_.begin(), unblock_queue_.end(), worker), unblock_queue_.end());
+  workers_.erase(worker);
+  idle_workers_.erase(worker);
+  cx.Emit(EfStopWorker{worker});
+  cx.Send(cfg_.gcs, Deaths{{worker}, {}, "actor worker stopped: " + cause});
+  MarkDirty(cx);
+  TryDispatch(cx);
+}
+
+void NodeManager::OnLeaseTimer(uint64_t id, Context& cx) {
+  if (id == kLeaseTimer) {
+    uint64_t nonce = next_lease_nonce_++;
+    lease_asks_[nonce] = cx.now();
+    // Asks older than a lease can no longer extend it.
+    while (!lease_asks_.empty() && lease_asks_.begin()->second + cfg_.lease_ns <= cx.now())
+      lease_asks_.erase(lease_asks_.begin());
+    cx.Send(cfg_.gcs, RenewLease{cfg_.node, nonce});
+    cx.SetTimer(kLeaseTimer, cx.now() + cfg_.lease_renew_ns);
+    return;
+  }
+  if (HasLease(cx) || actor_workers_.empty()) return;
+  // Cut off long enough that the control service may declare this node dead
+  // and start its actors elsewhere: stop them here first, so that at most
+  // one incarnation of an actor runs.
+  DRAY_PROBE("node.lease_expired_actors_stopped");
+  std::vector<Addr> workers;
+  for (const auto& [w, id] : actor_workers_) workers.push_back(w);
+  for (const Addr& w : workers) {
+    auto l = leases_.find(w);
+    if (l != leases_.end() && l->second.spec.actor_kind == kActorCreation && !actors_.count(l->second.spec.actor))
+      cx.Send(l->second.spec.owner, TaskFailed{l->second.spec.task, l->second.spec.attempt, "ActorUnavailableError",
+                                               "node " + std::to_string(cfg_.node) + " lost its lease"});
+    StopActorWorker(w, "node " + std::to_string(cfg_.node) + " lost its lease (cut off from the control service)", cx);
+  }
+}
+
+}  // namespace dray
