@@ -8,6 +8,8 @@
 namespace dray::real {
 namespace {
 
+constexpr size_t kReserveMaxBytes = 64 * 1024;
+
 void PutU32(std::string* s, uint32_t v) {
   for (int i = 0; i < 4; ++i) s->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
@@ -139,8 +141,8 @@ bool FrameReader::ParsePrefix() {
   }
   attachment_bytes_.assign(count, 0);
   sizes_.clear();
-  sizes_.reserve(4ull * count);
-  out_.frame.header.reserve(header_bytes_);
+  // Memory follows the bytes that arrive, not the sizes declared.
+  out_.frame.header.reserve(std::min<size_t>(header_bytes_, kReserveMaxBytes));
   stage_ = count > 0 ? Stage::kSizes : Stage::kHeader;
   have_ = 0;
   return true;
@@ -166,7 +168,7 @@ bool FrameReader::ParseSizes() {
 
 void FrameReader::StartAttachment() {
   piece_.clear();
-  piece_.reserve(attachment_bytes_[attachment_]);
+  piece_.reserve(std::min<size_t>(attachment_bytes_[attachment_], kReserveMaxBytes));
   stage_ = Stage::kAttachments;
 }
 
