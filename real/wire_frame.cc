@@ -187,7 +187,7 @@ FrameReader::Status FrameReader::Feed(const char* data, size_t size, size_t* con
         return Status::kFrame;
       case Stage::kPrefix: {
         size_t n = std::min(kPrefixBytes - have_, left);
-        std::memcpy(prefix_ + have_, data + off, n);
+        if (n > 0) std::memcpy(prefix_ + have_, data + off, n);  // data may be null when size is 0
         have_ += n;
         off += n;
         *consumed = off;
