@@ -157,6 +157,7 @@ class Transport::Impl : public ConnectionHost {
     resolver->async_resolve(host, std::to_string(port),
                             [this, id, host, port, resolver](const error_code& ec, tcp::resolver::results_type r) {
                               resolvers.erase(id);
+                              if (cancelled.erase(id)) return DialFailed(id, "closed by this process");
                               std::string where = host + ":" + std::to_string(port);
                               if (stopping || ec) return DialFailed(id, "cannot resolve " + where + ": " + ec.message());
                               std::vector<tcp::endpoint> eps;
@@ -178,6 +179,7 @@ class Transport::Impl : public ConnectionHost {
     dials[id] = s;
     s->async_connect(ep, [this, id, s, peer, failed](const error_code& ec) {
       dials.erase(id);
+      if (cancelled.erase(id)) return DialFailed(id, "closed by this process");
       if (stopping) return DialFailed(id, "the transport stopped");
       if (ec) return failed(ec.message());
       Adopt(std::move(*s), peer, id, true);
@@ -216,6 +218,7 @@ class Transport::Impl : public ConnectionHost {
   std::set<ConnId> outbound;
   std::map<ConnId, std::shared_ptr<tcp::resolver>> resolvers;
   std::map<ConnId, std::shared_ptr<StreamSocket>> dials;
+  std::set<ConnId> cancelled;  // dials closed by Close() before they connected
   std::vector<std::unique_ptr<Acceptor>> acceptors;
   std::vector<std::string> unix_paths;
 };
@@ -336,6 +339,15 @@ bool Transport::SendFrame(ConnId id, Frame f, std::string* error) {
 
 void Transport::Close(ConnId id) {
   Post([this, id] {
+    error_code ignored;
+    if (auto r = impl_->resolvers.find(id); r != impl_->resolvers.end()) {
+      impl_->cancelled.insert(id);
+      r->second->cancel();
+    }
+    if (auto d = impl_->dials.find(id); d != impl_->dials.end()) {
+      impl_->cancelled.insert(id);
+      d->second->close(ignored);
+    }
     auto it = impl_->conns.find(id);
     if (it == impl_->conns.end()) return;
     std::shared_ptr<Connection> c = it->second;

@@ -391,6 +391,13 @@ TEST(Transport, DialFailuresAreReported) {
   ConnId c = client.t().ConnectTcp("127.0.0.1", port);
   std::string reason = client.WaitClosed(c);
   EXPECT_NE(reason.find("cannot connect to 127.0.0.1:" + std::to_string(port)), std::string::npos) << reason;
+  // Closed while dialling (the Close runs on the loop before the dial completes).
+  Peer server(true);
+  uint16_t live = ListenTcp(server);
+  ConnId d = client.t().ConnectTcp("127.0.0.1", live);
+  client.t().Close(d);
+  EXPECT_EQ(client.WaitClosed(d), "closed by this process");
+  EXPECT_FALSE(client.IsOpen(d));
   ConnId u = client.t().ConnectUnix("/nonexistent/dray.sock");
   reason = client.WaitClosed(u);
   EXPECT_NE(reason.find("cannot connect to /nonexistent/dray.sock"), std::string::npos) << reason;
