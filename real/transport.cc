@@ -12,6 +12,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cstdio>
 #include <cstring>
 #include <future>
@@ -124,7 +125,13 @@ class Transport::Impl : public ConnectionHost {
       if (ec) {
         if (ec == asio::error::operation_aborted || !a->is_open()) return;
         Log("dray: accept failed on " + (unix_path.empty() ? std::string("a tcp listener") : unix_path) + ": " +
-            ec.message());
+            ec.message() + "; retrying in 100 ms");
+        // Out of descriptors, say: wait rather than spin.
+        auto t = std::make_shared<asio::steady_timer>(io, std::chrono::milliseconds(100));
+        t->async_wait([this, a, unix_path, t](const error_code&) {
+          if (!stopping && a->is_open()) Accept(a, unix_path);
+        });
+        return;
       } else {
         std::string peer = InboundPeer(s, unix_path);
         Adopt(std::move(s), std::move(peer), next_id++, false);
