@@ -9,14 +9,10 @@
 #include <vector>
 
 #include "core/proto/codec.h"
+#include "fuzz/fuzz_target.h"
 #include "tests/message_samples.h"
 
 namespace dray::fuzz {
-
-struct Seed {
-  std::string name;
-  std::string bytes;
-};
 
 inline std::vector<Seed> SeedCorpus() {
   std::vector<Seed> out;

@@ -1,11 +1,12 @@
-// A deterministic driver for the codec fuzz target that needs no libFuzzer:
-// runs LLVMFuzzerTestOneInput over the seed corpus (fuzz/seed_corpus.h) and
-// then over N mutations of it drawn from the project's PRNG (bit flips,
-// truncations, random bytes, interesting msgpack bytes, splices).
+// A deterministic driver for a fuzz target that needs no libFuzzer: runs
+// LLVMFuzzerTestOneInput over the target's seed corpus (fuzz/fuzz_target.h;
+// the codec's is fuzz/seed_corpus.h) and then over N mutations of it drawn
+// from the project's PRNG (bit flips, truncations, random bytes, interesting
+// msgpack bytes, splices).
 //
-//   codec_fuzz_standalone [N] [--seed S]   N mutations (default 200000)
-//   codec_fuzz_standalone --write-corpus DIR   write the seeds as files, exit
-//   codec_fuzz_standalone --run FILE...        run the target on files
+//   <target>_standalone [N] [--seed S]   N mutations (default 200000)
+//   <target>_standalone --write-corpus DIR   write the seeds as files, exit
+//   <target>_standalone --run FILE...        run the target on files
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -17,7 +18,7 @@
 #include <vector>
 
 #include "core/common/prng.h"
-#include "fuzz/seed_corpus.h"
+#include "fuzz/fuzz_target.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
@@ -67,10 +68,10 @@ std::string Mutate(const std::vector<dray::fuzz::Seed>& seeds, dray::Prng& rng) 
         s = s.substr(0, rng.Below(s.size() + 1)) + o.substr(rng.Below(o.size() + 1));
         break;
       }
-      case 7: {  // entirely random bytes, version byte kept half of the time
+      case 7: {  // entirely random bytes, the seeds' first byte (the codec's version) kept half of the time
         std::string t(rng.Below(64), '\0');
         for (auto& c : t) c = char(rng.Below(256));
-        if (!t.empty() && rng.Chance(1, 2)) t[0] = char(dray::kCodecVersion);
+        if (!t.empty() && rng.Chance(1, 2)) t[0] = seeds[0].bytes.empty() ? '\0' : seeds[0].bytes[0];
         s = std::move(t);
         break;
       }
@@ -79,8 +80,8 @@ std::string Mutate(const std::vector<dray::fuzz::Seed>& seeds, dray::Prng& rng) 
   return s;
 }
 
-int Usage() {
-  std::fprintf(stderr, "usage: codec_fuzz_standalone [N] [--seed S] | --write-corpus DIR | --run FILE...\n");
+int Usage(const std::string& name) {
+  std::fprintf(stderr, "usage: %s [N] [--seed S] | --write-corpus DIR | --run FILE...\n", name.c_str());
   return 2;
 }
 
@@ -89,7 +90,13 @@ int Usage() {
 int main(int argc, char** argv) {
   uint64_t n = 200000;
   uint64_t seed = 1;
-  std::vector<dray::fuzz::Seed> seeds = dray::fuzz::SeedCorpus();
+  dray::fuzz::FuzzTarget target = dray::fuzz::MakeFuzzTarget();
+  const std::vector<dray::fuzz::Seed>& seeds = target.seeds;
+  const char* name = target.name.c_str();
+  if (seeds.empty()) {
+    std::fprintf(stderr, "%s: no seeds\n", name);
+    return 1;
+  }
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--write-corpus" && i + 1 < argc) {
@@ -97,7 +104,7 @@ int main(int argc, char** argv) {
       std::filesystem::remove_all(dir);
       std::filesystem::create_directories(dir);
       for (const auto& s : seeds) std::ofstream(dir / s.name, std::ios::binary) << s.bytes;
-      std::printf("codec_fuzz_standalone: wrote %zu seeds to %s\n", seeds.size(), dir.c_str());
+      std::printf("%s: wrote %zu seeds to %s\n", name, seeds.size(), dir.c_str());
       return 0;
     } else if (a == "--run") {
       for (++i; i < argc; ++i) {
@@ -112,37 +119,29 @@ int main(int argc, char** argv) {
     } else if (!a.empty() && a[0] != '-') {
       char* end = nullptr;
       n = std::strtoull(a.c_str(), &end, 10);
-      if (*end) return Usage();
+      if (*end) return Usage(target.name);
     } else {
-      return Usage();
+      return Usage(target.name);
     }
   }
-  // Every seed must decode (else the corpus or the codec is broken).
+  // Every seed must be accepted (else the corpus or the code is broken).
   for (const auto& s : seeds) {
-    dray::Message m;
-    dray::Input in;
-    dray::Effect e;
     std::string err;
-    bool ok = s.name.rfind("message-", 0) == 0   ? dray::DecodeMessage(s.bytes.data(), s.bytes.size(), &m, &err)
-              : s.name.rfind("input-", 0) == 0 ? dray::DecodeInput(s.bytes.data(), s.bytes.size(), &in, &err)
-                                               : dray::DecodeEffect(s.bytes.data(), s.bytes.size(), &e, &err);
-    if (!ok) {
-      std::fprintf(stderr, "codec_fuzz_standalone: seed %s does not decode: %s\n", s.name.c_str(), err.c_str());
+    if (!target.seed_ok(s, &err)) {
+      std::fprintf(stderr, "%s: seed %s is not accepted: %s\n", name, s.name.c_str(), err.c_str());
       return 1;
     }
     RunOne(s.bytes);
   }
   dray::Prng rng(seed);
-  uint64_t decoded = 0;
+  uint64_t accepted = 0;
   for (uint64_t i = 0; i < n; ++i) {
     std::string s = Mutate(seeds, rng);
     RunOne(s);
-    dray::Message m;
-    std::string err;
-    if (dray::DecodeMessage(s.data(), s.size(), &m, &err)) ++decoded;
+    if (target.accepted(s)) ++accepted;
   }
-  std::printf("codec_fuzz_standalone: %zu seeds and %llu mutations (seed %llu) passed; %llu mutations still decoded "
-              "as a message\n",
-              seeds.size(), (unsigned long long)n, (unsigned long long)seed, (unsigned long long)decoded);
+  std::printf("%s: %zu seeds and %llu mutations (seed %llu) passed; %llu mutations %s\n", name, seeds.size(),
+              (unsigned long long)n, (unsigned long long)seed, (unsigned long long)accepted,
+              target.accepted_what.c_str());
   return 0;
 }

@@ -1,0 +1,102 @@
+// One stream connection of the real transport (real/transport.h): the
+// handshake first, then frames in and frames out. Runs on the transport's
+// event-loop thread only. A peer that breaks the protocol (bad bytes, an
+// oversized or malformed frame, a message before the handshake, silence past
+// the handshake timeout) gets this connection closed with one log line naming
+// the peer and the reason; nothing else is affected.
+#pragma once
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/generic/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "core/proto/codec.h"
+#include "real/handshake.h"
+#include "real/wire_frame.h"
+
+namespace dray::real {
+
+using ConnId = uint64_t;
+using StreamSocket = boost::asio::generic::stream_protocol::socket;
+
+struct ConnectionOptions {
+  std::string token;  // the cluster token; REQUIRES: not empty
+  FrameLimits limits;  // after the handshake (before it: kHandshakeLimits)
+  std::chrono::milliseconds handshake_timeout{5000};
+  size_t write_queue_max_frames = 4096;
+  uint64_t write_queue_max_bytes = 1ull << 30;
+};
+
+// What a connection tells its owner (the transport). Called on the loop thread.
+class ConnectionHost {
+ public:
+  virtual ~ConnectionHost() = default;
+  virtual void OnOpen(ConnId id) = 0;                      // the handshake succeeded
+  virtual void OnMessage(ConnId id, Message&& m) = 0;
+  virtual void OnClosed(ConnId id, bool was_open, const std::string& reason) = 0;  // once, last
+  virtual void Log(const std::string& line) = 0;
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(ConnectionHost& host, const ConnectionOptions& options, ConnId id, StreamSocket socket, std::string peer,
+             bool outbound);
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Arms the handshake timer, sends HELLO if outbound, starts reading.
+  void Start();
+  // Queues a message frame. False with *error if the handshake is not over,
+  // the connection is closing, the frame is over the limits or the write
+  // queue is full (the caller decides: retry later or Close).
+  bool Send(Frame f, std::string* error);
+  // Closes now, dropping queued frames; logs `reason` if `log`. The host
+  // hears OnClosed once.
+  void Close(const std::string& reason, bool log = true);
+
+  ConnId id() const { return id_; }
+  const std::string& peer() const { return peer_; }
+  bool open() const { return open_; }
+  size_t queued_frames() const { return queue_.size(); }
+
+ private:
+  struct Out {
+    std::string prefix;
+    Frame frame;
+  };
+  void Read();
+  void OnBytes(const char* data, size_t size);
+  bool OnFrame(WireFrame&& f);  // false: the connection was closed
+  bool OnHandshakeBody(const std::string& body);
+  void Enqueue(FrameKind kind, Frame f);
+  void WriteNext();
+  // Sends what is queued (a rejection), then closes; bounded by a timer.
+  void CloseAfterFlush(const std::string& reason);
+
+  ConnectionHost& host_;
+  const ConnectionOptions& options_;
+  const ConnId id_;
+  StreamSocket socket_;
+  const std::string peer_;
+  const bool outbound_;
+  boost::asio::steady_timer timer_;
+  FrameReader reader_{kHandshakeLimits};
+  std::optional<ClientHandshake> client_;
+  std::optional<ServerHandshake> server_;
+  bool open_ = false;     // the handshake succeeded
+  bool closed_ = false;
+  bool flushing_ = false;  // closing once the queue is written
+  std::string flush_reason_;
+  std::deque<Out> queue_;  // the front is being written while writing_
+  uint64_t queued_bytes_ = 0;
+  bool writing_ = false;
+  std::array<char, 64 * 1024> buf_;
+};
+
+}  // namespace dray::real

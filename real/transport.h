@@ -1,0 +1,75 @@
+// The real transport (DESIGN §5): one Boost.Asio event-loop thread, listeners
+// on TCP and Unix domain sockets, outbound connections; every connection runs
+// the cluster-token handshake (real/handshake.h) before anything else, then
+// carries message frames (real/wire_frame.h) both ways. A peer that breaks
+// the protocol loses its connection, with one log line naming it and the
+// reason; the process keeps serving everyone else.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/proto/codec.h"
+#include "real/connection.h"
+
+namespace dray::real {
+
+struct TransportOptions {
+  ConnectionOptions connection;  // token, limits, handshake timeout, write queue bounds
+  // One line per connection closed for a reason other than our own Close
+  // (a protocol error, a failed handshake, the peer leaving). Default: stderr.
+  std::function<void(const std::string&)> log;
+};
+
+// Called on the event-loop thread; they may call Send and Close.
+struct TransportHandlers {
+  // The handshake succeeded; `outbound`: we dialled.
+  std::function<void(ConnId, const std::string& peer, bool outbound)> on_open;
+  std::function<void(ConnId, Message&&)> on_message;
+  // Once per opened connection and per Connect* id (also when the dial or the
+  // handshake failed), never for inbound peers that did not authenticate.
+  std::function<void(ConnId, const std::string& reason)> on_close;
+};
+
+class Transport {
+ public:
+  // Starts the event-loop thread. REQUIRES: options.connection.token not empty.
+  Transport(TransportOptions options, TransportHandlers handlers);
+  ~Transport();  // Stop()
+  Transport(const Transport&) = delete;
+  Transport& operator=(const Transport&) = delete;
+
+  // Listens on host:port (port 0 picks one; *bound_port says which). Any thread.
+  bool ListenTcp(const std::string& host, uint16_t port, uint16_t* bound_port, std::string* error);
+  // Listens on a Unix domain socket at `path` (a stale socket file there is
+  // replaced; anything else there is an error). Any thread.
+  bool ListenUnix(const std::string& path, std::string* error);
+  // Dials; the id is known at once, on_open or on_close follows. Any thread.
+  ConnId ConnectTcp(const std::string& host, uint16_t port);
+  ConnId ConnectUnix(const std::string& path);
+
+  // Queues a message on an open connection. False with *error when the
+  // connection is unknown, not open, closing, the frame is over the limits
+  // or the write queue is full. Any thread (from another thread it waits for
+  // the loop).
+  bool Send(ConnId id, const Message& m, std::string* error);
+  bool SendFrame(ConnId id, Frame f, std::string* error);
+  // Closes a connection, dropping what is queued; on_close follows. Any thread.
+  void Close(ConnId id);
+  // Runs `fn` on the event-loop thread.
+  void Post(std::function<void()> fn);
+  // Closes every listener and connection and joins the thread. Idempotent.
+  // REQUIRES: not on the event-loop thread.
+  void Stop();
+
+  bool OnLoopThread() const;
+  size_t open_connections() const;  // any thread; for tests and status
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dray::real
