@@ -6,7 +6,8 @@
 //   dray-sim --list
 //
 // Workloads: every seed example (examples/examples.h), "random_dag" (the
-// random task DAG with a serial oracle, examples/random_dag.h) and "all"
+// random task DAG with a serial oracle, examples/random_dag.h), "actors" (random
+// actor calls from the driver and tasks, examples/actor_workload.h) and "all"
 // (every seed example in turn). Each run is one dray::Init with the spec
 // "seed=..,nodes=..,cpus=..[,gpus=..][,trace=..][,timeline=..]" and one
 // Shutdown; a failed run prints the one command that reproduces it.
@@ -28,6 +29,7 @@
 
 #include "core/common/probe.h"
 #include "examples.h"
+#include "actor_workload.h"
 #include "random_dag.h"
 
 namespace {
@@ -61,7 +63,7 @@ void Usage(FILE* out) {
                "                [--tasks N] [--max-fan-in N] [--quiet] [--jobs N] [--coverage]\n"
                "       dray-sim --list\n"
                "\n"
-               "  --workload NAME  a seed example, random_dag, or all (every seed example); see --list\n"
+               "  --workload NAME  a seed example, random_dag, actors, or all (every seed example); see --list\n"
                "  --seed N         the simulation seed (default 1)\n"
                "  --seeds A-B      run seeds A..B one after the other, one line per seed\n"
                "  --nodes N        simulated nodes (default 1)\n"
@@ -71,7 +73,7 @@ void Usage(FILE* out) {
                "                   inserted before the extension)\n"
                "  --timeline FILE  write a Chrome trace JSON of the run (needs --trace)\n"
                "  --spec K=V,...   further simulation spec keys (docs/sim.md), e.g. latency_us=500\n"
-               "  --tasks N        random_dag: tasks in the DAG (default 100); tiny_tasks: how many\n"
+               "  --tasks N        random_dag: tasks in the DAG (default 100); tiny_tasks: how many; actors: calls per caller (20)\n"
                "                   (default the seed's 100000)\n"
                "  --max-fan-in N   random_dag: most inputs of one task (default 4)\n"
                "  --quiet          only the one line per run\n"
@@ -187,7 +189,8 @@ Options ParseArgs(int argc, char** argv) {
   if (!o.timeline.empty() && o.trace.empty()) BadUsage("--timeline needs --trace (the timeline is made from the trace)");
   if (!o.list) {
     if (o.workload.empty()) BadUsage("--workload is required (see --list)");
-    if (o.workload != "random_dag" && o.workload != "all" && !dray::examples::FindExample(o.workload))
+    if (o.workload != "random_dag" && o.workload != "actors" && o.workload != "all" &&
+        !dray::examples::FindExample(o.workload))
       BadUsage("unknown workload '" + o.workload + "' (see --list)");
   }
   return o;
@@ -223,6 +226,19 @@ struct RunOutcome {
 
 RunOutcome RunWorkload(const Options& o, uint64_t seed, const std::string& workload) {
   RunOutcome out;
+  if (workload == "actors") {
+    dray::workloads::ActorParams p;
+    p.seed = seed;
+    if (o.tasks_given) p.calls = o.tasks;
+    try {
+      dray::workloads::ActorResult r = dray::workloads::RunActorWorkload(p);
+      out.ok = r.ok;
+      out.detail = r.ok ? std::to_string(r.calls) + " actor calls" : r.error;
+    } catch (const std::exception& e) {
+      out.detail = std::string("exception: ") + e.what();
+    }
+    return out;
+  }
   if (workload == "random_dag") {
     dray::workloads::DagParams p;
     p.seed = seed;

@@ -68,6 +68,7 @@ struct World::UserThread final : internal::ProcessRuntime {
   std::optional<EfCommandResult> result;
   std::deque<TaskSpec> tasks;
   internal::ActorSlot actor;  // the actor this worker hosts, if any
+  std::optional<uint64_t> in_call;  // the actor whose call this worker runs now
   std::string running;  // the name of the task being run, if any
   std::string last;     // ... or run last
   uint64_t next_waiter = 1;
@@ -269,7 +270,13 @@ struct World::UserThread final : internal::ProcessRuntime {
         tasks.pop_front();
         running = spec.name;
         last = spec.name;
+        if (spec.actor_kind == kActorCall) {
+          w->ActorCallStarts(p->addr, spec);
+          in_call = spec.actor;
+        }
         RunTask(spec);
+        if (in_call) w->ActorCallEnds(p->addr, *in_call);
+        in_call.reset();
         running.clear();
       }
     } catch (const ProcessKilled&) {
@@ -485,6 +492,8 @@ void World::Kill(UserThread& u) {
   if (u.exited) return;
   u.killed = true;
   *u.alive = false;
+  if (u.in_call) ActorCallEnds(u.p->addr, *u.in_call);
+  u.in_call.reset();
   DRAY_ASSERT(u.parked, "killing a running worker");
   Handoff(*u.p);
   DRAY_ASSERT(u.exited, "a killed worker did not exit");
@@ -828,6 +837,32 @@ bool World::CrashWorkerRunning(const std::string& task_name) {
     }
   }
   return false;
+}
+
+void World::ActorCallStarts(const Addr& worker, const TaskSpec& spec) {
+  ActorWatch& a = actor_watch_[spec.actor];
+  DRAY_ASSERT(spec.incarnation >= a.newest, "an old incarnation of an actor ran a call after a newer one did");
+  a.newest = spec.incarnation;
+  for (const auto& [w, inc] : a.running) {
+    if (w == worker && inc == spec.incarnation) continue;
+    std::fprintf(stderr, "dray sim: actor %llx: incarnation %u on %s starts call '%s' at %lld ns while incarnation %u on %s runs one\n",
+                 (unsigned long long)spec.actor, spec.incarnation, worker.Str().c_str(), spec.name.c_str(),
+                 (long long)now_, inc, w.Str().c_str());
+    DRAY_ASSERT(false, "two incarnations of an actor ran calls at once");
+  }
+  a.running[worker] = spec.incarnation;
+  auto key = std::make_pair(spec.owner, spec.incarnation);
+  auto last = a.last_seq.find(key);
+  DRAY_ASSERT(last == a.last_seq.end() || spec.actor_seq > last->second,
+              "an actor ran a caller's calls out of their order");
+  a.last_seq[key] = spec.actor_seq;
+  bool first = a.ran.insert({spec.owner, spec.actor_seq}).second;
+  DRAY_ASSERT(first || spec.attempt > 0, "an actor call ran twice without a retry");
+}
+
+void World::ActorCallEnds(const Addr& worker, uint64_t actor) {
+  auto it = actor_watch_.find(actor);
+  if (it != actor_watch_.end()) it->second.running.erase(worker);
 }
 
 void World::CheckObjectValue(const ObjectId& id, const ObjectValue& v) {

@@ -126,6 +126,19 @@ class World {
   Stack TakeStack();
   Proc* Find(uint64_t key);
   void CheckObjectValue(const ObjectId& id, const ObjectValue& v);
+  // Actor invariants (DESIGN §4), checked as each call starts and ends: at
+  // most one incarnation runs at a time and an older one never runs after a
+  // newer one did; each caller's calls start in its order; a call runs twice
+  // only as a retry that max_task_retries allowed.
+  void ActorCallStarts(const Addr& worker, const TaskSpec& spec);
+  void ActorCallEnds(const Addr& worker, uint64_t actor);
+  struct ActorWatch {
+    uint32_t newest = 0;
+    std::map<Addr, uint32_t> running;  // worker -> the incarnation whose call it runs
+    std::map<std::pair<Addr, uint32_t>, uint64_t> last_seq;  // (caller, incarnation) -> last started
+    std::set<std::pair<Addr, uint64_t>> ran;                  // (caller, seq) started
+  };
+  std::map<uint64_t, ActorWatch> actor_watch_;
 
   SimSpec spec_;
   Prng root_;

@@ -48,6 +48,17 @@ if(TARGET dray-sim)
                    --spec faults=swarm,faults_until_ms=1000,task_retries=-1)
   set_tests_properties(swarm.examples PROPERTIES
                        PASS_REGULAR_EXPRESSION "240 of 240 runs passed \\([1-9][0-9]* injected crashes\\)")
+  # Actors under faults (docs/actors.md): random calls from the driver and
+  # from tasks that got the handles in a value, one Kill with restart, actors
+  # restarted and calls retried without limit; the simulator checks the actor
+  # invariants (one incarnation at a time, each caller's order, no call run
+  # twice but as a retry). No CPUs on the head, so actors live on the nodes
+  # that crash and get cut off.
+  add_test(NAME swarm.actors
+           COMMAND dray-sim --workload actors --seeds 1-300 --nodes 4 --cpus 2 --quiet
+                   --spec faults=swarm,faults_until_ms=500,task_retries=-1,head_cpus=0)
+  set_tests_properties(swarm.actors PROPERTIES
+                       PASS_REGULAR_EXPRESSION "300 of 300 runs passed \\([1-9][0-9]* injected crashes\\)")
   add_test(NAME dray_sim.jobs_and_coverage
            COMMAND dray-sim --workload random_dag --tasks 100 --seeds 1-20 --nodes 3 --cpus 2 --quiet --jobs 2
                    --coverage --spec faults=swarm,faults_until_ms=300,task_retries=-1,inline_kb=0,head_cpus=0)

@@ -34,7 +34,8 @@ const char* const kAllProbes[] = {
     "actor.call.failed",            // a call lost with an incarnation failed (no retries left)
     "node.actor_worker_died",       // an actor's worker process died
     "node.actor_stopped",           // a node stopped an actor's worker (kill, death, lease)
-    "node.actor_call_unavailable",  // a call reached a node without its incarnation
+    "node.actor_call_unavailable",
+    "node.actor_call_from_dead_caller",  // a call from a dead process was dropped  // a call reached a node without its incarnation
     "node.lease_expired_actors_stopped",  // a node cut off too long stopped its actors
 };
 const int kNumProbes = sizeof(kAllProbes) / sizeof(kAllProbes[0]);

@@ -152,8 +152,12 @@ void ActorDirectory::OnKill(const KillActor& m, Context& cx) {
     return;
   }
   DRAY_PROBE("actor.killed_restart");
+  // The next incarnation starts once this one's worker stopped (its node
+  // says so with a Deaths), so that two never run at once.
+  if (e.info.state == kActorAlive && nodes_->count(e.info.worker.node)) e.stopping = e.info.worker;
+  bool wait = e.stopping != Addr{};
   StopWorker(e, m.cause, cx);
-  Restart(e, m.cause, cx);
+  Restart(e, m.cause, cx, /*schedule=*/!wait);
 }
 
 void ActorDirectory::OnDeaths(const Deaths& m, Context& cx) {
@@ -163,6 +167,13 @@ void ActorDirectory::OnDeaths(const Deaths& m, Context& cx) {
   };
   for (auto& [id, e] : actors_) {
     for (auto s = e.subscribers.begin(); s != e.subscribers.end();) s = dead(*s) ? e.subscribers.erase(s) : ++s;
+    if (e.stopping != Addr{} && dead(e.stopping)) {
+      e.stopping = {};
+      if (e.info.state == kActorRestarting && !dead(e.spec.owner)) {
+        Schedule(e, cx);
+        continue;
+      }
+    }
     if (e.info.state == kActorDead) continue;
     if (dead(e.spec.owner)) {
       DRAY_PROBE("actor.owner_died");
@@ -178,7 +189,7 @@ void ActorDirectory::OnDeaths(const Deaths& m, Context& cx) {
 }
 
 // Restarted while restarts remain (max_restarts; -1 without limit).
-void ActorDirectory::Restart(Entry& e, const std::string& cause, Context& cx) {
+void ActorDirectory::Restart(Entry& e, const std::string& cause, Context& cx, bool schedule) {
   int32_t max = e.spec.max_restarts;
   if (max >= 0 && e.restarts >= max) {
     Die(e, cause + " (no restarts left of " + std::to_string(max) + ")", cx);
@@ -191,7 +202,7 @@ void ActorDirectory::Restart(Entry& e, const std::string& cause, Context& cx) {
   e.info.worker = {};
   e.info.cause = cause;
   Publish(e, cx);
-  Schedule(e, cx);
+  if (schedule) Schedule(e, cx);
 }
 
 void ActorDirectory::Die(Entry& e, const std::string& cause, Context& cx) {
@@ -222,6 +233,7 @@ void ActorDirectory::CheckInvariants() const {
     DRAY_ASSERT(e.info.state != kActorAlive || !e.placing, "an alive actor still being created");
     DRAY_ASSERT(e.spec.max_restarts < 0 || e.restarts <= e.spec.max_restarts, "more restarts than allowed");
     DRAY_ASSERT(e.info.state != kActorDead || !e.info.cause.empty(), "a dead actor without a cause");
+    DRAY_ASSERT(e.stopping == Addr{} || !e.placing, "a new incarnation placed before the old one stopped");
   }
   for (const auto& [key, id] : names_) {
     auto it = actors_.find(id);

@@ -47,10 +47,11 @@ class ActorDirectory {
     NodeId placed = 0;          // ... on this node (TaskPlaced moves it)
     uint32_t placed_hop = 0;
     int32_t restarts = 0;
+    Addr stopping;  // a killed incarnation's worker: the next starts once it stopped
     std::set<Addr> subscribers;  // ordered: deterministic publication
   };
   void Schedule(Entry& e, Context& cx);
-  void Restart(Entry& e, const std::string& cause, Context& cx);
+  void Restart(Entry& e, const std::string& cause, Context& cx, bool schedule = true);
   void Die(Entry& e, const std::string& cause, Context& cx);
   void StopWorker(Entry& e, const std::string& cause, Context& cx);
   void Publish(const Entry& e, Context& cx);

@@ -11,6 +11,12 @@
 namespace dray {
 
 void NodeManager::RouteActorCall(TaskSpec spec, Context& cx) {
+  if (OwnerDead(spec.owner)) {
+    // A call from a process declared dead (held by a partition until now):
+    // its caller is gone, and its task was retried elsewhere.
+    DRAY_PROBE("node.actor_call_from_dead_caller");
+    return;
+  }
   auto a = actors_.find(spec.actor);
   if (a == actors_.end() || a->second.incarnation != spec.incarnation || !HasLease(cx)) {
     // The incarnation it was meant for is not (or no longer) here. The
