@@ -53,11 +53,16 @@ int MakeNamedLogAndStay(std::string name) {
   dray::SleepFor(std::chrono::seconds(60));
   return 0;
 }
+// A task that holds a handle for a long while.
+int HoldHandle(dray::ActorHandle<Log> log) {
+  dray::SleepFor(std::chrono::seconds(60));
+  return static_cast<int>(dray::Get(log.Task(&Log::Entries).Remote())->size());
+}
 // A task that calls an actor through a handle it was given.
 int AppendVia(dray::ActorHandle<Log> log, int x) { return static_cast<int>(dray::Get(log.Task(&Log::Append).Remote(x, 0))->size()); }
 
 DRAY_REMOTE(Log::Create, &Log::Append, &Log::Entries, &Log::Tag, &Log::Throw, Broken::Create, &Broken::Get, MakeLog,
-            MakeNamedLogAndStay, AppendVia);
+            MakeNamedLogAndStay, AppendVia, HoldHandle);
 
 struct Sim {
   explicit Sim(const std::string& spec) {
@@ -244,6 +249,24 @@ TEST(ActorApi, AnActorDiesWithItsOwner) {
   } catch (const dray::ActorDiedError& e) {
     EXPECT_NE(std::string(e.what()).find("owner"), std::string::npos) << e.what();
   }
+}
+
+// A process that borrowed a handle (or any ref) dies: its registration with
+// the owner goes, so the actor stops once the other handles are gone (the
+// property test found the actor and its worker left behind).
+TEST(ActorApi, AHandleHeldByACrashedWorkerIsReleased) {
+  Sim sim("seed=13,nodes=1,cpus=2,task_retries=0");
+  uint64_t dropped = Probe("owner.borrower_died");
+  {
+    auto log = dray::Actor(Log::Create).Remote(std::string("l"));
+    auto held = dray::Task(HoldHandle).Remote(log);
+    Let(100);
+    ASSERT_TRUE(dray::sim::CrashWorkerRunning("HoldHandle"));
+    EXPECT_THROW(dray::Get(held), dray::WorkerCrashedError);
+  }
+  dray::sim::ClusterState s = dray::sim::RunUntilQuiet();
+  EXPECT_TRUE(s.Clean()) << s.Str();
+  EXPECT_GT(Probe("owner.borrower_died"), dropped);
 }
 
 TEST(ActorApi, MethodErrorsAreTaskErrorsAndTheActorLives) {

@@ -16,6 +16,7 @@ const char* const kAllProbes[] = {
     "object.fetch_retry",           // a fetch failed before the owner knew of a death
     "object.borrower_asks_again",   // a borrower's fetch failed; asked the owner again
     "owner.died.borrowed",          // OwnerDiedError for a borrowed ref
+    "owner.borrower_died",          // a dead borrower's registrations were dropped
     "node.pull.failover",           // a pull moved to another copy after a death
     "node.pull.failed",             // a pull gave up
     "node.store.dead_owner_freed",  // a dead owner's stored objects were freed

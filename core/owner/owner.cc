@@ -249,7 +249,10 @@ void Owner::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
           ObjectBecameReady(m.id, cx);
         } else if constexpr (std::is_same_v<M, AddBorrower>) {
           auto it = owned_.find(m.id);
-          if (it != owned_.end()) ++it->second.borrowers;
+          if (it != owned_.end() && !IsDead(from)) {
+            ++it->second.borrowers;
+            ++it->second.borrowed_by[from];
+          }
           cx.Send(from, AddBorrowerAck{m.id, it != owned_.end()});
         } else if constexpr (std::is_same_v<M, AddBorrowerAck>) {
           auto u = unacked_by_owner_.find(from);
@@ -268,6 +271,11 @@ void Owner::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
         } else if constexpr (std::is_same_v<M, RemoveBorrower>) {
           auto it = owned_.find(m.id);
           if (it == owned_.end()) return;
+          auto by = it->second.borrowed_by.find(from);
+          if (by == it->second.borrowed_by.end()) return;  // dropped when it was declared dead
+          DRAY_ASSERT(by->second >= m.count, "a borrower released more than it registered");
+          by->second -= m.count;
+          if (by->second == 0) it->second.borrowed_by.erase(by);
           it->second.borrowers -= m.count;
           DRAY_ASSERT(it->second.borrowers >= 0, "borrower count went negative");
           MaybeFree(m.id, cx);
@@ -612,6 +620,19 @@ void Owner::OnDeaths(const Deaths& m, Context& cx) {
   }
   std::sort(failed.begin(), failed.end());  // a deterministic order
   for (const auto& id : failed) ObjectBecameReady(id, cx);
+  // A dead borrower holds nothing any more (as in Ray): its registrations go.
+  std::vector<ObjectId> unborrowed;
+  for (auto& [id, o] : owned_) {
+    for (auto b = o.borrowed_by.begin(); b != o.borrowed_by.end();) {
+      if (!dead(b->first)) { ++b; continue; }
+      DRAY_PROBE("owner.borrower_died");
+      o.borrowers -= b->second;
+      b = o.borrowed_by.erase(b);
+      unborrowed.push_back(id);
+    }
+  }
+  std::sort(unborrowed.begin(), unborrowed.end());
+  for (const auto& id : unborrowed) MaybeFree(id, cx);
   if (m.nodes.empty()) return;
   // Copies on dead nodes are gone. An object with none left is rebuilt when
   // it is next needed (lineage), or is lost.

@@ -71,7 +71,8 @@ class Owner final : public Component {
     std::vector<NodeId> locations;  // in_store
     uint64_t size = 0;
     int64_t refs = 0;               // handles, task holds, containment, parked returns
-    int64_t borrowers = 0;          // registrations by other processes
+    int64_t borrowers = 0;          // registrations by other processes ...
+    std::map<Addr, int64_t> borrowed_by;  // ... by process: a dead one's are dropped
     std::vector<Addr> status_requests;
     bool lost_copies = false;       // ready and in_store, but every copy died: rebuild before use
     uint32_t fetch_failures = 0;    // fetches that failed while its copies seemed alive
