@@ -435,6 +435,52 @@ BENCHMARK_CAPTURE(SimTinyTasks, nodes8, std::string("seed=1,nodes=8,cpus=4"))
 BENCHMARK_CAPTURE(SimTinyTasks, nodes8_no_invariants, std::string("seed=1,nodes=8,cpus=4,invariants=0"))
     ->Arg(20000)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// An actor for the call benchmark: each call adds to its state.
+class BenchCounter {
+ public:
+  static BenchCounter* Create() { return new BenchCounter(); }
+  int64_t Add(int64_t x) { return sum_ += x; }
+
+ private:
+  int64_t sum_ = 0;
+};
+DRAY_REMOTE(BenchCounter::Create, &BenchCounter::Add);
+
+// Simulated actor calls per wall-clock second: range(1) actors, each called
+// N / actors times from the driver, all in flight
+// at once (async, as Ray's "1:1 actor calls async"), then every result got.
+void SimActorCalls(benchmark::State& st, const std::string& spec) {
+  const int n = static_cast<int>(st.range(0));
+  const int actors = static_cast<int>(st.range(1));
+  uint64_t steps = 0;
+  double wall = 0;
+  for (auto _ : st) {
+    auto t0 = std::chrono::steady_clock::now();
+    dray::Init(dray::Config{.sim = spec});
+    std::vector<dray::ActorHandle<BenchCounter>> counters;
+    for (int a = 0; a < actors; ++a) counters.push_back(dray::Actor(BenchCounter::Create).Remote());
+    std::vector<dray::ObjectRef<int64_t>> refs;
+    refs.reserve(n);
+    for (int i = 0; i < n; ++i) refs.push_back(counters[i % actors].Task(&BenchCounter::Add).Remote(1));
+    auto values = dray::Get(refs);
+    int64_t last = *values.back();
+    refs.clear();
+    values.clear();
+    counters.clear();
+    dray::Shutdown();
+    wall += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (last != n / actors) st.SkipWithError("wrong count");
+    steps += dray::sim::LastStats().steps;
+  }
+  double iters = static_cast<double>(st.iterations());
+  st.counters["steps/s"] = static_cast<double>(steps) / wall;
+  st.counters["calls/s"] = static_cast<double>(n) * iters / wall;
+}
+BENCHMARK_CAPTURE(SimActorCalls, one_actor, std::string("seed=1,nodes=4,cpus=4"))
+    ->Args({20000, 1})->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(SimActorCalls, eight_actors, std::string("seed=1,nodes=4,cpus=4"))
+    ->Args({20000, 8})->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+
 }  // namespace
 
 BENCHMARK_MAIN();

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <numeric>
+#include <optional>
 #include <vector>
 
 int Square(int x) { return x * x; }
@@ -15,7 +16,20 @@ int SlowAdd(int a, int b) {
   dray::SleepFor(std::chrono::seconds(1));
   return a + b;
 }
-DRAY_REMOTE(Square, Add, Sum, SlowAdd);
+// An actor, as in DESIGN §6.
+class Counter {
+ public:
+  static Counter* Create(int start) { return new Counter(start); }
+  explicit Counter(int start) : n_(start) {}
+  int Inc() { return ++n_; }
+  int Get() const { return n_; }
+  void Reset() { n_ = 0; }
+
+ private:
+  int n_;
+};
+int IncVia(dray::ActorHandle<Counter> c) { return *dray::Get(c.Task(&Counter::Inc).Remote()); }
+DRAY_REMOTE(Square, Add, Sum, SlowAdd, Counter::Create, &Counter::Inc, &Counter::Get, &Counter::Reset, IncVia);
 
 static int failures = 0;
 static void Check(bool ok, const char* what, long got, long want) {
@@ -62,6 +76,32 @@ int main(int argc, char** argv) {
   auto elapsed = dray::Now() - t0;
   Check(elapsed >= std::chrono::seconds(1), "elapsed >= 1 s (ms)",
         static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()), 1000);
+
+  // Actors: ordered calls, a handle passed to a task, a name, Kill.
+  {
+    dray::ActorHandle<Counter> ctr =
+        dray::Actor(Counter::Create).SetName("counter").SetMaxRestarts(2).SetMaxTaskRetries(1).Remote(10);
+    dray::ObjectRef<int> n = ctr.Task(&Counter::Inc).Remote();
+    Check(*dray::Get(n) == 11, "Counter.Inc", *dray::Get(n), 11);
+    int via = *dray::Get(dray::Task(IncVia).Remote(ctr));
+    Check(via == 12, "IncVia", via, 12);
+    std::optional<dray::ActorHandle<Counter>> same = dray::GetActor<Counter>("counter");
+    Check(same.has_value(), "GetActor", same.has_value(), 1);
+    if (same) {
+      int got = *dray::Get(same->Task(&Counter::Get).Remote());
+      Check(got == 12, "Counter.Get", got, 12);
+    }
+    dray::ObjectRef<void> r = ctr.Task(&Counter::Reset).Remote();
+    dray::Get(r);
+    dray::Kill(ctr);
+    bool died = false;
+    try {
+      dray::Get(ctr.Task(&Counter::Get).Remote());
+    } catch (const dray::ActorDiedError&) {
+      died = true;
+    }
+    Check(died, "ActorDiedError after Kill", died, 1);
+  }
 
   dray::Shutdown();
   if (failures != 0) {
