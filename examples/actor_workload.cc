@@ -29,6 +29,12 @@ class Ledger {
     dray::SleepFor(std::chrono::milliseconds(value % 5));
     return value * 2 + id_;
   }
+  // The same with a large argument (it comes through the store).
+  int64_t RecordMany(int caller, int seq, std::vector<int64_t> values) {
+    int64_t sum = 0;
+    for (int64_t v : values) sum += v;
+    return Record(caller, seq, sum);
+  }
   int64_t Count() const { return count_; }
 
  private:
@@ -51,10 +57,20 @@ std::string CallMany(std::vector<dray::ActorHandle<Ledger>> ledgers, int caller,
     int k = static_cast<int>(rng.Next() % ledgers.size());
     int64_t value = static_cast<int64_t>(rng.Next() % 1000);
     auto task = ledgers[static_cast<size_t>(k)].Task(&Ledger::Record);
-    if (rng.Next() % 4 == 0)
+    uint64_t kind = rng.Next() % 8;
+    if (kind == 0) {
+      // 200 KiB: past the inline limit, so the actor's node fetches it.
+      std::vector<int64_t> values(25'600, 1);
+      values[0] = value;
+      refs.push_back(ledgers[static_cast<size_t>(k)]
+                         .Task(&Ledger::RecordMany)
+                         .Remote(caller, ++seq[static_cast<size_t>(k)], dray::Put(values)));
+      value += 25'599;
+    } else if (kind < 3) {
       refs.push_back(task.Remote(caller, ++seq[static_cast<size_t>(k)], dray::Put(value)));
-    else
+    } else {
       refs.push_back(task.Remote(caller, ++seq[static_cast<size_t>(k)], value));
+    }
     want.push_back(Expected(value, k));
   }
   auto got = dray::Get(refs);
@@ -66,7 +82,7 @@ std::string CallMany(std::vector<dray::ActorHandle<Ledger>> ledgers, int caller,
 }
 }  // namespace
 
-DRAY_REMOTE(Ledger::Create, &Ledger::Record, &Ledger::Count, CallMany);
+DRAY_REMOTE(Ledger::Create, &Ledger::Record, &Ledger::RecordMany, &Ledger::Count, CallMany);
 
 ActorResult RunActorWorkload(const ActorParams& p) {
   ActorResult r;

@@ -270,7 +270,7 @@ struct World::UserThread final : internal::ProcessRuntime {
         tasks.pop_front();
         running = spec.name;
         last = spec.name;
-        if (spec.actor_kind == kActorCall) {
+        if (spec.actor_kind != kNotActor) {  // a constructor counts as running the actor too
           w->ActorCallStarts(p->addr, spec);
           in_call = spec.actor;
         }
@@ -845,12 +845,13 @@ void World::ActorCallStarts(const Addr& worker, const TaskSpec& spec) {
   a.newest = spec.incarnation;
   for (const auto& [w, inc] : a.running) {
     if (w == worker && inc == spec.incarnation) continue;
-    std::fprintf(stderr, "dray sim: actor %llx: incarnation %u on %s starts call '%s' at %lld ns while incarnation %u on %s runs one\n",
+    std::fprintf(stderr, "dray sim: actor %llx: incarnation %u on %s starts '%s' at %lld ns while incarnation %u on %s runs\n",
                  (unsigned long long)spec.actor, spec.incarnation, worker.Str().c_str(), spec.name.c_str(),
                  (long long)now_, inc, w.Str().c_str());
     DRAY_ASSERT(false, "two incarnations of an actor ran calls at once");
   }
   a.running[worker] = spec.incarnation;
+  if (spec.actor_kind == kActorCreation) return;
   auto key = std::make_pair(spec.owner, spec.incarnation);
   auto last = a.last_seq.find(key);
   DRAY_ASSERT(last == a.last_seq.end() || spec.actor_seq > last->second,

@@ -106,12 +106,22 @@ TEST_F(GcsActors, AWorkerDeathRestartsUntilRestartsRunOut) {
   EXPECT_NE(Info(50).cause.find("no restarts left of 1"), std::string::npos) << Info(50).cause;
 }
 
-TEST_F(GcsActors, AStaleCreationIsStoppedAndAThrowingConstructorKills) {
+TEST_F(GcsActors, KillWhileCreatingRestartsOnceTheCreationStoppedAndAThrowingConstructorKills) {
   cs.Deliver(kDriver, RegisterActor{Spec(50, "", -1)});
-  cs.Deliver(kDriver, KillActor{50, false, "Kill"});  // while being created: incarnation 1 is placed
-  auto stale = Sent<StopActor>(Created(50, 0, Addr{0, 66}));
-  ASSERT_EQ(stale.size(), 1u);
-  EXPECT_EQ(stale[0].second.incarnation, 0u);
+  // Killed (restart allowed) while incarnation 0 is being created: one
+  // creation at a time, so nothing is placed yet.
+  EXPECT_TRUE(Sent<SubmitTask>(cs.Deliver(kDriver, KillActor{50, false, "Kill"})).empty());
+  auto done = Created(50, 0, Addr{0, 66});
+  auto stop = Sent<StopActor>(done);
+  ASSERT_EQ(stop.size(), 1u);
+  EXPECT_EQ(stop[0].second.incarnation, 0u);
+  EXPECT_TRUE(Sent<SubmitTask>(done).empty());
+  EXPECT_EQ(Info(50).state, kActorRestarting);
+  auto next = Sent<SubmitTask>(cs.Deliver(NodeAddr(0), Deaths{{Addr{0, 66}}, {}, "actor worker stopped"}));
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(next[0].second.spec.attempt, 1u);
+  // A result of an incarnation nobody wants is stopped.
+  EXPECT_EQ(Sent<StopActor>(Created(50, 0, Addr{0, 68})).size(), 1u);
   Created(50, 1, Addr{0, 67}, /*threw=*/true);
   EXPECT_EQ(Info(50).state, kActorDead);
   EXPECT_NE(Info(50).cause.find("std::invalid_argument: bad"), std::string::npos) << Info(50).cause;

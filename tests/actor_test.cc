@@ -58,11 +58,20 @@ int HoldHandle(dray::ActorHandle<Log> log) {
   dray::SleepFor(std::chrono::seconds(60));
   return static_cast<int>(dray::Get(log.Task(&Log::Entries).Remote())->size());
 }
+std::string SlowTag(std::string tag) {
+  dray::SleepFor(std::chrono::seconds(1));
+  return tag;
+}
+// A task that makes a named actor from a task's result and uses it.
+int NamedFromTask(std::string name) {
+  auto h = dray::Actor(Log::Create).SetName(name).Remote(dray::Task(SlowTag).Remote(name));
+  return static_cast<int>(dray::Get(h.Task(&Log::Append).Remote(1, 0))->size());
+}
 // A task that calls an actor through a handle it was given.
 int AppendVia(dray::ActorHandle<Log> log, int x) { return static_cast<int>(dray::Get(log.Task(&Log::Append).Remote(x, 0))->size()); }
 
 DRAY_REMOTE(Log::Create, &Log::Append, &Log::Entries, &Log::Tag, &Log::Throw, Broken::Create, &Broken::Get, MakeLog,
-            MakeNamedLogAndStay, AppendVia, HoldHandle);
+            MakeNamedLogAndStay, AppendVia, HoldHandle, SlowTag, NamedFromTask);
 
 struct Sim {
   explicit Sim(const std::string& spec) {
@@ -267,6 +276,39 @@ TEST(ActorApi, AHandleHeldByACrashedWorkerIsReleased) {
   dray::sim::ClusterState s = dray::sim::RunUntilQuiet();
   EXPECT_TRUE(s.Clean()) << s.Str();
   EXPECT_GT(Probe("owner.borrower_died"), dropped);
+}
+
+// The constructor's argument is a task's result: the actor is registered
+// once it is ready. Its handle travels to tasks before that (they wait for
+// it), and Kill with restart before it was created makes one incarnation
+// at a time.
+TEST(ActorApi, ConstructorArgumentsFromTasksAndEarlyHandles) {
+  Sim sim("seed=14,nodes=2,cpus=2");
+  auto log = dray::Actor(Log::Create).SetMaxRestarts(1).Remote(dray::Task(SlowTag).Remote(std::string("m")));
+  auto via = dray::Task(AppendVia).Remote(log, 5);  // reaches a worker before the actor is registered
+  EXPECT_EQ(*dray::Get(via), 1);
+  EXPECT_EQ(*dray::Get(log.Task(&Log::Tag).Remote()), "m");
+  auto again = dray::Actor(Log::Create).SetMaxRestarts(1).Remote(dray::Task(SlowTag).Remote(std::string("n")));
+  again.Kill(/*no_restart=*/false);  // before it exists
+  Let(3000);
+  EXPECT_EQ(*dray::Get(again.Task(&Log::Append).Remote(1, 0)), std::vector<int>{1});
+}
+
+// Every handle dropped before the constructor's arguments were ready: the
+// actor is never made, and nothing is left behind.
+TEST(ActorApi, AnActorDroppedBeforeItsArgumentsAreReadyIsNeverMade) {
+  Sim sim("seed=15,nodes=1,cpus=2");
+  dray::Actor(Log::Create).Remote(dray::Task(SlowTag).Remote(std::string("o")));  // dropped at once
+  dray::sim::ClusterState s = dray::sim::RunUntilQuiet();
+  EXPECT_TRUE(s.Clean()) << s.Str();
+  EXPECT_EQ(g_constructed, 0);
+}
+
+// A named creation inside a task waits for the control service without
+// holding its CPU: on a one-CPU node, the task its argument comes from runs.
+TEST(ActorApi, ANamedCreationInATaskGivesItsCpuBack) {
+  Sim sim("seed=16,nodes=1,cpus=1");
+  EXPECT_EQ(*dray::Get(dray::Task(NamedFromTask).Remote(std::string("p"))), 1);
 }
 
 TEST(ActorApi, MethodErrorsAreTaskErrorsAndTheActorLives) {

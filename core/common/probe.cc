@@ -31,12 +31,15 @@ const char* const kAllProbes[] = {
     "actor.killed",                 // Kill(no_restart)
     "actor.killed_restart",         // Kill with restart allowed
     "actor.stale_incarnation_stopped",  // a replaced incarnation's creation finished; stopped
+    "actor.subscribed_before_registration",  // a handle was used before its actor was registered
+    "actor.dropped_before_registration",     // every handle went before the constructor's args were ready
     "actor.call.retried",           // a call lost with an incarnation was sent to the next one
     "actor.call.failed",            // a call lost with an incarnation failed (no retries left)
     "node.actor_worker_died",       // an actor's worker process died
     "node.actor_stopped",           // a node stopped an actor's worker (kill, death, lease)
-    "node.actor_call_unavailable",
-    "node.actor_call_from_dead_caller",  // a call from a dead process was dropped  // a call reached a node without its incarnation
+    "node.actor_call_unavailable",  // a call reached a node without its incarnation
+    "node.actor_call_from_dead_caller",  // a call from a dead process was dropped
+    "node.waiting_attempt_superseded",   // a newer attempt replaced one waiting for its arguments
     "node.lease_expired_actors_stopped",  // a node cut off too long stopped its actors
 };
 const int kNumProbes = sizeof(kAllProbes) / sizeof(kAllProbes[0]);

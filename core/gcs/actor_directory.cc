@@ -44,6 +44,10 @@ void ActorDirectory::OnRegister(const Addr& from, const RegisterActor& m, Contex
   e.info.class_name = s.class_name;
   e.info.max_task_retries = s.max_task_retries;
   e.subscribers.insert(s.owner);
+  if (auto early = early_subscribers_.find(s.actor); early != early_subscribers_.end()) {
+    e.subscribers.insert(early->second.begin(), early->second.end());
+    early_subscribers_.erase(early);
+  }
   cx.Send(from, ActorRegistered{s.actor, true, ""});
   Schedule(e, cx);
 }
@@ -93,10 +97,20 @@ void ActorDirectory::OnCreationDone(const Addr& from, const TaskDone& m, Context
     ErrorRecord rec;
     std::string why = "its constructor failed";
     if (Unpack(r->value.data.str().data(), r->value.data.size(), &rec, nullptr))
-      why = "its constructor threw " + rec.type + ": " + rec.message;
+      why = rec.kind == "TaskError" ? "its constructor threw " + rec.type + ": " + rec.message
+                                    : "an argument of its constructor failed: " + rec.kind + ": " + rec.message;
     e.info.worker = m.worker;
     // A constructor that throws is not retried (as in Ray).
     Die(e, why, cx);
+    return;
+  }
+  if (e.kill_pending) {
+    // Killed (restart allowed) while it was being created: stop this
+    // incarnation, and start the next once it is reported stopped.
+    e.kill_pending = false;
+    e.stopping = m.worker;
+    cx.Send(from, StopActor{e.spec.actor, e.info.incarnation, e.kill_cause});
+    Restart(e, e.kill_cause, cx, /*schedule=*/false);
     return;
   }
   e.info.state = kActorAlive;
@@ -109,11 +123,17 @@ void ActorDirectory::OnCreationFailed(const TaskFailed& m, Context& cx) {
   if (it == actors_.end()) return;
   Entry& e = it->second;
   if (e.info.state == kActorDead || m.attempt != e.info.incarnation) return;
+  e.kill_pending = false;
   if (m.kind == "ObjectLostError") {
     Die(e, "an argument of its constructor was lost: " + m.message, cx);
     return;
   }
-  Restart(e, m.message, cx);
+  if (m.kind == "ActorUnavailableError") {
+    // A node without a lease refused it: not the actor's failure.
+    Restart(e, m.message, cx, /*schedule=*/true, /*count=*/false);
+    return;
+  }
+  Restart(e, e.info.state == kActorAlive ? "its worker died: " + m.message : m.message, cx);
 }
 
 void ActorDirectory::OnGetInfo(const Addr& from, const GetActorInfo& m, Context& cx) {
@@ -130,10 +150,10 @@ void ActorDirectory::OnGetInfo(const Addr& from, const GetActorInfo& m, Context&
   }
   auto it = actors_.find(id);
   if (it == actors_.end()) {
-    ActorInfo none;
-    none.actor = id;
-    none.request = m.request;
-    cx.Send(from, none);
+    // Not registered yet: it will be, by its creator (or its creator dies,
+    // which the caller hears of itself). Heard of once it is.
+    DRAY_PROBE("actor.subscribed_before_registration");
+    early_subscribers_[id].insert(from);
     return;
   }
   it->second.subscribers.insert(from);
@@ -152,6 +172,13 @@ void ActorDirectory::OnKill(const KillActor& m, Context& cx) {
     return;
   }
   DRAY_PROBE("actor.killed_restart");
+  if (e.placing) {
+    // Being created: one creation at a time. It is stopped and the actor
+    // restarted once this one finishes (or fails).
+    e.kill_pending = true;
+    e.kill_cause = m.cause;
+    return;
+  }
   // The next incarnation starts once this one's worker stopped (its node
   // says so with a Deaths), so that two never run at once.
   if (e.info.state == kActorAlive && nodes_->count(e.info.worker.node)) e.stopping = e.info.worker;
@@ -165,6 +192,11 @@ void ActorDirectory::OnDeaths(const Deaths& m, Context& cx) {
     return std::find(m.procs.begin(), m.procs.end(), a) != m.procs.end() ||
            std::find(m.nodes.begin(), m.nodes.end(), a.node) != m.nodes.end();
   };
+  for (auto it = early_subscribers_.begin(); it != early_subscribers_.end();) {
+    auto& subs = it->second;
+    for (auto s = subs.begin(); s != subs.end();) s = dead(*s) ? subs.erase(s) : ++s;
+    it = subs.empty() ? early_subscribers_.erase(it) : std::next(it);
+  }
   for (auto& [id, e] : actors_) {
     for (auto s = e.subscribers.begin(); s != e.subscribers.end();) s = dead(*s) ? e.subscribers.erase(s) : ++s;
     if (e.stopping != Addr{} && dead(e.stopping)) {
@@ -181,7 +213,7 @@ void ActorDirectory::OnDeaths(const Deaths& m, Context& cx) {
     } else if (e.info.state == kActorAlive && dead(e.info.worker)) {
       DRAY_PROBE("actor.restart.worker_died");
       Restart(e, "its worker " + e.info.worker.Str() + " died: " + m.cause, cx);
-    } else if (e.placing && std::find(m.nodes.begin(), m.nodes.end(), e.placed) != m.nodes.end()) {
+    } else if (e.placing && dead(Addr{e.placed, kAnyProc})) {
       DRAY_PROBE("actor.restart.creation_node_died");
       Restart(e, "node " + std::to_string(e.placed) + " died while creating it: " + m.cause, cx);
     }
@@ -189,14 +221,16 @@ void ActorDirectory::OnDeaths(const Deaths& m, Context& cx) {
 }
 
 // Restarted while restarts remain (max_restarts; -1 without limit).
-void ActorDirectory::Restart(Entry& e, const std::string& cause, Context& cx, bool schedule) {
+void ActorDirectory::Restart(Entry& e, const std::string& cause, Context& cx, bool schedule, bool count) {
   int32_t max = e.spec.max_restarts;
-  if (max >= 0 && e.restarts >= max) {
+  if (count && max >= 0 && e.restarts >= max) {
     Die(e, cause + " (no restarts left of " + std::to_string(max) + ")", cx);
     return;
   }
   DRAY_PROBE("actor.restarted");
-  ++e.restarts;
+  if (count) ++e.restarts;
+  e.placing = false;
+  e.kill_pending = false;
   ++e.info.incarnation;
   e.info.state = kActorRestarting;
   e.info.worker = {};

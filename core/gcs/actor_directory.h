@@ -44,6 +44,8 @@ class ActorDirectory {
     ActorSpec spec;
     ActorInfo info;             // what subscribers hear (state, incarnation, worker, cause)
     bool placing = false;       // a creation attempt is out
+    bool kill_pending = false;  // Kill with restart while being created: restart once created
+    std::string kill_cause;
     NodeId placed = 0;          // ... on this node (TaskPlaced moves it)
     uint32_t placed_hop = 0;
     int32_t restarts = 0;
@@ -51,7 +53,9 @@ class ActorDirectory {
     std::set<Addr> subscribers;  // ordered: deterministic publication
   };
   void Schedule(Entry& e, Context& cx);
-  void Restart(Entry& e, const std::string& cause, Context& cx, bool schedule = true);
+  // count: a restart that counts against max_restarts (not a node refusing
+  // the creation for want of a lease).
+  void Restart(Entry& e, const std::string& cause, Context& cx, bool schedule = true, bool count = true);
   void Die(Entry& e, const std::string& cause, Context& cx);
   void StopWorker(Entry& e, const std::string& cause, Context& cx);
   void Publish(const Entry& e, Context& cx);
@@ -60,6 +64,9 @@ class ActorDirectory {
   Addr self_;
   std::map<uint64_t, Entry> actors_;
   std::map<std::pair<JobId, std::string>, uint64_t> names_;  // live named actors
+  // Subscribers to actors not registered yet (a handle can reach a process
+  // before its creator registers the actor); handed over on registration.
+  std::map<uint64_t, std::set<Addr>> early_subscribers_;
 };
 
 }  // namespace dray

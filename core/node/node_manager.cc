@@ -269,7 +269,26 @@ void NodeManager::Forward(TaskSpec spec, NodeId target, Context& cx) {
   cx.Send(NodeAddr(target), SubmitTask{std::move(spec)});
 }
 
+bool NodeManager::DropWaiting(const TaskId& id) {
+  auto it = waiting_args_.find(id);
+  if (it == waiting_args_.end()) return false;
+  for (const auto& o : it->second.missing) {
+    auto aw = arg_waiters_.find(o);
+    if (aw == arg_waiters_.end()) continue;
+    auto& v = aw->second;
+    v.erase(std::remove(v.begin(), v.end(), id), v.end());
+    if (v.empty()) arg_waiters_.erase(aw);
+  }
+  queued_demand_.Subtract(it->second.spec.resources);
+  DRAY_ASSERT(queued_count_ > 0);
+  --queued_count_;
+  waiting_args_.erase(it);
+  return true;
+}
+
 void NodeManager::Enqueue(TaskSpec spec, Context& cx) {
+  // An older attempt still waiting here for its arguments is superseded.
+  if (DropWaiting(spec.task)) DRAY_PROBE("node.waiting_attempt_superseded");
   Queued q;
   std::vector<std::pair<ObjectId, std::pair<Addr, std::vector<NodeId>>>> pulls;
   for (const auto& a : spec.args) {
@@ -371,6 +390,21 @@ void NodeManager::Dispatch(TaskSpec spec, Addr worker, Context& cx) {
   queued_demand_.Subtract(spec.resources);
   DRAY_ASSERT(queued_count_ > 0);
   --queued_count_;
+  if (spec.actor_kind == kActorCreation && !HasLease(cx)) {
+    // The lease ran out while it was queued: no new incarnation here.
+    cx.Send(spec.owner, TaskFailed{spec.task, spec.attempt, "ActorUnavailableError",
+                                   "node " + std::to_string(cfg_.node) + " lost its lease before creating the actor"});
+    return;
+  }
+  for (const auto& a : spec.args)
+    if (a.kind == TaskArg::kRef && a.in_store && !store_.count(a.ref.id)) {
+      // Its argument was freed after it arrived (its owner died): the owner
+      // resolves it again.
+      cx.Send(spec.owner, TaskFailed{spec.task, spec.attempt, "ObjectLostError",
+                                     "task '" + spec.name + "': its argument " + a.ref.id.Str() +
+                                         " was freed on node " + std::to_string(cfg_.node) + " before it ran"});
+      return;
+    }
   for (auto& a : spec.args) {
     if (a.kind != TaskArg::kRef || !a.in_store) continue;
     auto it = store_.find(a.ref.id);

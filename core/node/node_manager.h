@@ -135,6 +135,9 @@ class NodeManager final : public Component {
   void FailFetchers(const ObjectId& id, const std::string& why, Context& cx);
   void PullFailed(const ObjectId& id, const std::string& why, Context& cx);
   std::vector<TaskId> TakeArgWaiters(const ObjectId& id);  // and forgets them
+  // Forgets a task waiting for its arguments here (another attempt of it
+  // arrived, or its actor stopped); false if there is none.
+  bool DropWaiting(const TaskId& id);
   void Forward(TaskSpec spec, NodeId target, Context& cx);
   void OnPullRequest(const Addr& from, const PullObject& m, Context& cx);
   void ObjectArrived(const ObjectId& id, Context& cx);

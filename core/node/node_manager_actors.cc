@@ -40,7 +40,9 @@ void NodeManager::RouteActorCall(TaskSpec spec, Context& cx) {
     DeliverActorCall(std::move(spec), cx);
     return;
   }
-  // Counted as queued (no resources) until its arguments are here.
+  // Counted as queued (no resources) until its arguments are here. An older
+  // attempt of it still waiting here is superseded.
+  if (DropWaiting(spec.task)) DRAY_PROBE("node.waiting_attempt_superseded");
   ++queued_count_;
   TaskId id = spec.task;
   for (const auto& o : q.missing) arg_waiters_[o].push_back(id);
@@ -62,7 +64,13 @@ void NodeManager::DeliverActorCall(TaskSpec spec, Context& cx) {
   for (auto& arg : spec.args) {
     if (arg.kind != TaskArg::kRef || !arg.in_store) continue;
     auto it = store_.find(arg.ref.id);
-    DRAY_ASSERT(it != store_.end(), "an actor call whose argument is not local");
+    if (it == store_.end()) {
+      // Freed after it arrived (its owner died): the caller resolves it again.
+      cx.Send(spec.owner, TaskFailed{spec.task, spec.attempt, "ObjectLostError",
+                                     "actor call '" + spec.name + "': its argument " + arg.ref.id.Str() +
+                                         " was freed on node " + std::to_string(cfg_.node) + " before it ran"});
+      return;
+    }
     arg.value = it->second.value;
     arg.in_store = false;
     arg.resolved = true;
@@ -83,7 +91,20 @@ void NodeManager::OnCreationDone(const Addr& worker, const TaskDone& m, Context&
   bool failed = !m.returns.empty() && m.returns[0].value.is_error;
   Addr owner = spec.owner;
   TaskDone done = m;
-  if (failed) {
+  auto hosted = actors_.find(spec.actor);
+  if (!failed && !HasLease(cx)) {
+    // The lease ran out while the constructor ran: this node may not host it.
+    TaskFailed refused{m.task, m.attempt, "ActorUnavailableError",
+                       "node " + std::to_string(cfg_.node) + " lost its lease while creating the actor"};
+    StopActorWorker(worker, "no lease", cx);
+    cx.Send(owner, std::move(refused));
+    return;
+  }
+  if (!failed && hosted != actors_.end() && hosted->second.incarnation > spec.incarnation) {
+    // A newer incarnation is here already: this one is stale (the control
+    // service says so too when it hears of it).
+    StopActorWorker(worker, "a newer incarnation replaced it", cx);
+  } else if (failed) {
     StopActorWorker(worker, "its constructor threw", cx);
   } else {
     if (!spec.actor_holds_resources) {
@@ -120,9 +141,26 @@ void NodeManager::StopActorWorker(const Addr& worker, const std::string& cause, 
   auto a = actor_workers_.find(worker);
   if (a == actor_workers_.end()) return;
   DRAY_PROBE("node.actor_stopped");
-  auto h = actors_.find(a->second);
-  if (h != actors_.end() && h->second.worker == worker) actors_.erase(h);
+  uint64_t actor = a->second;
+  auto h = actors_.find(actor);
+  bool was_hosted = h != actors_.end() && h->second.worker == worker;
+  if (was_hosted) actors_.erase(h);
   actor_workers_.erase(a);
+  if (was_hosted) {
+    // Calls waiting here for their arguments will not run: their callers
+    // hear so (and learn from the control service what became of the actor).
+    std::vector<TaskId> calls;
+    for (const auto& [id, q] : waiting_args_)
+      if (q.spec.actor_kind == kActorCall && q.spec.actor == actor) calls.push_back(id);
+    std::sort(calls.begin(), calls.end());
+    for (const TaskId& id : calls) {
+      const TaskSpec spec = waiting_args_.at(id).spec;
+      DropWaiting(id);
+      cx.Send(spec.owner, TaskFailed{spec.task, spec.attempt, "ActorUnavailableError",
+                                     "actor call '" + spec.name + "': its actor stopped on node " +
+                                         std::to_string(cfg_.node) + ": " + cause});
+    }
+  }
   auto l = leases_.find(worker);
   if (l != leases_.end()) {
     available_.Add(l->second.held);

@@ -321,6 +321,7 @@ void Owner::Submit(TaskSpec spec, Context& cx, Addr actor_owner) {
     // handles are gone finishes the calls it was sent first).
     t.holds.push_back(RefInfo{ObjectId::Return(TaskId{spec.actor}, 1), actor_owner});
     ActorClient& client = actor_clients_[spec.actor];
+    client.owner = actor_owner;
     t.retries_left = -2;  // the actor's max_task_retries, known by the first send
     spec.actor_seq = client.next_seq++;
     client.unfinished[spec.actor_seq] = spec.task;
@@ -633,6 +634,18 @@ void Owner::OnDeaths(const Deaths& m, Context& cx) {
   }
   std::sort(unborrowed.begin(), unborrowed.end());
   for (const auto& id : unborrowed) MaybeFree(id, cx);
+  // Calls queued here from a dead caller would wait for its missing ones.
+  for (auto c = callers_.begin(); c != callers_.end();) c = dead(c->first) ? callers_.erase(c) : std::next(c);
+  // An actor whose creator died before registering it never comes; one this
+  // process only heard of dies with its owner (the control service says so
+  // too, once it knows it).
+  for (auto& [actor, client] : actor_clients_) {
+    if (client.info.found || client.owner == Addr{} || !dead(client.owner)) continue;
+    client.info.found = true;
+    client.info.state = kActorDead;
+    client.info.cause = "its owner " + client.owner.Str() + " died: " + m.cause;
+    ReviewActorCalls(actor, cx);
+  }
   if (m.nodes.empty()) return;
   // Copies on dead nodes are gone. An object with none left is rebuilt when
   // it is next needed (lineage), or is lost.

@@ -232,6 +232,7 @@ class Owner final : public Component {
     ActorInfo info;            // last heard from the control service (found: heard at all)
     bool subscribed = false;
     std::string killed;        // Kill(no_restart) from this process: new calls fail at once
+    Addr owner;                // the actor's owner (its creator)
     uint64_t next_seq = 0;
     std::map<uint64_t, TaskId> unfinished;  // seq -> call, until it completes or fails
   };

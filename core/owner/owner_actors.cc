@@ -47,6 +47,7 @@ void Owner::CreateActor(const CmdCreateActor& c, Context& cx) {
   cr.waiter = c.spec.name.empty() ? 0 : c.waiter;
   ActorClient& client = actor_clients_[actor];
   client.subscribed = true;  // the creator hears every change
+  client.owner = cfg_.addr;
   client.info.actor = actor;
   client.info.max_task_retries = c.spec.max_task_retries;
   PendingTask t;
@@ -61,6 +62,12 @@ void Owner::CreateActor(const CmdCreateActor& c, Context& cx) {
   for (const auto& r : it->second.holds) Hold(r, cx);
   ResolveArgs(it->second, cx);
   cx.Emit(EfCommandResult{id, {anchor}});
+  if (cr.waiter != 0 && executing_ && !blocked_ && executing_->actor_kind != kActorCall) {
+    // A named creation waits for the control service (after its arguments):
+    // the task gives its CPU back meanwhile, as in a Get.
+    blocked_ = true;
+    cx.Send(cfg_.node, WorkerBlocked{executing_->task});
+  }
   MaybeSubmit(it->second, cx);
 }
 
@@ -94,7 +101,7 @@ void Owner::OnActorRegistered(const ActorRegistered& m, Context& cx) {
     for (const auto& r : holds) Release(r, cx);
     MaybeFree(ObjectId::Return(TaskId{m.actor}, 1), cx);
   }
-  cx.Emit(std::move(done));
+  DeliverCompletion(std::move(done), cx);  // through ResumeGrant if the task gave its CPU back
 }
 
 void Owner::SubmitActorCall(PendingTask& t, Context& cx) {
@@ -132,6 +139,7 @@ void Owner::OnActorInfo(const ActorInfo& m, Context& cx) {
     cx.Emit(std::move(done));
     if (!m.found) return;
     actor_clients_[m.actor].subscribed = true;
+    actor_clients_[m.actor].owner = m.owner;
   }
   if (!m.found) return;
   ActorClient& client = actor_clients_[m.actor];
@@ -228,6 +236,21 @@ void Owner::KillActor(const CmdKillActor& c, Context& cx) {
 void Owner::AnchorFreed(const ObjectId& id, Context& cx) {
   auto c = created_.find(id.task);
   DRAY_ASSERT(c != created_.end());
+  auto t = tasks_.find(TaskId{id.task});
+  if (t != tasks_.end() && t->second.spec.actor_kind == kActorCreation) {
+    // Not registered yet (its constructor's arguments are not ready): it
+    // never will be. Its arguments go.
+    DRAY_PROBE("actor.dropped_before_registration");
+    auto holds = std::move(t->second.holds);
+    tasks_.erase(t);
+    created_.erase(c);
+    ActorClient& client = actor_clients_[id.task];
+    client.info.found = true;
+    client.info.state = kActorDead;
+    client.info.cause = "every handle to it went out of scope before it was created";
+    for (const auto& r : holds) Release(r, cx);
+    return;
+  }
   auto client = actor_clients_.find(id.task);
   bool dead = client != actor_clients_.end() && client->second.info.state == kActorDead;
   if (!dead)
