@@ -152,8 +152,12 @@ Host::Host(HostOptions options) : options_(std::move(options)), start_(std::chro
   TransportOptions to;
   to.connection.token = options_.token;
   // Connections of workers this process stops close as it shuts down: no news.
+  // A worker's connection closing is no news: its death is reported (with
+  // its cause) when it is reaped.
   to.log = [this](const std::string& line) {
-    if (!shutting_down_) std::fprintf(stderr, "%s\n", line.c_str());
+    static const std::string kPeerLeft = "closed: the peer closed the connection";
+    bool peer_left = line.size() >= kPeerLeft.size() && line.compare(line.size() - kPeerLeft.size(), kPeerLeft.size(), kPeerLeft) == 0;
+    if (!shutting_down_ && !(peer_left && !worker_mode_)) std::fprintf(stderr, "%s\n", line.c_str());
   };
   TransportHandlers th;
   th.on_open = [this](ConnId id, const std::string&, bool) { OnOpen(id); };
@@ -224,10 +228,24 @@ void Host::PostCommand(const Addr& addr, Command cmd) {
 }
 
 void Host::StepLocal(Local& l, const Input& in) {
+  static const bool debug = std::getenv("DRAY_DEBUG") != nullptr;
+  if (debug) {
+    std::string what = "timer/command";
+    if (const auto* d = std::get_if<InDeliver>(&in))
+      what = "message " + std::to_string(d->msg.index()) + " from " + d->from.Str();
+    std::fprintf(stderr, "dray[%d] %.6f %s: %s\n", static_cast<int>(getpid()), NowNs() / 1e9, l.addr.Str().c_str(),
+                 what.c_str());
+  }
   std::vector<Effect> effects;
   Context cx(NowNs(), &l.rng, &effects);
   l.comp->Step(in, cx);
   if (options_.check_invariants) l.comp->CheckInvariants();
+  if (debug)
+    for (const auto& e : effects)
+      std::fprintf(stderr, "dray[%d]   effect %zu%s\n", static_cast<int>(getpid()), e.index(),
+                   std::holds_alternative<EfSend>(e)
+                       ? (" send " + std::to_string(std::get<EfSend>(e).msg.index()) + " to " + std::get<EfSend>(e).to.Str()).c_str()
+                       : "");
   Exec(l, effects);
 }
 
@@ -378,6 +396,7 @@ void Host::OnChildExit(int pid, int status) {
     // As the operating system tells it: the node manager hears WorkerDied
     // from the worker (docs/protocol.md).
     std::string cause = "worker " + c.addr.Str() + " (pid " + std::to_string(pid) + ") " + ExitCause(status);
+    std::fprintf(stderr, "dray: %s\n", cause.c_str());
     Deliver(c.addr, Addr{c.addr.node, kNodeManagerProc}, WorkerDied{c.addr, cause});
   }
   std::lock_guard<std::mutex> lock(mu_);
