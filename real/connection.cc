@@ -42,7 +42,38 @@ void Connection::Start() {
   Read();
 }
 
+namespace {
+void PutU32(std::string& s, uint32_t v) {
+  for (int i = 0; i < 4; ++i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+uint32_t GetU32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  return v;
+}
+}  // namespace
+
 bool Connection::Send(Frame f, std::string* error) {
+  if (!CanSend(f, error)) return false;
+  Enqueue(FrameKind::kMessage, std::move(f));
+  return true;
+}
+
+bool Connection::SendRouted(const Route& route, Frame f, std::string* error) {
+  std::string h;
+  h.reserve(kRouteBytes + f.header.size());
+  PutU32(h, route.from.node);
+  PutU32(h, route.from.proc);
+  PutU32(h, route.to.node);
+  PutU32(h, route.to.proc);
+  h += f.header;
+  f.header = std::move(h);
+  if (!CanSend(f, error)) return false;
+  Enqueue(FrameKind::kRouted, std::move(f));
+  return true;
+}
+
+bool Connection::CanSend(const Frame& f, std::string* error) {
   if (closed_ || flushing_) {
     *error = "the connection to " + peer_ + " is closed";
     return false;
@@ -58,7 +89,6 @@ bool Connection::Send(Frame f, std::string* error) {
              std::to_string(queued_bytes_) + " bytes)";
     return false;
   }
-  Enqueue(FrameKind::kMessage, std::move(f));
   return true;
 }
 
@@ -131,11 +161,24 @@ bool Connection::OnFrame(WireFrame&& f) {
   }
   Message m;
   std::string error;
-  if (!DecodeFrame(f.frame.header.data(), f.frame.header.size(), f.frame.attachments, &m, &error)) {
+  size_t skip = 0;
+  Route route;
+  if (f.kind == FrameKind::kRouted) {
+    const std::string& h = f.frame.header;
+    if (h.size() < kRouteBytes) {
+      Close("malformed routed frame: a header of " + std::to_string(h.size()) + " bytes has no route");
+      return false;
+    }
+    route.from = Addr{GetU32(h.data()), GetU32(h.data() + 4)};
+    route.to = Addr{GetU32(h.data() + 8), GetU32(h.data() + 12)};
+    skip = kRouteBytes;
+  }
+  if (!DecodeFrame(f.frame.header.data() + skip, f.frame.header.size() - skip, f.frame.attachments, &m, &error)) {
     Close("malformed message frame: " + error);
     return false;
   }
-  host_.OnMessage(id_, std::move(m));
+  if (f.kind == FrameKind::kRouted) host_.OnRouted(id_, route, std::move(m));
+  else host_.OnMessage(id_, std::move(m));
   return !closed_;
 }
 

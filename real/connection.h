@@ -23,6 +23,15 @@
 namespace dray::real {
 
 using ConnId = uint64_t;
+
+// Who sent a routed message and to whom (docs/protocol.md, "Routing"): on the
+// wire, four little-endian u32 (from.node, from.proc, to.node, to.proc)
+// before the message's header in a kRouted frame.
+struct Route {
+  Addr from;
+  Addr to;
+};
+inline constexpr size_t kRouteBytes = 16;
 using StreamSocket = boost::asio::generic::stream_protocol::socket;
 
 struct ConnectionOptions {
@@ -39,6 +48,8 @@ class ConnectionHost {
   virtual ~ConnectionHost() = default;
   virtual void OnOpen(ConnId id) = 0;                      // the handshake succeeded
   virtual void OnMessage(ConnId id, Message&& m) = 0;
+  // A kRouted frame; by default refused like a malformed frame would be.
+  virtual void OnRouted(ConnId id, const Route& route, Message&& m) {}
   virtual void OnClosed(ConnId id, bool was_open, const std::string& reason) = 0;  // once, last
   virtual void Log(const std::string& line) = 0;
 };
@@ -56,6 +67,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // the connection is closing, the frame is over the limits or the write
   // queue is full (the caller decides: retry later or Close).
   bool Send(Frame f, std::string* error);
+  // The same, as a kRouted frame carrying `route` (the header is copied once;
+  // attachments are not).
+  bool SendRouted(const Route& route, Frame f, std::string* error);
   // Closes now, dropping queued frames; logs `reason` if `log`. The host
   // hears OnClosed once.
   void Close(const std::string& reason, bool log = true);
@@ -75,6 +89,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool OnFrame(WireFrame&& f);  // false: the connection was closed
   bool OnHandshakeBody(const std::string& body);
   void Enqueue(FrameKind kind, Frame f);
+  bool CanSend(const Frame& f, std::string* error);
   void WriteNext();
   // Sends what is queued (a rejection), then closes; bounded by a timer.
   void CloseAfterFlush(const std::string& reason);

@@ -100,6 +100,9 @@ class Transport::Impl : public ConnectionHost {
   void OnMessage(ConnId id, Message&& m) override {
     if (handlers.on_message) handlers.on_message(id, std::move(m));
   }
+  void OnRouted(ConnId id, const Route& route, Message&& m) override {
+    if (handlers.on_routed) handlers.on_routed(id, route, std::move(m));
+  }
   void OnClosed(ConnId id, bool was_open, const std::string& reason) override {
     DRAY_ASSERT(conns.count(id) == 1);
     conns.erase(id);
@@ -343,6 +346,23 @@ bool Transport::SendFrame(ConnId id, Frame f, std::string* error) {
     return it->second->Send(std::move(f), error);
   });
 }
+
+bool Transport::SendRouted(ConnId id, const Route& route, Frame f, std::string* error) {
+  if (!OnLoopThread() && impl_->IsStopped()) {
+    *error = "the transport is stopped";
+    return false;
+  }
+  return impl_->OnLoop([&] {
+    auto it = impl_->conns.find(id);
+    if (it == impl_->conns.end()) {
+      *error = "no connection " + std::to_string(id);
+      return false;
+    }
+    return it->second->SendRouted(route, std::move(f), error);
+  });
+}
+
+asio::io_context& Transport::context() { return impl_->io; }
 
 void Transport::Close(ConnId id) {
   Post([this, id] {

@@ -14,6 +14,10 @@
 #include "core/proto/codec.h"
 #include "real/connection.h"
 
+namespace boost::asio {
+class io_context;
+}
+
 namespace dray::real {
 
 struct TransportOptions {
@@ -28,6 +32,8 @@ struct TransportHandlers {
   // The handshake succeeded; `outbound`: we dialled.
   std::function<void(ConnId, const std::string& peer, bool outbound)> on_open;
   std::function<void(ConnId, Message&&)> on_message;
+  // A routed message (kRouted frame); unset: such frames are dropped.
+  std::function<void(ConnId, const Route&, Message&&)> on_routed;
   // Once per opened connection and per Connect* id (also when the dial or the
   // handshake failed), never for inbound peers that did not authenticate.
   std::function<void(ConnId, const std::string& reason)> on_close;
@@ -56,6 +62,8 @@ class Transport {
   // the loop).
   bool Send(ConnId id, const Message& m, std::string* error);
   bool SendFrame(ConnId id, Frame f, std::string* error);
+  // As SendFrame, as a routed frame (from, to) (docs/protocol.md, "Routing").
+  bool SendRouted(ConnId id, const Route& route, Frame f, std::string* error);
   // Closes a connection, dropping what is queued; on_close follows. Any thread.
   void Close(ConnId id);
   // Runs `fn` on the event-loop thread.
@@ -65,6 +73,9 @@ class Transport {
   void Stop();
 
   bool OnLoopThread() const;
+  // The event loop, for timers and work of the transport's user (a process
+  // host). Handlers on it run on the loop thread; pending ones keep Stop waiting.
+  boost::asio::io_context& context();
   size_t open_connections() const;  // any thread; for tests and status
 
  private:

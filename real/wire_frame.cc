@@ -107,7 +107,8 @@ bool FrameReader::ParsePrefix() {
     return false;
   }
   auto kind = static_cast<uint8_t>(p[5]);
-  if (kind != static_cast<uint8_t>(FrameKind::kHandshake) && kind != static_cast<uint8_t>(FrameKind::kMessage)) {
+  if (kind != static_cast<uint8_t>(FrameKind::kHandshake) && kind != static_cast<uint8_t>(FrameKind::kMessage) &&
+      kind != static_cast<uint8_t>(FrameKind::kRouted)) {
     Fail("unknown frame kind " + std::to_string(kind));
     return false;
   }

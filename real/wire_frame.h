@@ -23,6 +23,7 @@ inline constexpr size_t kPrefixBytes = 16;
 enum class FrameKind : uint8_t {
   kHandshake = 1,  // a handshake body (real/handshake.h) in the header, no attachments
   kMessage = 2,    // a Message: EncodeFrame's header and attachments
+  kRouted = 3,     // a Message with its route: 16 bytes (from, to: Addr) then kMessage's header
 };
 
 struct FrameLimits {

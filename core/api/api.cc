@@ -181,12 +181,9 @@ void Init(const Config& config) {
   Config c = config;
   if (c.sim.empty()) c.sim = EnvOr("DRAY_SIM");
   if (c.address.empty()) c.address = EnvOr("DRAY_ADDRESS");
-  if (c.sim.empty()) {
-    throw Error(
-        "dray: this build has no real backend yet (TCP clusters and the embedded cluster come with the real "
-        "backend); run in the simulator with DRAY_SIM=\"seed=1,nodes=1,cpus=4\" or Config::sim");
-  }
-  auto b = internal::CreateSimBackend(c);
+  // A worker process (started by its node manager) serves tasks in Init.
+  bool worker = !EnvOr("DRAY_WORKER").empty();
+  auto b = worker || c.sim.empty() ? internal::CreateRealBackend(c) : internal::CreateSimBackend(c);
   internal::ProcessRuntime* rt = b->StartDriver();
   internal::SetCurrentRuntime(rt);
   internal::CurrentBackend() = std::move(b);

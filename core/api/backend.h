@@ -20,6 +20,11 @@ class Backend {
 // sim/: a seeded simulation described by `spec` (docs/sim.md).
 std::unique_ptr<Backend> CreateSimBackend(const Config& config);
 
+// real/: the embedded single-node cluster (Config::address empty), or, in a
+// process started as a worker (DRAY_WORKER set), worker mode: its
+// StartDriver serves tasks and never returns.
+std::unique_ptr<Backend> CreateRealBackend(const Config& config);
+
 // Makes `rt` the runtime of the calling thread.
 void SetCurrentRuntime(ProcessRuntime* rt);
 

@@ -217,6 +217,43 @@ TEST(Transport, EchoOverTcp) {
   EXPECT_TRUE(server.logs().empty() || server.logs()[0].find("the peer closed") != std::string::npos);
 }
 
+// Routed frames (kind 3): the route arrives as sent, with the message and
+// its attachment; an unrouted message on the same connection still arrives as
+// one (docs/protocol.md, "Routing").
+TEST(Transport, RoutedFramesCarryTheirRoute) {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::pair<Route, Message>> routed;
+  TransportOptions o;
+  o.connection.token = kToken;
+  TransportHandlers h;
+  h.on_routed = [&](ConnId, const Route& r, Message&& m) {
+    std::lock_guard<std::mutex> lock(mu);
+    routed.emplace_back(r, std::move(m));
+    cv.notify_all();
+  };
+  Transport server(std::move(o), std::move(h));
+  uint16_t port = 0;
+  std::string err;
+  ASSERT_TRUE(server.ListenTcp("127.0.0.1", 0, &port, &err)) << err;
+  Peer client(false);
+  ConnId c = client.t().ConnectTcp("127.0.0.1", port);
+  ASSERT_TRUE(client.WaitOpen(c)) << client.WaitClosed(c);
+  Message big = BigChunk(1 << 20);
+  Route r1{Addr{0, 66}, Addr{0, 2}};
+  Route r2{Addr{7, 0xfffffffe}, Addr{0xffffffff, 1}};
+  ASSERT_TRUE(client.t().SendRouted(c, r1, EncodeFrame(HealthCheck{5}), &err)) << err;
+  ASSERT_TRUE(client.t().SendRouted(c, r2, EncodeFrame(big), &err)) << err;
+  std::unique_lock<std::mutex> lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, kDeadline, [&] { return routed.size() >= 2; }));
+  EXPECT_EQ(routed[0].first.from, r1.from);
+  EXPECT_EQ(routed[0].first.to, r1.to);
+  EXPECT_EQ(EncodeMessage(routed[0].second), EncodeMessage(HealthCheck{5}));
+  EXPECT_EQ(routed[1].first.from, r2.from);
+  EXPECT_EQ(routed[1].first.to, r2.to);
+  EXPECT_EQ(EncodeMessage(routed[1].second), EncodeMessage(big));
+}
+
 TEST(Transport, EchoOverUnixSocketReplacingAStaleFile) {
   std::string path = std::filesystem::temp_directory_path() / ("dray-transport-" + std::to_string(::getpid()) + ".sock");
   {

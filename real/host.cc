@@ -1,0 +1,726 @@
+#include "real/host.h"
+
+#include <cxxabi.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <future>
+#include <sstream>
+
+#include "core/common/assert.h"
+#include "core/node/node_manager.h"
+#include "core/owner/owner.h"
+#include "core/proto/codec.h"
+#include "dray/errors.h"
+#include "dray/remote.h"
+
+extern char** environ;
+
+namespace dray::real {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+namespace {
+
+std::string Demangle(const char* name) {
+  int status = 0;
+  char* d = abi::__cxa_demangle(name, nullptr, nullptr, &status);
+  std::string out = status == 0 && d ? d : name;
+  std::free(d);
+  return out;
+}
+
+RefInfo ToRefInfo(const internal::RefData& r) { return {{r.task, r.index}, {r.owner_node, r.owner_proc}}; }
+internal::RefData ToRefData(const RefInfo& r) { return {r.id.task, r.id.index, r.owner.node, r.owner.proc}; }
+
+ObjectValue ToObjectValue(const internal::ValueData& v) {
+  ObjectValue o;
+  o.data.p = v.data;
+  o.is_error = v.is_error;
+  for (const auto& r : v.contained) o.contained.push_back(ToRefInfo(r));
+  return o;
+}
+internal::ValueData ToValueData(const ObjectValue& o) {
+  internal::ValueData v;
+  v.data = o.data.p ? o.data.p : std::make_shared<const std::string>();
+  v.is_error = o.is_error;
+  for (const auto& r : o.contained) v.contained.push_back(ToRefData(r));
+  return v;
+}
+
+std::vector<TaskArg> ToTaskArgs(std::vector<internal::ArgData>& args) {
+  std::vector<TaskArg> out;
+  out.reserve(args.size());
+  for (auto& a : args) {
+    TaskArg t;
+    if (a.is_ref) {
+      t.kind = TaskArg::kRef;
+      t.ref = ToRefInfo(a.ref);
+    } else {
+      t.value = ToObjectValue(a.value);
+      t.resolved = true;
+    }
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+void CheckRetries(const std::string& what, const char* option, int n) {
+  if (n < -1)
+    throw Error("dray: " + what + ": " + option + " " + std::to_string(n) + " is invalid (-1 without limit, 0 never)");
+}
+
+// Ray's defaults (DESIGN §6).
+constexpr int kTaskRetries = 3;
+constexpr int kActorRestarts = 0;
+constexpr int kActorTaskRetries = 0;
+
+std::string ExitCause(int status) {
+  if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    const char* name = sigabbrev_np(sig);
+    return "killed by signal " + std::to_string(sig) + (name ? std::string(" (SIG") + name + ")" : "");
+  }
+  return "ended (status " + std::to_string(status) + ")";
+}
+
+}  // namespace
+
+std::vector<std::string> SelfArgv() {
+  std::ifstream f("/proc/self/cmdline", std::ios::binary);
+  std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::vector<std::string> out;
+  size_t b = 0;
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (all[i] != '\0') continue;
+    out.push_back(all.substr(b, i - b));
+    b = i + 1;
+  }
+  if (b < all.size()) out.push_back(all.substr(b));
+  return out;
+}
+
+uint64_t EntropySeed() {
+  uint64_t v = 0;
+  ssize_t n = getrandom(&v, sizeof v, 0);
+  if (n != static_cast<ssize_t>(sizeof v)) {
+    // No entropy source: time and pid still make processes differ.
+    v = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+        (static_cast<uint64_t>(getpid()) << 32);
+  }
+  return v;
+}
+
+// ---- the host ----
+
+struct Host::Local {
+  Addr addr;
+  std::unique_ptr<Component> comp;
+  Prng rng;
+  UserRuntime* user = nullptr;
+  std::unique_ptr<UserRuntime> user_owned;
+  struct Timer {
+    std::unique_ptr<asio::steady_timer> t;
+    uint64_t gen = 0;
+  };
+  std::map<uint64_t, Timer> timers;
+  uint64_t timer_gen = 0;
+};
+
+struct Host::Child {
+  Addr addr;
+  bool stopping = false;
+  std::unique_ptr<asio::steady_timer> kill_timer;
+};
+
+Host::Host(HostOptions options) : options_(std::move(options)), start_(std::chrono::steady_clock::now()) {
+  worker_mode_ = !options_.uplink_unix.empty();
+  argv_ = SelfArgv();
+  TransportOptions to;
+  to.connection.token = options_.token;
+  // Connections of workers this process stops close as it shuts down: no news.
+  // A worker's connection closing is no news: its death is reported (with
+  // its cause) when it is reaped.
+  to.log = [this](const std::string& line) {
+    static const std::string kPeerLeft = "closed: the peer closed the connection";
+    bool peer_left = line.size() >= kPeerLeft.size() && line.compare(line.size() - kPeerLeft.size(), kPeerLeft.size(), kPeerLeft) == 0;
+    if (!shutting_down_ && !(peer_left && !worker_mode_)) std::fprintf(stderr, "%s\n", line.c_str());
+  };
+  TransportHandlers th;
+  th.on_open = [this](ConnId id, const std::string&, bool) { OnOpen(id); };
+  th.on_routed = [this](ConnId id, const Route& r, Message&& m) { OnRouted(id, r, std::move(m)); };
+  th.on_message = [this](ConnId id, Message&&) {
+    transport_->Close(id);  // every message between dray processes is routed
+  };
+  th.on_close = [this](ConnId id, const std::string& reason) { OnClose(id, reason); };
+  transport_ = std::make_unique<Transport>(std::move(to), std::move(th));
+}
+
+Host::~Host() { Stop(); }
+
+void Host::Add(Addr addr, std::unique_ptr<Component> comp, uint64_t seed) {
+  DRAY_ASSERT(!started_, "a component added after Start");
+  DRAY_ASSERT(!Find(addr), "two components at one address");
+  auto l = std::make_unique<Local>();
+  l->addr = addr;
+  l->comp = std::move(comp);
+  l->rng = Prng(seed);
+  locals_.push_back(std::move(l));
+}
+
+UserRuntime* Host::AddUser(Addr addr, std::unique_ptr<Component> owner, uint64_t seed) {
+  Add(addr, std::move(owner), seed);
+  Local& l = *locals_.back();
+  l.user_owned = std::make_unique<UserRuntime>(this, addr);
+  l.user = l.user_owned.get();
+  return l.user;
+}
+
+Host::Local* Host::Find(const Addr& a) {
+  for (auto& l : locals_)
+    if (l->addr == a) return l.get();
+  return nullptr;
+}
+
+int64_t Host::NowNs() const {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start_).count();
+}
+
+bool Host::Start(std::string* error) {
+  DRAY_ASSERT(!started_, "Host::Start twice");
+  started_ = true;
+  if (!worker_mode_) {
+    if (!options_.listen_unix.empty() && !transport_->ListenUnix(options_.listen_unix, error)) return false;
+    asio::post(transport_->context(), [this] { StartAll(); });
+    return true;
+  }
+  uplink_ = transport_->ConnectUnix(options_.uplink_unix);
+  return true;  // StartAll once the uplink is open
+}
+
+void Host::StartAll() {
+  for (auto& l : locals_) {
+    Local* p = l.get();
+    // Each start is its own loop event, after the deliveries the previous
+    // one posted (the node registers before the driver asks for its job).
+    asio::post(transport_->context(), [this, p] { StepLocal(*p, InCommand{CmdStart{}}); });
+  }
+}
+
+void Host::PostCommand(const Addr& addr, Command cmd) {
+  asio::post(transport_->context(), [this, addr, cmd = std::move(cmd)]() mutable {
+    Local* l = Find(addr);
+    if (l && !shutting_down_) StepLocal(*l, InCommand{std::move(cmd)});
+  });
+}
+
+void Host::StepLocal(Local& l, const Input& in) {
+  static const bool debug = std::getenv("DRAY_DEBUG") != nullptr;
+  if (debug) {
+    std::string what = "timer/command";
+    if (const auto* d = std::get_if<InDeliver>(&in))
+      what = "message " + std::to_string(d->msg.index()) + " from " + d->from.Str();
+    std::fprintf(stderr, "dray[%d] %.6f %s: %s\n", static_cast<int>(getpid()), NowNs() / 1e9, l.addr.Str().c_str(),
+                 what.c_str());
+  }
+  std::vector<Effect> effects;
+  Context cx(NowNs(), &l.rng, &effects);
+  l.comp->Step(in, cx);
+  if (options_.check_invariants) l.comp->CheckInvariants();
+  if (debug)
+    for (const auto& e : effects)
+      std::fprintf(stderr, "dray[%d]   effect %zu%s\n", static_cast<int>(getpid()), e.index(),
+                   std::holds_alternative<EfSend>(e)
+                       ? (" send " + std::to_string(std::get<EfSend>(e).msg.index()) + " to " + std::get<EfSend>(e).to.Str()).c_str()
+                       : "");
+  Exec(l, effects);
+}
+
+void Host::Exec(Local& l, std::vector<Effect>& effects) {
+  for (auto& eff : effects) {
+    std::visit(
+        [&](auto& e) {
+          using E = std::decay_t<decltype(e)>;
+          if constexpr (std::is_same_v<E, EfSend>) {
+            Deliver(l.addr, e.to, std::move(e.msg));
+          } else if constexpr (std::is_same_v<E, EfSetTimer>) {
+            SetTimer(l, e.id, e.at);
+          } else if constexpr (std::is_same_v<E, EfCancelTimer>) {
+            l.timers.erase(e.id);  // the timer's destructor cancels its wait
+          } else if constexpr (std::is_same_v<E, EfStartWorker>) {
+            SpawnWorker(e.worker);
+          } else if constexpr (std::is_same_v<E, EfStopWorker>) {
+            StopWorker(e.worker);
+          } else if constexpr (std::is_same_v<E, EfRunTask>) {
+            DRAY_ASSERT(l.user, "RunTask for a process without user code");
+            l.user->OnRunTask(std::move(e.spec));
+          } else if constexpr (std::is_same_v<E, EfCompleteWait>) {
+            DRAY_ASSERT(l.user, "CompleteWait for a process without user code");
+            l.user->OnCompleteWait(std::move(e));
+          } else if constexpr (std::is_same_v<E, EfCommandResult>) {
+            DRAY_ASSERT(l.user, "CommandResult for a process without user code");
+            l.user->OnCommandResult(std::move(e));
+          }
+        },
+        eff);
+  }
+}
+
+// Local: a new loop event (FIFO with every other). Remote: one routed frame
+// on the connection that leads there: a worker's uplink, or (hub) the
+// worker's own connection. A message to a process that is gone is dropped,
+// as the network would.
+void Host::Deliver(const Addr& from, const Addr& to, Message msg) {
+  if (Find(to)) {
+    asio::post(transport_->context(), [this, from, to, msg = std::move(msg)]() mutable {
+      Local* l = Find(to);
+      if (l && !shutting_down_) StepLocal(*l, InDeliver{from, std::move(msg)});
+    });
+    return;
+  }
+  ConnId conn = 0;
+  if (worker_mode_) {
+    conn = uplink_;
+  } else if (auto it = routes_.find(to); it != routes_.end()) {
+    conn = it->second;
+  }
+  std::string err;
+  if (conn == 0 || !transport_->SendRouted(conn, Route{from, to}, EncodeFrame(msg), &err)) {
+    if (++dropped_ <= 5 || std::getenv("DRAY_DEBUG"))
+      std::fprintf(stderr, "dray: dropped a message from %s to %s: %s\n", from.Str().c_str(), to.Str().c_str(),
+                   conn == 0 ? "no such process (gone?)" : err.c_str());
+  }
+}
+
+void Host::SetTimer(Local& l, uint64_t id, TimeNs at) {
+  Local::Timer& t = l.timers[id];
+  t.gen = ++l.timer_gen;
+  t.t = std::make_unique<asio::steady_timer>(transport_->context());
+  t.t->expires_at(start_ + std::chrono::nanoseconds(std::max<TimeNs>(at, 0)));
+  Local* lp = &l;
+  uint64_t gen = t.gen;
+  t.t->async_wait([this, lp, id, gen](const error_code& ec) {
+    if (ec || shutting_down_) return;
+    auto it = lp->timers.find(id);
+    if (it == lp->timers.end() || it->second.gen != gen) return;  // cancelled or re-armed
+    lp->timers.erase(it);
+    StepLocal(*lp, InTimer{id});
+  });
+}
+
+// ---- worker processes ----
+
+void Host::SpawnWorker(const Addr& worker) {
+  DRAY_ASSERT(!worker_mode_, "a worker starting workers");
+  if (shutting_down_) return;
+  // Everything the child needs is built before fork: after it, only
+  // async-signal-safe calls until exec.
+  std::string self = "/proc/self/exe";
+  std::vector<std::string> args = argv_.empty() ? std::vector<std::string>{self} : argv_;
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::string env_worker = "DRAY_WORKER=" + std::to_string(worker.node) + "," + std::to_string(worker.proc) + "," +
+                           options_.listen_unix + "," + options_.token_file;
+  std::vector<char*> envp;
+  for (char** e = environ; *e; ++e)
+    if (std::strncmp(*e, "DRAY_WORKER=", 12) != 0) envp.push_back(*e);
+  envp.push_back(env_worker.data());
+  envp.push_back(nullptr);
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) {
+    std::string why = std::strerror(errno);
+    std::fprintf(stderr, "dray: cannot start worker %s: fork: %s\n", worker.Str().c_str(), why.c_str());
+    Deliver(worker, Addr{worker.node, kNodeManagerProc}, WorkerDied{worker, "could not be started: fork: " + why});
+    return;
+  }
+  if (pid == 0) {
+    // The child: dies with the thread that started it (the loop), keeps no
+    // descriptor of this process but stdin/out/err.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(126);
+    if (syscall(SYS_close_range, 3u, ~0u, 0u) != 0)
+      for (int fd = 3; fd < 4096; ++fd) close(fd);
+    execve(self.c_str(), argv.data(), envp.data());
+    _exit(127);
+  }
+  children_[pid] = Child{worker, false, nullptr};
+  child_pids_[worker] = pid;
+  std::lock_guard<std::mutex> lock(mu_);
+  ++live_children_;
+  reapers_.emplace_back([this, pid] {
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    asio::post(transport_->context(), [this, pid, status] { OnChildExit(pid, status); });
+  });
+}
+
+void Host::StopWorker(const Addr& worker) {
+  auto it = child_pids_.find(worker);
+  if (it == child_pids_.end()) return;
+  int pid = it->second;
+  Child& c = children_.at(pid);
+  if (c.stopping) return;
+  c.stopping = true;
+  if (auto r = routes_.find(worker); r != routes_.end()) transport_->Close(r->second);  // quietly
+  kill(pid, SIGTERM);
+  c.kill_timer = std::make_unique<asio::steady_timer>(transport_->context(), options_.stop_grace);
+  c.kill_timer->async_wait([this, pid](const error_code& ec) {
+    if (ec || !children_.count(pid)) return;
+    kill(pid, SIGKILL);
+  });
+}
+
+void Host::OnChildExit(int pid, int status) {
+  auto it = children_.find(pid);
+  DRAY_ASSERT(it != children_.end(), "a child reaped twice");
+  Child c = std::move(it->second);
+  children_.erase(it);
+  child_pids_.erase(c.addr);
+  if (!c.stopping && !shutting_down_) {
+    // As the operating system tells it: the node manager hears WorkerDied
+    // from the worker (docs/protocol.md).
+    std::string cause = "worker " + c.addr.Str() + " (pid " + std::to_string(pid) + ") " + ExitCause(status);
+    std::fprintf(stderr, "dray: %s\n", cause.c_str());
+    Deliver(c.addr, Addr{c.addr.node, kNodeManagerProc}, WorkerDied{c.addr, cause});
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  --live_children_;
+  cv_.notify_all();
+}
+
+size_t Host::worker_processes() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return live_children_;
+}
+
+// ---- connections ----
+
+void Host::OnOpen(ConnId conn) {
+  if (worker_mode_ && conn == uplink_) StartAll();
+}
+
+void Host::OnRouted(ConnId conn, const Route& route, Message&& m) {
+  if (worker_mode_) {
+    if (conn != uplink_ || !Find(route.to)) {
+      std::fprintf(stderr, "dray: a worker got a frame for %s; dropped\n", route.to.Str().c_str());
+      return;
+    }
+    Deliver(route.from, route.to, std::move(m));
+    return;
+  }
+  // The hub: a connection speaks for one worker, the one this process started
+  // at that address; anything else closes it.
+  auto bound = conn_addr_.find(conn);
+  if (bound == conn_addr_.end()) {
+    auto pid = child_pids_.find(route.from);
+    if (pid == child_pids_.end() || routes_.count(route.from)) {
+      std::fprintf(stderr, "dray: connection %llu claims to be %s, which is no worker started here; closed\n",
+                   static_cast<unsigned long long>(conn), route.from.Str().c_str());
+      transport_->Close(conn);
+      return;
+    }
+    conn_addr_[conn] = route.from;
+    routes_[route.from] = conn;
+  } else if (bound->second != route.from) {
+    std::fprintf(stderr, "dray: connection %llu of %s sent a frame as %s; closed\n",
+                 static_cast<unsigned long long>(conn), bound->second.Str().c_str(), route.from.Str().c_str());
+    transport_->Close(conn);
+    return;
+  }
+  Deliver(route.from, route.to, std::move(m));
+}
+
+void Host::OnClose(ConnId conn, const std::string& reason) {
+  if (worker_mode_) {
+    if (conn != uplink_) return;
+    // The node is gone (or stopped this worker): nothing more to serve.
+    std::fflush(stdout);
+    std::fflush(stderr);
+    std::_Exit(0);
+  }
+  auto it = conn_addr_.find(conn);
+  if (it == conn_addr_.end()) return;
+  routes_.erase(it->second);
+  conn_addr_.erase(it);
+  // The worker's death itself is reported when it is reaped (waitpid).
+}
+
+void Host::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopped_) return;
+    stopped_ = true;
+  }
+  DRAY_ASSERT(!transport_->OnLoopThread(), "Host::Stop on the loop thread");
+  for (auto& l : locals_)
+    if (l->user) l->user->Abandon();
+  asio::post(transport_->context(), [this] {
+    shutting_down_ = true;
+    for (auto& [pid, c] : children_) {
+      c.stopping = true;
+      kill(pid, SIGTERM);
+    }
+  });
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!cv_.wait_for(lock, options_.stop_grace, [this] { return live_children_ == 0; })) {
+      lock.unlock();
+      asio::post(transport_->context(), [this] {
+        for (auto& [pid, c] : children_) kill(pid, SIGKILL);
+      });
+      lock.lock();
+      cv_.wait_for(lock, std::chrono::seconds(10), [this] { return live_children_ == 0; });
+    }
+  }
+  // Pending timers would keep the loop running: drop them on the loop.
+  std::promise<void> done;
+  asio::post(transport_->context(), [this, &done] {
+    for (auto& l : locals_) l->timers.clear();
+    for (auto& [pid, c] : children_) c.kill_timer.reset();
+    done.set_value();
+  });
+  done.get_future().wait();
+  transport_->Stop();
+  std::vector<std::thread> reapers;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    reapers.swap(reapers_);
+  }
+  for (auto& t : reapers) t.join();
+  for (auto& l : locals_)
+    if (l->user) l->user->MarkEnded();
+}
+
+// ---- the user runtime ----
+
+EfCommandResult UserRuntime::Run(Command cmd) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (abandoned_) throw Error("dray: the runtime has stopped (dray::Shutdown was called)");
+    result_.reset();
+  }
+  host_->PostCommand(addr_, std::move(cmd));
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [this] { return result_.has_value() || abandoned_; });
+  if (!result_) throw Error("dray: the runtime has stopped (dray::Shutdown was called)");
+  EfCommandResult r = std::move(*result_);
+  result_.reset();
+  return r;
+}
+
+void UserRuntime::Notify(Command cmd) {
+  if (!*alive_) return;
+  host_->PostCommand(addr_, std::move(cmd));
+}
+
+EfCompleteWait UserRuntime::WaitFor(uint64_t waiter) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return completions_.count(waiter) || abandoned_; });
+  auto it = completions_.find(waiter);
+  if (it == completions_.end()) throw Error("dray: the runtime has stopped (dray::Shutdown was called)");
+  EfCompleteWait c = std::move(it->second);
+  completions_.erase(it);
+  return c;
+}
+
+void UserRuntime::WaitStarted() { WaitFor(kStartWaiter); }
+
+void UserRuntime::Abandon() {
+  std::lock_guard<std::mutex> lock(mu_);
+  abandoned_ = true;
+  cv_.notify_all();
+}
+
+void UserRuntime::OnRunTask(TaskSpec spec) {
+  std::lock_guard<std::mutex> lock(mu_);
+  tasks_.push_back(std::move(spec));
+  cv_.notify_all();
+}
+void UserRuntime::OnCompleteWait(EfCompleteWait e) {
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t w = e.waiter;
+  completions_[w] = std::move(e);
+  cv_.notify_all();
+}
+void UserRuntime::OnCommandResult(EfCommandResult e) {
+  std::lock_guard<std::mutex> lock(mu_);
+  result_ = std::move(e);
+  cv_.notify_all();
+}
+
+internal::RefData UserRuntime::Submit(const internal::TaskOptions& opts, std::vector<internal::ArgData> args) {
+  TaskSpec spec;
+  spec.function = opts.function;
+  spec.name = opts.name.empty() ? opts.function : opts.name;
+  for (const auto& [k, v] : opts.resources) {
+    if (v < 0) throw Error("dray: task '" + spec.name + "': resource '" + k + "' must not be negative");
+    spec.resources.SetUnits(k, v);
+  }
+  int retries = opts.max_retries.value_or(kTaskRetries);
+  if (retries < -1)
+    throw Error("dray: task '" + spec.name + "': max_retries " + std::to_string(retries) +
+                " is invalid (-1 retries without limit, 0 never)");
+  spec.max_retries = retries;
+  spec.retry_exceptions = opts.retry_exceptions;
+  spec.args = ToTaskArgs(args);
+  EfCommandResult r = Run(CmdSubmit{std::move(spec)});
+  return ToRefData({r.ids.at(0), addr_});
+}
+
+internal::RefData UserRuntime::CreateActor(const internal::ActorOptions& o, std::vector<internal::ArgData> args) {
+  std::string what = "actor '" + (o.name.empty() ? o.factory : o.name) + "'";
+  int restarts = o.max_restarts.value_or(kActorRestarts);
+  int task_retries = o.max_task_retries.value_or(kActorTaskRetries);
+  CheckRetries(what, "max_restarts", restarts);
+  CheckRetries(what, "max_task_retries", task_retries);
+  if (o.max_concurrency < 1)
+    throw Error("dray: " + what + ": max_concurrency " + std::to_string(o.max_concurrency) + " must be at least 1");
+  ActorSpec as;
+  as.name = o.name;
+  as.class_name = o.class_name;
+  as.max_restarts = restarts;
+  as.max_task_retries = task_retries;
+  as.max_concurrency = static_cast<uint32_t>(o.max_concurrency);
+  TaskSpec& spec = as.creation;
+  spec.function = o.factory;
+  spec.name = o.name.empty() ? o.factory : o.name;
+  for (const auto& [k, v] : o.resources) {
+    if (v < 0) throw Error("dray: " + what + ": resource '" + k + "' must not be negative");
+    spec.resources.SetUnits(k, v);
+  }
+  spec.actor_holds_resources = o.resources_set;
+  spec.max_retries = 0;
+  spec.args = ToTaskArgs(args);
+  uint64_t waiter = next_waiter_++;
+  EfCommandResult r = Run(CmdCreateActor{waiter, std::move(as)});
+  internal::RefData anchor = ToRefData({r.ids.at(0), addr_});
+  if (!o.name.empty()) {  // a name must be free: wait for the control service
+    EfCompleteWait c = WaitFor(waiter);
+    if (!c.values.empty()) internal::ThrowErrorValue(ToValueData(c.values[0]));
+  }
+  return anchor;
+}
+
+internal::RefData UserRuntime::SubmitActorTask(const internal::RefData& anchor, const internal::TaskOptions& opts,
+                                               std::vector<internal::ArgData> args) {
+  TaskSpec spec;
+  spec.function = opts.function;
+  spec.name = opts.name.empty() ? opts.function : opts.name;
+  spec.actor_kind = kActorCall;
+  spec.actor = anchor.task;
+  spec.max_retries = 0;
+  spec.args = ToTaskArgs(args);
+  EfCommandResult r = Run(CmdSubmit{std::move(spec), Addr{anchor.owner_node, anchor.owner_proc}});
+  return ToRefData({r.ids.at(0), addr_});
+}
+
+std::optional<std::pair<internal::RefData, std::string>> UserRuntime::GetActor(const std::string& name) {
+  uint64_t waiter = next_waiter_++;
+  Run(CmdGetActor{waiter, name});
+  EfCompleteWait c = WaitFor(waiter);
+  if (c.values.empty()) return std::nullopt;
+  ActorInfo info;
+  std::string err;
+  const std::string& b = c.values[0].data.str();
+  if (!Unpack(b.data(), b.size(), &info, &err)) throw Error("dray: GetActor('" + name + "'): an unreadable reply: " + err);
+  return std::make_pair(internal::RefData{info.actor, 1, info.owner.node, info.owner.proc}, info.class_name);
+}
+
+void UserRuntime::KillActor(const internal::RefData& anchor, bool no_restart) {
+  Notify(CmdKillActor{anchor.task, no_restart});
+}
+
+internal::RefData UserRuntime::Put(internal::ValueData value) {
+  EfCommandResult r = Run(CmdPut{ToObjectValue(value)});
+  return ToRefData({r.ids.at(0), addr_});
+}
+
+internal::WaitOutcome UserRuntime::Get(const std::vector<internal::RefData>& refs, int64_t timeout_ns) {
+  uint64_t waiter = next_waiter_++;
+  CmdGet g{waiter, {}, timeout_ns};
+  for (const auto& r : refs) g.refs.push_back(ToRefInfo(r));
+  Notify(std::move(g));
+  EfCompleteWait c = WaitFor(waiter);
+  internal::WaitOutcome out;
+  out.timed_out = c.status == kWaitTimeout;
+  for (auto& v : c.values) out.values.push_back(ToValueData(v));
+  return out;
+}
+
+internal::WaitOutcome UserRuntime::Wait(const std::vector<internal::RefData>& refs, int num_returns,
+                                        int64_t timeout_ns) {
+  uint64_t waiter = next_waiter_++;
+  CmdWait c{waiter, {}, static_cast<uint32_t>(num_returns), timeout_ns};
+  for (const auto& r : refs) c.refs.push_back(ToRefInfo(r));
+  Notify(std::move(c));
+  EfCompleteWait done = WaitFor(waiter);
+  internal::WaitOutcome out;
+  out.timed_out = done.status == kWaitTimeout;
+  for (uint8_t b : done.ready) out.ready.push_back(b != 0);
+  return out;
+}
+
+void UserRuntime::AddRef(const internal::RefData& r) { Notify(CmdAddRef{ToRefInfo(r)}); }
+void UserRuntime::RemoveRef(const internal::RefData& r) { Notify(CmdRemoveRef{ToRefInfo(r)}); }
+int64_t UserRuntime::NowNs() { return host_->NowNs() - init_ns_; }
+void UserRuntime::SleepNs(int64_t ns) {
+  if (ns > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(ns));
+}
+
+void UserRuntime::ServeTasks() {
+  while (true) {
+    TaskSpec spec;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return !tasks_.empty(); });
+      spec = std::move(tasks_.front());
+      tasks_.pop_front();
+    }
+    RunTask(spec);
+  }
+}
+
+// As the simulator's UserThread::RunTask: the user's exception becomes the
+// task's error value; a missing function, a FunctionNotFoundError.
+void UserRuntime::RunTask(const TaskSpec& spec) {
+  internal::ValueData result;
+  const internal::Invoker* inv = internal::FindFunction(spec.function);
+  if (!inv) {
+    result = internal::MakeErrorValue(
+        "FunctionNotFoundError", spec.name, "",
+        "function '" + spec.function + "' is not registered in this executable (add it to DRAY_REMOTE)");
+  } else {
+    std::vector<internal::ValueData> args;
+    args.reserve(spec.args.size());
+    for (const auto& a : spec.args) args.push_back(ToValueData(a.value));
+    try {
+      result = (*inv)(args);
+    } catch (const TaskError& e) {
+      // A failed dependency fetched inside the task: keep the original error.
+      result = internal::MakeErrorValue("TaskError", e.task_name(), e.exception_type(), e.message());
+    } catch (const std::exception& e) {
+      result = internal::MakeErrorValue("TaskError", spec.name, Demangle(typeid(e).name()), e.what());
+    } catch (...) {
+      result = internal::MakeErrorValue("TaskError", spec.name, "unknown", "a non-standard exception");
+    }
+  }
+  Notify(CmdTaskReturned{spec.task, {ToObjectValue(result)}});
+}
+
+}  // namespace dray::real

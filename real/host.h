@@ -1,0 +1,173 @@
+// The real backend's process host (DESIGN §5): one event-loop thread (the
+// Transport's) steps this process's core components with real inputs (real
+// monotonic time, a PRNG seeded from real entropy) and carries out their
+// effects: sends (local: posted to the loop; remote: a routed frame), timers
+// (asio steady_timer), worker processes (fork/exec of this executable in
+// worker mode, reaped with waitpid) and the user thread's calls (UserRuntime).
+//
+// Two shapes (docs/architecture.md, "The real runtime"):
+//  - the hub (the embedded cluster's driver process): the control service,
+//    the node manager and the driver's Owner, listening on the node's Unix
+//    socket; every worker connects to it, and it forwards frames between
+//    workers;
+//  - a worker: its Owner and one connection (the uplink) to its node's
+//    socket; every message it sends goes there.
+#pragma once
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/common/step.h"
+#include "dray/internal/runtime.h"
+#include "real/transport.h"
+
+namespace dray::real {
+
+class Host;
+
+// The ProcessRuntime of a driver or worker: its user thread's calls become
+// commands stepped on the loop; it blocks on a condition variable for their
+// results (EfCommandResult, EfCompleteWait).
+class UserRuntime final : public internal::ProcessRuntime {
+ public:
+  UserRuntime(Host* host, Addr addr) : host_(host), addr_(addr) {}
+  const Addr& addr() const { return addr_; }
+
+  internal::RefData Submit(const internal::TaskOptions& opts, std::vector<internal::ArgData> args) override;
+  internal::RefData Put(internal::ValueData value) override;
+  internal::WaitOutcome Get(const std::vector<internal::RefData>& refs, int64_t timeout_ns) override;
+  internal::WaitOutcome Wait(const std::vector<internal::RefData>& refs, int num_returns,
+                             int64_t timeout_ns) override;
+  void AddRef(const internal::RefData& ref) override;
+  void RemoveRef(const internal::RefData& ref) override;
+  int64_t NowNs() override;
+  void SleepNs(int64_t ns) override;
+  std::shared_ptr<const bool> AliveFlag() override { return alive_; }
+  internal::RefData CreateActor(const internal::ActorOptions& opts, std::vector<internal::ArgData> args) override;
+  internal::RefData SubmitActorTask(const internal::RefData& anchor, const internal::TaskOptions& opts,
+                                    std::vector<internal::ArgData> args) override;
+  std::optional<std::pair<internal::RefData, std::string>> GetActor(const std::string& name) override;
+  void KillActor(const internal::RefData& anchor, bool no_restart) override;
+  internal::ActorSlot& Actor() override { return actor_; }
+
+  // User thread: blocks until the start handshake (the driver's job id).
+  void WaitStarted();
+  // User thread of a worker: runs every task it is handed, forever.
+  [[noreturn]] void ServeTasks();
+  // Any thread: the process is ending; blocked calls throw.
+  void Abandon();
+  void MarkEnded() { *alive_ = false; }
+  void set_init_ns(int64_t ns) { init_ns_ = ns; }
+
+  // Loop thread: effects for the user thread.
+  void OnRunTask(TaskSpec spec);
+  void OnCompleteWait(EfCompleteWait e);
+  void OnCommandResult(EfCommandResult e);
+
+ private:
+  EfCommandResult Run(Command cmd);
+  void Notify(Command cmd);
+  EfCompleteWait WaitFor(uint64_t waiter);
+  void RunTask(const TaskSpec& spec);
+
+  Host* const host_;
+  const Addr addr_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  internal::ActorSlot actor_;
+  uint64_t next_waiter_ = 1;  // user thread only
+  int64_t init_ns_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<uint64_t, EfCompleteWait> completions_;  // guarded by mu_
+  std::optional<EfCommandResult> result_;           // guarded by mu_
+  std::deque<TaskSpec> tasks_;                      // guarded by mu_
+  bool abandoned_ = false;                          // guarded by mu_
+};
+
+struct HostOptions {
+  std::string token;
+  // The hub: the node's Unix socket it listens on, and what a worker it starts
+  // is told (DRAY_WORKER=<node>,<proc>,<socket>,<token file>).
+  std::string listen_unix;
+  std::string token_file;
+  // A worker: its node's socket and its own address (the sender of its frames).
+  std::string uplink_unix;
+  bool check_invariants = false;  // DRAY_CHECK_INVARIANTS=1: after every step
+  std::chrono::milliseconds stop_grace{2000};  // SIGTERM, then SIGKILL after this
+};
+
+class Host {
+ public:
+  explicit Host(HostOptions options);
+  ~Host();  // Stop()
+  Host(const Host&) = delete;
+  Host& operator=(const Host&) = delete;
+
+  // Before Start, from the creating thread: the process's components. `user`:
+  // the component is this process's Owner, driven by a user thread.
+  void Add(Addr addr, std::unique_ptr<Component> comp, uint64_t seed);
+  UserRuntime* AddUser(Addr addr, std::unique_ptr<Component> owner, uint64_t seed);
+  // Listens (hub) or dials the uplink (worker), then steps CmdStart into every
+  // component in the order they were added (a worker: once the uplink is open).
+  bool Start(std::string* error);
+  // Stops every worker process (SIGTERM, SIGKILL after the grace period),
+  // reaps them, and stops the loop. Idempotent. REQUIRES: not on the loop.
+  void Stop();
+
+  // Any thread: steps `cmd` into the component at `addr` on the loop.
+  void PostCommand(const Addr& addr, Command cmd);
+  // Nanoseconds since this host started (the components' clock).
+  int64_t NowNs() const;
+  size_t worker_processes();  // live children (any thread)
+
+ private:
+  struct Local;
+  struct Child;
+  Local* Find(const Addr& a);
+  void StepLocal(Local& l, const Input& in);
+  void Exec(Local& l, std::vector<Effect>& effects);
+  void Deliver(const Addr& from, const Addr& to, Message msg);
+  void SetTimer(Local& l, uint64_t id, TimeNs at);
+  void SpawnWorker(const Addr& worker);
+  void StopWorker(const Addr& worker);
+  void OnChildExit(int pid, int status);
+  void OnRouted(ConnId conn, const Route& route, Message&& m);
+  void OnOpen(ConnId conn);
+  void OnClose(ConnId conn, const std::string& reason);
+  void StartAll();
+
+  HostOptions options_;
+  std::chrono::steady_clock::time_point start_;
+  std::unique_ptr<Transport> transport_;
+  std::vector<std::unique_ptr<Local>> locals_;  // fixed after Start
+  bool worker_mode_ = false;
+  ConnId uplink_ = 0;
+  bool started_ = false;
+  // Loop thread only:
+  std::map<Addr, ConnId> routes_;    // worker -> its connection (hub)
+  std::map<ConnId, Addr> conn_addr_;
+  std::map<int, Child> children_;    // pid -> worker process
+  std::map<Addr, int> child_pids_;
+  bool shutting_down_ = false;
+  uint64_t dropped_ = 0;
+  // Any thread:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t live_children_ = 0;               // guarded by mu_
+  std::vector<std::thread> reapers_;       // guarded by mu_
+  bool stopped_ = false;
+  std::vector<std::string> argv_;          // this program's arguments (workers get the same)
+};
+
+// A process's arguments as the kernel has them (/proc/self/cmdline).
+std::vector<std::string> SelfArgv();
+// 64 bits of real entropy (getrandom), for the components' PRNG seeds.
+uint64_t EntropySeed();
+
+}  // namespace dray::real

@@ -1,0 +1,172 @@
+// The real backend of the public API (DESIGN §5): the embedded single-node
+// cluster a driver starts when it names no cluster, and worker mode (a process
+// started by a node manager with DRAY_WORKER set). docs/operations.md says
+// how the embedded cluster runs and where its files live.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+
+#include "core/api/backend.h"
+#include "core/gcs/control_service.h"
+#include "core/node/node_manager.h"
+#include "core/owner/owner.h"
+#include "dray/errors.h"
+#include "real/host.h"
+#include "real/token.h"
+
+namespace dray {
+namespace real {
+namespace {
+
+std::atomic<uint32_t> g_cluster_counter{0};
+
+// A fresh directory /tmp/dray-<pid>-<n> (mode 0700) for one embedded cluster.
+std::string MakeClusterDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string root = base && *base ? base : "/tmp";
+  for (int tries = 0; tries < 1000; ++tries) {
+    std::string dir = root + "/dray-" + std::to_string(getpid()) + "-" + std::to_string(g_cluster_counter++);
+    if (::mkdir(dir.c_str(), 0700) == 0) return dir;
+    if (errno != EEXIST) throw Error("dray: cannot make the cluster directory " + dir + ": " + std::strerror(errno));
+  }
+  throw Error("dray: cannot make a cluster directory under " + root + " (1000 names taken)");
+}
+
+bool CheckInvariants() {
+  const char* v = std::getenv("DRAY_CHECK_INVARIANTS");
+  return v && std::string(v) == "1";
+}
+
+class EmbeddedCluster final : public internal::Backend {
+ public:
+  explicit EmbeddedCluster(const Config& c) : config_(c) {}
+  ~EmbeddedCluster() override { Stop(); }
+
+  internal::ProcessRuntime* StartDriver() override {
+    dir_ = MakeClusterDir();
+    try {
+      return Boot();
+    } catch (...) {
+      Stop();
+      throw;
+    }
+  }
+
+  void Stop() override {
+    if (host_) {
+      host_->Stop();
+      host_.reset();
+    }
+    if (!dir_.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir_, ec);
+      if (ec) std::fprintf(stderr, "dray: could not remove %s: %s\n", dir_.c_str(), ec.message().c_str());
+      dir_.clear();
+    }
+  }
+
+ private:
+  internal::ProcessRuntime* Boot() {
+    std::string token, err;
+    if (!GenerateToken(&token, &err)) throw Error("dray: cannot make a cluster token: " + err);
+    HostOptions ho;
+    ho.token = token;
+    ho.token_file = TokenPath(dir_);
+    if (!WriteTokenFile(ho.token_file, token, &err)) throw Error("dray: " + err);
+    ho.listen_unix = dir_ + "/node.sock";
+    ho.check_invariants = CheckInvariants();
+    host_ = std::make_unique<Host>(std::move(ho));
+
+    const Addr gcs{0, kControlServiceProc};
+    ControlServiceConfig gc{gcs, EntropySeed()};
+    host_->Add(gcs, std::make_unique<ControlService>(gc), gc.seed);
+
+    NodeManagerConfig nc;
+    nc.node = 0;
+    nc.gcs = gcs;
+    int cpus = config_.num_cpus > 0 ? config_.num_cpus : static_cast<int>(std::thread::hardware_concurrency());
+    nc.total.SetUnits("CPU", std::max(cpus, 1));
+    nc.total.SetUnits("memory", 4.0 * (1 << 30));
+    nc.total.SetUnits("node:0", 1);
+    for (const auto& [k, v] : config_.resources) {
+      if (v < 0) throw Error("dray: Config::resources: '" + k + "' must not be negative");
+      nc.total.SetUnits(k, v);
+    }
+    nc.seed = EntropySeed();
+    host_->Add(Addr{0, kNodeManagerProc}, std::make_unique<NodeManager>(nc), nc.seed);
+
+    const Addr driver{0, kFirstUserProc};
+    OwnerConfig oc{driver, Addr{0, kNodeManagerProc}, gcs, false, EntropySeed()};
+    UserRuntime* rt = host_->AddUser(driver, std::make_unique<Owner>(oc), oc.seed);
+    std::string error;
+    if (!host_->Start(&error)) throw Error("dray: cannot start the embedded cluster: " + error);
+    internal::SetCurrentRuntime(rt);
+    rt->WaitStarted();
+    rt->set_init_ns(host_->NowNs());
+    return rt;
+  }
+
+  Config config_;
+  std::string dir_;
+  std::unique_ptr<Host> host_;
+};
+
+// DRAY_WORKER=<node>,<proc>,<node socket>,<token file>
+[[noreturn]] void RunWorker(const std::string& spec) {
+  auto fail = [&](const std::string& why) {
+    std::fprintf(stderr, "dray worker: %s (DRAY_WORKER=%s)\n", why.c_str(), spec.c_str());
+    std::_Exit(3);
+  };
+  std::vector<std::string> parts;
+  size_t b = 0;
+  for (int i = 0; i < 3; ++i) {
+    size_t c = spec.find(',', b);
+    if (c == std::string::npos) fail("malformed worker spec");
+    parts.push_back(spec.substr(b, c - b));
+    b = c + 1;
+  }
+  parts.push_back(spec.substr(b));
+  Addr self;
+  try {
+    self.node = static_cast<NodeId>(std::stoul(parts[0]));
+    self.proc = static_cast<uint32_t>(std::stoul(parts[1]));
+  } catch (const std::exception&) {
+    fail("malformed worker address");
+  }
+  std::string token, err;
+  if (!ReadTokenFile(parts[3], &token, &err)) fail(err);
+  // Task output shows up line by line, even if the worker is killed.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  HostOptions ho;
+  ho.token = token;
+  ho.uplink_unix = parts[2];
+  ho.check_invariants = CheckInvariants();
+  auto* host = new Host(std::move(ho));  // lives until the process exits
+  OwnerConfig oc{self, Addr{self.node, kNodeManagerProc}, Addr{0, kControlServiceProc}, true, EntropySeed()};
+  UserRuntime* rt = host->AddUser(self, std::make_unique<Owner>(oc), oc.seed);
+  if (!host->Start(&err)) fail(err);
+  internal::SetCurrentRuntime(rt);
+  rt->ServeTasks();
+}
+
+}  // namespace
+}  // namespace real
+
+namespace internal {
+
+std::unique_ptr<Backend> CreateRealBackend(const Config& config) {
+  if (const char* w = std::getenv("DRAY_WORKER"); w && *w) real::RunWorker(w);
+  if (!config.address.empty())
+    throw Error("dray: joining a cluster at '" + config.address +
+                "' is not supported yet (the cluster commands come later); leave the address empty for the embedded "
+                "single-node cluster");
+  return std::make_unique<real::EmbeddedCluster>(config);
+}
+
+}  // namespace internal
+}  // namespace dray

@@ -1,0 +1,145 @@
+// A program for the real runtime's multi-process tests (runtime_test.cc). Run
+// as `runtime_app MODE [ARG]`; it prints what it saw and exits 0 when it saw
+// what it should:
+//   cleanup      tasks on several workers, then Shutdown: no child process,
+//                no socket or temp file of the cluster is left behind
+//   kill9 MARK   a worker is killed with SIGKILL mid-task (its pid is in the
+//                file MARK); the task is retried and the right result comes back
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <dray/dray.h>
+
+namespace {
+
+int Square(int x) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  return x * x;
+}
+
+// The first attempt records its pid in `mark` and sleeps (until killed);
+// the retry finds the mark and returns at once.
+int SquareOnceKilled(std::string mark, int x) {
+  if (!std::filesystem::exists(mark)) {
+    {
+      std::ofstream f(mark + ".tmp");
+      f << getpid() << "\n";
+    }
+    std::filesystem::rename(mark + ".tmp", mark);
+    std::this_thread::sleep_for(std::chrono::seconds(60));
+  }
+  return x * x;
+}
+
+}  // namespace
+DRAY_REMOTE(Square, SquareOnceKilled);
+
+namespace {
+
+// Live children of this process (from /proc: ppid == our pid).
+std::vector<int> Children() {
+  std::vector<int> out;
+  DIR* d = opendir("/proc");
+  if (!d) return out;
+  while (dirent* e = readdir(d)) {
+    int pid = std::atoi(e->d_name);
+    if (pid <= 0) continue;
+    std::ifstream f("/proc/" + std::string(e->d_name) + "/stat");
+    std::string line;
+    std::getline(f, line);
+    size_t rp = line.rfind(')');
+    if (rp == std::string::npos) continue;
+    char state = 0;
+    int ppid = 0;
+    if (std::sscanf(line.c_str() + rp + 1, " %c %d", &state, &ppid) == 2 && ppid == getpid()) out.push_back(pid);
+  }
+  closedir(d);
+  return out;
+}
+
+// This process's cluster directories (/tmp/dray-<pid>-<n>).
+std::vector<std::string> ClusterDirs() {
+  std::vector<std::string> out;
+  const char* base = std::getenv("TMPDIR");
+  std::string root = base && *base ? base : "/tmp";
+  std::string prefix = "dray-" + std::to_string(getpid()) + "-";
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(root, ec))
+    if (e.path().filename().string().rfind(prefix, 0) == 0) out.push_back(e.path().string());
+  return out;
+}
+
+int Cleanup() {
+  dray::Init(dray::Config{.num_cpus = 4});
+  std::vector<dray::ObjectRef<int>> refs;
+  for (int i = 0; i < 8; ++i) refs.push_back(dray::Task(Square).Remote(i));
+  int sum = 0;
+  for (const auto& v : dray::Get(refs)) sum += *v;
+  std::vector<int> kids = Children();
+  std::vector<std::string> dirs = ClusterDirs();
+  std::printf("sum = %d, workers while running = %zu, cluster dirs = %zu\n", sum, kids.size(), dirs.size());
+  bool socket_there = !dirs.empty() && std::filesystem::exists(dirs[0] + "/node.sock");
+  dray::Shutdown();
+  std::vector<int> left = Children();
+  std::vector<std::string> dirs_left = ClusterDirs();
+  std::printf("after Shutdown: children = %zu, cluster dirs = %zu\n", left.size(), dirs_left.size());
+  bool ok = sum == 140 && !kids.empty() && dirs.size() == 1 && socket_there && left.empty() && dirs_left.empty();
+  // A second cluster in the same process starts and stops as cleanly.
+  dray::Init();
+  int again = *dray::Get(dray::Task(Square).Remote(12));
+  dray::Shutdown();
+  ok = ok && again == 144 && Children().empty() && ClusterDirs().empty();
+  std::printf("second cluster: %d; %s\n", again, ok ? "clean" : "NOT CLEAN");
+  return ok ? 0 : 1;
+}
+
+int Kill9(const std::string& mark) {
+  // Workers run this program's main too, up to Init (which never returns in
+  // them): side effects belong after Init.
+  dray::Init(dray::Config{.num_cpus = 2});
+  std::filesystem::remove(mark);
+  auto start = std::chrono::steady_clock::now();
+  dray::ObjectRef<int> r = dray::Task(SquareOnceKilled).Remote(mark, 7);
+  int pid = 0;
+  for (int i = 0; i < 400 && pid == 0; ++i) {
+    std::ifstream f(mark);
+    if (!(f >> pid)) pid = 0;
+    if (pid == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (pid == 0) {
+    std::printf("the task never started\n");
+    return 1;
+  }
+  std::printf("killing worker pid %d with SIGKILL\n", pid);
+  kill(pid, SIGKILL);
+  int v = *dray::Get(r, std::chrono::seconds(30));
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  dray::Shutdown();
+  std::filesystem::remove(mark);
+  std::printf("result = %d after %.2f s\n", v, s);
+  return v == 49 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string mode = argc > 1 ? argv[1] : "";
+  try {
+    if (mode == "cleanup") return Cleanup();
+    if (mode == "kill9" && argc > 2) return Kill9(argv[2]);
+  } catch (const std::exception& e) {
+    std::printf("error: %s\n", e.what());
+    return 1;
+  }
+  std::fprintf(stderr, "usage: runtime_app cleanup | kill9 MARKFILE\n");
+  return 2;
+}
