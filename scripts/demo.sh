@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The main job: sets up, builds, runs every example program in the simulator
-# (1 node x 4 CPUs, then 3 nodes x 2 CPUs), then a seeded failure simulation
-# of a random task DAG with dray-sim (workers and nodes crash), whose trace
-# dray replay re-steps, then a small swarm over the examples.
+# The main job: sets up, builds, runs every example program for real on the
+# embedded single-node cluster (worker processes on this machine), then in the
+# simulator (1 node x 4 CPUs, then 3 nodes x 2 CPUs), then a seeded failure
+# simulation of a random task DAG with dray-sim (workers and nodes crash),
+# whose trace dray replay re-steps, then small swarms over the examples and
+# over random actor workloads.
 # Exits non-zero if any run fails.
 # Environment: BUILD_DIR (default build), JOBS (default 2),
 #              DEMO_TIMEOUT (seconds per run, default 300).
@@ -59,6 +61,10 @@ fi
 
 for exe in "${examples[@]}"; do
   name=$(basename "$exe")
+  # For real first (no DRAY_SIM): the embedded cluster, 4 CPUs. Sleeps are
+  # real here (message_actor takes about 102 s, as the seed's loop does).
+  banner "example: $name    for real: embedded cluster, 4 CPUs"
+  run "$name [embedded cluster]" "" env -u DRAY_SIM "$exe" --dray-num-cpus=4
   for spec in "${specs[@]}"; do
     banner "example: $name    DRAY_SIM=\"$spec\""
     run "$name [$spec]" "$spec" "$exe"
@@ -81,10 +87,13 @@ echo "(timeline for chrome://tracing or Perfetto: $timeline)"
 banner "a swarm: every example under 5 seeds of random worker and node crashes"
 run "dray-sim swarm over the examples" "" "$build/dray-sim" --workload all --seeds 1-5 --nodes 3 --cpus 2 --quiet \
   --spec faults=swarm,faults_until_ms=1000,task_retries=-1
+banner "a swarm of actors: random actor workloads under 50 seeds of crashes and partitions"
+run "dray-sim swarm over actors" "" "$build/dray-sim" --workload actors --seeds 1-50 --nodes 4 --cpus 2 --quiet \
+  --spec faults=swarm,faults_until_ms=500,task_retries=-1,head_cpus=0
 
 echo
 if [[ ${#failed[@]} -eq 0 ]]; then
-  echo "demo: all $runs runs passed (${#examples[@]} examples x ${#specs[@]} cluster shapes, then a failure simulation, its replay and a swarm)"
+  echo "demo: all $runs runs passed (${#examples[@]} examples for real and on ${#specs[@]} simulated shapes, then a failure simulation, its replay and two swarms)"
 else
   echo "demo: ${#failed[@]} of $runs runs FAILED:"
   printf '  %s\n' "${failed[@]}"
