@@ -470,6 +470,8 @@ World::Proc& World::AddNodeManager(NodeId n) {
   c.lease_ns = static_cast<TimeNs>(spec_.health_period_ms) * 1'000'000 * spec_.health_misses * 2 / 3;
   c.lease_renew_ns = std::max<TimeNs>(c.lease_ns / 3, 1'000'000);
   c.seed = root_.Fork(1000 + n).seed();
+  // Buggify: one seed per run, so a site is on (or off) on every node alike.
+  if (kinds_ & kFaultBuggify) c.buggify.seed = root_.Fork("buggify").seed() | 1;
   if (node_net_.size() <= n) node_net_.resize(n + 1);
   Proc& p = AddProc(Addr{n, kNodeManagerProc}, std::make_unique<NodeManager>(c), c.seed, Pack(c));
   p.node = static_cast<NodeManager*>(p.comp.get());
