@@ -677,8 +677,11 @@ void World::Deliver(Proc& p, Event& e) {
       // Nobody will read this connection again.
       auto it = p.recv.find(e.a);
       if (it != p.recv.end()) {
-        ahead_fg_ -= p.ahead_fg;
-        p.ahead_fg = 0;
+        for (const auto& [n, f] : it->second.ahead)
+          if (!f.background) {
+            --p.ahead_fg;
+            --ahead_fg_;
+          }
         p.recv.erase(it);
       }
     }
@@ -1113,11 +1116,17 @@ void World::Release(NodeId n) {
 void World::NetOp(uint64_t op, NodeId n, uint64_t gen) {
   NodeNet& x = node_net_[n];
   switch (op) {
-    case kOpHeal:
+    case kOpHeal: {
       SetCut(n, x.cut & kClogged);
-      if (!gcs_comp_->IsDead(n) && (x.cut & (kCutOut | kCutIn)) == 0)
+      // A node that crashed while cut off still awaits detection: the run
+      // goes on until it is declared dead (else a false deadlock: actors
+      // swarm seed 24 with worker_crash+node_crash+partition).
+      Proc* nm = Find(Addr{n, kNodeManagerProc}.Key());
+      bool crashed = nm == nullptr || !nm->alive;
+      if (!crashed && !gcs_comp_->IsDead(n) && (x.cut & (kCutOut | kCutIn)) == 0)
         crashed_nodes_.erase(std::remove(crashed_nodes_.begin(), crashed_nodes_.end(), n), crashed_nodes_.end());
       return;
+    }
     case kOpClog:
       SetCut(n, x.cut | kClogged);
       return;
