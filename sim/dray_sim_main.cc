@@ -28,6 +28,7 @@
 #include <dray/sim.h>
 
 #include "core/common/probe.h"
+#include "sim/spec.h"
 #include "examples.h"
 #include "actor_workload.h"
 #include "random_dag.h"
@@ -284,11 +285,30 @@ RunOutcome RunWorkload(const Options& o, uint64_t seed, const std::string& workl
   return out;
 }
 
+// " net=3 lost=12 ..." for the faults a run had beyond crashes ("" if none).
+std::string NetStr(const dray::sim::RunStats& st) {
+  std::string out;
+  auto add = [&](const char* name, uint64_t v) {
+    if (v) out += std::string(" ") + name + "=" + std::to_string(v);
+  };
+  add("net_faults", st.net_faults);
+  add("lost", st.frames_lost);
+  add("dup", st.frames_duplicated);
+  add("ahead", st.frames_reordered);
+  add("held", st.held);
+  add("deferred", st.deferred);
+  return out;
+}
+
 }  // namespace
 
 // What a set of runs amounted to.
 struct Totals {
   uint64_t runs = 0, failed = 0, crashes = 0;
+  // Network faults: injected (one-way cuts, spikes, slow nodes, clogs), frames
+  // lost, duplicated, reordered; messages held by cuts; inputs deferred.
+  uint64_t net[6] = {0, 0, 0, 0, 0, 0};
+  uint64_t kind_runs[32] = {};  // runs that had each fault kind (bit i of RunStats::fault_kinds)
   std::vector<std::string> repro;
   std::map<std::string, std::pair<uint64_t, uint64_t>> probes;  // name -> (hits, runs that hit it)
 };
@@ -333,13 +353,17 @@ Totals RunSeeds(const Options& o, const std::vector<uint64_t>& seeds, const std:
       if (verbose)
         for (const auto& line : r.output) std::printf("  %s\n", line.c_str());
       std::printf(
-          "seed=%llu workload=%s %s steps=%llu messages=%llu crashes=%llu virtual=%.6fs trace_hash=%016llx wall=%.3fs | "
-          "%s\n",
+          "seed=%llu workload=%s %s steps=%llu messages=%llu crashes=%llu%s virtual=%.6fs trace_hash=%016llx "
+          "wall=%.3fs | %s\n",
           static_cast<unsigned long long>(seed), workload.c_str(), r.ok ? "ok" : "FAILED",
           static_cast<unsigned long long>(st.steps), static_cast<unsigned long long>(st.messages),
-          static_cast<unsigned long long>(st.crashes), static_cast<double>(st.virtual_ns) / 1e9,
+          static_cast<unsigned long long>(st.crashes), NetStr(st).c_str(), static_cast<double>(st.virtual_ns) / 1e9,
           static_cast<unsigned long long>(st.trace_hash), wall, r.detail.c_str());
       t.crashes += st.crashes;
+      uint64_t net[6] = {st.net_faults, st.frames_lost, st.frames_duplicated, st.frames_reordered, st.held,
+                         st.deferred};
+      for (int i = 0; i < 6; ++i) t.net[i] += net[i];
+      for (int i = 0; i < 32; ++i) t.kind_runs[i] += (st.fault_kinds >> i) & 1;
       if (!r.ok) {
         ++t.failed;
         std::string cmd = ReproduceCommand(o, seed, workload);
@@ -386,6 +410,11 @@ Totals RunInProcesses(const Options& o, const std::vector<std::string>& workload
       Totals t = RunSeeds(o, seeds, workloads, verbose);
       std::printf("#totals %llu %llu %llu\n", static_cast<unsigned long long>(t.runs),
                   static_cast<unsigned long long>(t.failed), static_cast<unsigned long long>(t.crashes));
+      std::printf("#net %llu %llu %llu %llu %llu %llu\n", (unsigned long long)t.net[0], (unsigned long long)t.net[1],
+                  (unsigned long long)t.net[2], (unsigned long long)t.net[3], (unsigned long long)t.net[4],
+                  (unsigned long long)t.net[5]);
+      for (int i = 0; i < 32; ++i)
+        if (t.kind_runs[i]) std::printf("#kind %d %llu\n", i, (unsigned long long)t.kind_runs[i]);
       for (const auto& c : t.repro) std::printf("#repro %s\n", c.c_str());
       for (const auto& [name, hr] : t.probes)
         std::printf("#probe %s %llu %llu\n", name.c_str(), static_cast<unsigned long long>(hr.first),
@@ -406,6 +435,14 @@ Totals RunInProcesses(const Options& o, const std::vector<std::string>& workload
       t.failed += f;
       t.crashes += cr;
       c.reported = true;
+    } else if (line.rfind("#net ", 0) == 0) {
+      unsigned long long v[6] = {};
+      std::sscanf(line.c_str() + 5, "%llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]);
+      for (int i = 0; i < 6; ++i) t.net[i] += v[i];
+    } else if (line.rfind("#kind ", 0) == 0) {
+      int i = 0;
+      unsigned long long n = 0;
+      if (std::sscanf(line.c_str() + 6, "%d %llu", &i, &n) == 2 && i >= 0 && i < 32) t.kind_runs[i] += n;
     } else if (line.rfind("#repro ", 0) == 0) {
       t.repro.push_back(line.substr(7));
     } else if (line.rfind("#probe ", 0) == 0) {
@@ -466,6 +503,9 @@ Totals RunInProcesses(const Options& o, const std::vector<std::string>& workload
 }
 
 void PrintCoverage(const Totals& t) {
+  std::printf("fault kinds: runs that had each, of %llu runs\n", static_cast<unsigned long long>(t.runs));
+  for (int i = 0; i < dray::sim::kNumFaultKinds; ++i)
+    std::printf("  %-32s %10llu\n", dray::sim::kFaultKindNames[i], static_cast<unsigned long long>(t.kind_runs[i]));
   std::printf("code probes (recovery paths): hits, runs that hit it, of %llu runs\n",
               static_cast<unsigned long long>(t.runs));
   std::vector<std::string> unreached;
@@ -521,6 +561,11 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(t.crashes), t.failed ? "; failed runs reproduce with:" : "");
   if (t.runs > 1)
     for (const auto& c : t.repro) std::printf("  %s\n", c.c_str());
+  if (t.runs > 1 && (t.net[0] | t.net[1] | t.net[2] | t.net[3] | t.net[4] | t.net[5]))
+    std::printf("network: %llu faults injected, %llu frames lost, %llu duplicated, %llu ahead of a gap, %llu messages "
+                "held by cuts, %llu inputs deferred by slow nodes\n",
+                (unsigned long long)t.net[0], (unsigned long long)t.net[1], (unsigned long long)t.net[2],
+                (unsigned long long)t.net[3], (unsigned long long)t.net[4], (unsigned long long)t.net[5]);
   if (o.coverage) PrintCoverage(t);
   return t.failed ? 1 : 0;
 }

@@ -65,6 +65,26 @@ void Partition(uint32_t node) {
   if (!g_world) throw Error("dray::sim::Partition: not running in a simulation");
   g_world->Partition(node);
 }
+void Partition(uint32_t node, Cut cut) {
+  if (!g_world) throw Error("dray::sim::Partition: not running in a simulation");
+  g_world->Partition(node, static_cast<uint8_t>(cut));
+}
+void Clog(uint32_t node) {
+  if (!g_world) throw Error("dray::sim::Clog: not running in a simulation");
+  g_world->Clog(node, true);
+}
+void Unclog(uint32_t node) {
+  if (!g_world) throw Error("dray::sim::Unclog: not running in a simulation");
+  g_world->Clog(node, false);
+}
+void SlowLinks(uint32_t node, std::chrono::nanoseconds extra) {
+  if (!g_world) throw Error("dray::sim::SlowLinks: not running in a simulation");
+  g_world->SlowLinks(node, extra.count());
+}
+void SlowNode(uint32_t node, std::chrono::nanoseconds per_step) {
+  if (!g_world) throw Error("dray::sim::SlowNode: not running in a simulation");
+  g_world->SlowNode(node, per_step.count());
+}
 void Heal(uint32_t node) {
   if (!g_world) throw Error("dray::sim::Heal: not running in a simulation");
   g_world->Heal(node);

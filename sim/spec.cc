@@ -30,6 +30,55 @@ double ParseDouble(const std::string& key, const std::string& v, const std::stri
 }
 }  // namespace
 
+const char* const kFaultKindNames[] = {"worker_crash", "node_crash", "partition", "one_way_partition",
+                                       "latency_spike", "slow_node", "clog", "loss", "duplicate",
+                                       "reorder", "buggify"};
+const int kNumFaultKinds = sizeof(kFaultKindNames) / sizeof(kFaultKindNames[0]);
+
+std::string FaultKindsStr(uint32_t kinds) {
+  std::string out;
+  for (int i = 0; i < kNumFaultKinds; ++i)
+    if (kinds & (1u << i)) out += (out.empty() ? "" : "+") + std::string(kFaultKindNames[i]);
+  return out.empty() ? "none" : out;
+}
+
+namespace {
+// none | workers | swarm | kind+kind+...
+void ParseFaults(const std::string& v, const std::string& text, SimSpec* s) {
+  s->faults = v;
+  s->swarm = false;
+  s->fault_kinds = 0;
+  if (v == "none") return;
+  if (v == "swarm") {
+    s->swarm = true;
+    return;
+  }
+  if (v == "workers") {
+    s->fault_kinds = kFaultWorkerCrash;
+    return;
+  }
+  std::string known = "none, workers, swarm, or kinds joined by '+': " + [] {
+    std::string k;
+    for (int i = 0; i < kNumFaultKinds; ++i) k += (i ? ", " : "") + std::string(kFaultKindNames[i]);
+    return k;
+  }();
+  size_t pos = 0;
+  while (true) {
+    size_t plus = v.find('+', pos);
+    std::string kind = v.substr(pos, plus == std::string::npos ? std::string::npos : plus - pos);
+    int bit = -1;
+    for (int i = 0; i < kNumFaultKinds; ++i)
+      if (kind == kFaultKindNames[i]) bit = i;
+    if (bit < 0)
+      throw Error("dray: simulation spec '" + text + "': faults '" + v + "': unknown fault kind '" + kind +
+                  "' (known: " + known + ")");
+    s->fault_kinds |= 1u << bit;
+    if (plus == std::string::npos) break;
+    pos = plus + 1;
+  }
+}
+}  // namespace
+
 SimSpec ParseSimSpec(const std::string& text) {
   SimSpec s;
   size_t pos = 0;
@@ -63,15 +112,18 @@ SimSpec ParseSimSpec(const std::string& text) {
     else if (k == "inline_kb") s.inline_kb = ParseNumber<uint64_t>(k, v, text);
     else if (k == "health_period_ms") s.health_period_ms = ParseNumber<int64_t>(k, v, text);
     else if (k == "health_misses") s.health_misses = ParseNumber<uint32_t>(k, v, text);
-    else if (k == "faults") {
-      if (v != "none" && v != "workers" && v != "swarm")
-        throw Error("dray: simulation spec '" + text + "': faults '" + v +
-                    "' are not available in this build (known: none, workers, swarm)");
-      s.faults = v;
-    } else {
+    else if (k == "net_fault_every_us") s.net_fault_every_us = ParseNumber<int64_t>(k, v, text);
+    else if (k == "loss_permille") s.loss_permille = ParseNumber<uint32_t>(k, v, text);
+    else if (k == "dup_permille") s.dup_permille = ParseNumber<uint32_t>(k, v, text);
+    else if (k == "reorder_permille") s.reorder_permille = ParseNumber<uint32_t>(k, v, text);
+    else if (k == "rto_us") s.rto_us = ParseNumber<int64_t>(k, v, text);
+    else if (k == "faults") ParseFaults(v, text, &s);
+    else {
       throw Error("dray: simulation spec '" + text + "': unknown key '" + k +
                   "' (known: seed, nodes, cpus, gpus, store_mb, faults, trace, timeline, latency_us, "
-                  "worker_start_us, chunk_kb, stack_kb, invariants, fault_every_us, faults_until_ms, task_retries, actor_restarts, actor_task_retries, head_cpus, inline_kb, health_period_ms, health_misses)");
+                  "worker_start_us, chunk_kb, stack_kb, invariants, fault_every_us, faults_until_ms, task_retries, "
+                  "actor_restarts, actor_task_retries, head_cpus, inline_kb, health_period_ms, health_misses, "
+                  "net_fault_every_us, loss_permille, dup_permille, reorder_permille, rto_us)");
     }
   }
   if (s.nodes < 1 || s.nodes > 1000) throw Error("dray: simulation spec '" + text + "': nodes must be in [1, 1000]");
@@ -86,6 +138,11 @@ SimSpec ParseSimSpec(const std::string& text) {
     throw Error("dray: simulation spec '" + text + "': actor_task_retries must be -1 (without limit) or more");
   if (s.fault_every_us < 1)
     throw Error("dray: simulation spec '" + text + "': fault_every_us must be at least 1");
+  if (s.net_fault_every_us < 1 || s.rto_us < 1)
+    throw Error("dray: simulation spec '" + text + "': net_fault_every_us and rto_us must be at least 1");
+  if (s.loss_permille > 900 || s.dup_permille > 1000 || s.reorder_permille > 1000)
+    throw Error("dray: simulation spec '" + text +
+                "': loss_permille must be at most 900, dup_permille and reorder_permille at most 1000");
   if (s.stack_kb < 64 || s.stack_kb > (1u << 20))
     throw Error("dray: simulation spec '" + text + "': stack_kb must be between 64 and 1048576");
   return s;

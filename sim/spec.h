@@ -5,13 +5,37 @@
 
 namespace dray::sim {
 
+// Fault kinds (docs/fault-tolerance.md): `faults=` takes `none`, `workers`
+// (= worker_crash), `swarm` (the mix drawn from the seed), or kinds joined by
+// '+', e.g. `worker_crash+node_crash+partition`.
+enum FaultKind : uint32_t {  // plain enum: the kinds combine as bits
+  kFaultWorkerCrash = 1u << 0,
+  kFaultNodeCrash = 1u << 1,
+  kFaultPartition = 1u << 2,         // a node cut off both ways, healed later
+  kFaultOneWayPartition = 1u << 3,   // a node that cannot send, or cannot receive
+  kFaultLatencySpike = 1u << 4,      // every link of a node slow for a while
+  kFaultSlowNode = 1u << 5,          // a node whose steps take virtual time
+  kFaultClog = 1u << 6,              // swizzle: about half the nodes clogged, unclogged in random order
+  kFaultLoss = 1u << 7,              // frames lost (retransmitted after rto_us)
+  kFaultDuplicate = 1u << 8,         // frames delivered twice (deduplicated)
+  kFaultReorder = 1u << 9,           // frames overtaken (buffered and put back in order)
+  kFaultBuggify = 1u << 10,          // rare paths in core/ turned on (DRAY_BUGGIFY)
+};
+// The kinds' names, in bit order.
+extern const char* const kFaultKindNames[];
+extern const int kNumFaultKinds;
+// "worker_crash+node_crash" for a mask.
+std::string FaultKindsStr(uint32_t kinds);
+
 struct SimSpec {
   uint64_t seed = 1;
   uint32_t nodes = 1;
   double cpus = 4;     // per node
   double gpus = 0;     // per node
   uint64_t store_mb = 2048;  // per node
-  std::string faults = "none";  // none | workers (docs/fault-tolerance.md)
+  std::string faults = "none";  // as written: none | workers | swarm | kind+kind+...
+  uint32_t fault_kinds = 0;     // FaultKind bits the spec asks for (swarm: drawn per seed by the world)
+  bool swarm = false;           // faults=swarm
   int64_t fault_every_us = 50'000;  // faults=workers: mean gap between crashes
   int64_t faults_until_ms = 2'000;  // faults stop then (the liveness phase follows)
   int32_t task_retries = 3;
@@ -28,6 +52,12 @@ struct SimSpec {
   uint64_t chunk_kb = 1024;
   uint64_t stack_kb = 1024;  // each simulated worker's stack (a fiber; a guard page below it)
   bool check_invariants = true;
+  // Network faults (docs/fault-tolerance.md).
+  int64_t net_fault_every_us = 100'000;  // mean gap between one-way cuts, latency spikes, slow nodes, clogs
+  uint32_t loss_permille = 20;           // faults=loss: each frame transmission is lost with this chance
+  uint32_t dup_permille = 20;            // faults=duplicate: ... delivered twice
+  uint32_t reorder_permille = 50;        // faults=reorder: ... held back so that later frames overtake it
+  int64_t rto_us = 200'000;              // the retransmit timeout of a lost frame (Linux's TCP minimum)
 };
 
 // Throws dray::Error naming the bad key or value.

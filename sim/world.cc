@@ -46,6 +46,19 @@ internal::ValueData ToValueData(const ObjectValue& o) {
   return v;
 }
 uint64_t PairKey(const Addr& a, const Addr& b) { return Mix64(a.Key()) ^ (b.Key() * 0x9e3779b97f4a7c15ULL); }
+
+// A node's cut links (NodeNet::cut).
+constexpr uint8_t kCutOut = 1;    // it cannot send to other nodes
+constexpr uint8_t kCutIn = 2;     // it cannot receive from other nodes
+constexpr uint8_t kClogged = 4;   // both, until unclogged (independent of partitions)
+// Network operations carried by Ev::kNet events.
+enum NetOpCode : uint64_t { kOpHeal = 1, kOpClog, kOpUnclog, kOpSpikeEnd, kOpSlowEnd };
+
+uint64_t FrameBytes(const std::string& header, const std::vector<std::shared_ptr<const std::string>>& att) {
+  uint64_t n = header.size();
+  for (const auto& a : att) n += a ? a->size() : 0;
+  return n;
+}
 }  // namespace
 
 // ---- user threads: the ProcessRuntime of a simulated driver or worker ----
@@ -321,8 +334,19 @@ struct World::UserThread final : internal::ProcessRuntime {
 // ---- the world ----
 
 World::World(SimSpec spec)
-    : spec_(std::move(spec)), root_(spec_.seed), net_rng_(root_.Fork("network")), fault_rng_(root_.Fork("faults")) {
-  if (spec_.faults == "swarm") {
+    : spec_(std::move(spec)),
+      root_(spec_.seed),
+      net_rng_(root_.Fork("network")),
+      fault_rng_(root_.Fork("faults")),
+      net_fault_rng_(root_.Fork("faults.net")),
+      frame_rng_(root_.Fork("network.frames")) {
+  kinds_ = spec_.fault_kinds;
+  net_fault_every_ns_ = spec_.net_fault_every_us * 1000;
+  loss_pm_ = kinds_ & kFaultLoss ? spec_.loss_permille : 0;
+  dup_pm_ = kinds_ & kFaultDuplicate ? spec_.dup_permille : 0;
+  reorder_pm_ = kinds_ & kFaultReorder ? spec_.reorder_permille : 0;
+  rto_ns_ = spec_.rto_us * 1000;
+  if (spec_.swarm) {
     // The fault mix is drawn from the seed (docs/fault-tolerance.md).
     static constexpr int64_t kEvery[] = {2'000, 10'000, 50'000, 200'000};
     static constexpr uint32_t kNodeShare[] = {0, 100, 300};
@@ -330,7 +354,47 @@ World::World(SimSpec spec)
     spec_.fault_every_us = kEvery[fault_rng_.Below(4)];
     node_crash_permille_ = kNodeShare[fault_rng_.Below(3)];
     partition_permille_ = kPartitionShare[fault_rng_.Below(3)];
+    kinds_ = kFaultWorkerCrash | (node_crash_permille_ ? kFaultNodeCrash : 0u) |
+             (partition_permille_ ? kFaultPartition : 0u);
+    // The network's faults, from a PRNG of their own: the crash stream above
+    // draws exactly what it drew before they existed.
+    Prng mix = root_.Fork("faults.mix");
+    if (mix.Chance(2, 3)) {
+      for (uint32_t k : {kFaultOneWayPartition, kFaultLatencySpike, kFaultSlowNode, kFaultClog})
+        if (mix.Chance(1, 2)) kinds_ |= k;
+      static constexpr int64_t kNetEvery[] = {20'000, 100'000, 500'000};
+      net_fault_every_ns_ = kNetEvery[mix.Below(3)] * 1000;
+    }
+    if (mix.Chance(1, 3)) {
+      static constexpr uint32_t kLoss[] = {0, 5, 20, 50};
+      static constexpr uint32_t kDup[] = {0, 10, 50};
+      static constexpr uint32_t kReorder[] = {0, 20, 100};
+      static constexpr int64_t kRto[] = {20'000'000, 200'000'000};
+      loss_pm_ = kLoss[mix.Below(4)];
+      dup_pm_ = kDup[mix.Below(3)];
+      reorder_pm_ = kReorder[mix.Below(3)];
+      rto_ns_ = kRto[mix.Below(2)];
+      kinds_ |= (loss_pm_ ? kFaultLoss : 0u) | (dup_pm_ ? kFaultDuplicate : 0u) | (reorder_pm_ ? kFaultReorder : 0u);
+      lossy_ = true;  // sequenced even when every rate drew 0: the layer itself is under test
+    }
+    if (mix.Chance(1, 2)) kinds_ |= kFaultBuggify;
+  } else {
+    // Listed kinds share the crash stream equally (a worker crash takes what
+    // is left).
+    uint32_t n = 0;
+    for (uint32_t k : {kFaultWorkerCrash, kFaultNodeCrash, kFaultPartition}) n += (kinds_ & k) ? 1 : 0;
+    if (n > 0) {
+      uint32_t share = 1000 / n;
+      node_crash_permille_ = kinds_ & kFaultNodeCrash ? share : 0;
+      partition_permille_ = kinds_ & kFaultPartition ? share : 0;
+      if (!(kinds_ & kFaultWorkerCrash)) {
+        if (partition_permille_) partition_permille_ = 1000 - node_crash_permille_;
+        else node_crash_permille_ = 1000;
+      }
+    }
   }
+  lossy_ = lossy_ || (kinds_ & (kFaultLoss | kFaultDuplicate | kFaultReorder)) != 0;
+  stats_.fault_kinds = kinds_;
   if (!spec_.trace.empty()) {
     trace_ = TraceWriter::Open(spec_.trace, {{"seed", std::to_string(spec_.seed)},
                                              {"spec", FormatSimSpec(spec_)},
@@ -377,9 +441,12 @@ internal::ProcessRuntime* World::StartDriver() {
   Proc& d = AddProc(driver_, std::make_unique<Owner>(oc), oc.seed, Pack(oc));
   d.owner = static_cast<Owner*>(d.comp.get());
   d.user = std::make_unique<UserThread>(this, &d);
-  if (spec_.faults == "workers" || spec_.faults == "swarm")
+  if (kinds_ & (kFaultWorkerCrash | kFaultNodeCrash | kFaultPartition))
     Push(Event{1 + static_cast<TimeNs>(fault_rng_.Below(static_cast<uint64_t>(2 * spec_.fault_every_us * 1000))), 0,
                Ev::kFault, 0});
+  if (kinds_ & (kFaultOneWayPartition | kFaultLatencySpike | kFaultSlowNode | kFaultClog))
+    Push(Event{1 + static_cast<TimeNs>(net_fault_rng_.Below(static_cast<uint64_t>(2 * net_fault_every_ns_))), 0,
+               Ev::kNetFault, 0});
   // The driver starts once the nodes had a moment to register.
   Push(Event{spec_.latency_us * 1000 * 4, 0, Ev::kStart, driver_.Key()});
   internal::SetCurrentRuntime(d.user.get());
@@ -403,6 +470,9 @@ World::Proc& World::AddNodeManager(NodeId n) {
   c.lease_ns = static_cast<TimeNs>(spec_.health_period_ms) * 1'000'000 * spec_.health_misses * 2 / 3;
   c.lease_renew_ns = std::max<TimeNs>(c.lease_ns / 3, 1'000'000);
   c.seed = root_.Fork(1000 + n).seed();
+  // Buggify: one seed per run, so a site is on (or off) on every node alike.
+  if (kinds_ & kFaultBuggify) c.buggify.seed = root_.Fork("buggify").seed() | 1;
+  if (node_net_.size() <= n) node_net_.resize(n + 1);
   Proc& p = AddProc(Addr{n, kNodeManagerProc}, std::make_unique<NodeManager>(c), c.seed, Pack(c));
   p.node = static_cast<NodeManager*>(p.comp.get());
   Push(Event{now_, 0, Ev::kStart, p.addr.Key()});
@@ -529,61 +599,56 @@ void World::Wake(Proc& p) {
 }
 
 void World::RunOne(Event& e) {
-  if (e.kind == Ev::kFault) {
-    InjectFault();
-    return;
-  }
-  if (e.kind == Ev::kHeal) {
-    Heal(static_cast<NodeId>(e.proc));
-    return;
+  switch (e.kind) {
+    case Ev::kFault:
+      InjectFault();
+      return;
+    case Ev::kNetFault:
+      InjectNetFault();
+      return;
+    case Ev::kNet:
+      NetOp(e.a, static_cast<NodeId>(e.proc), e.b);
+      return;
+    case Ev::kXmit:
+      // The retransmit timer of a lost frame: the sender sends it again.
+      Transmit(std::move(e), 0);
+      return;
+    default:
+      break;
   }
   Proc* p = Find(e.proc);
   if (!p) return;
   switch (e.kind) {
-    case Ev::kDeliver: {
-      if (!p->alive) return;
-      NodeId from_node = static_cast<NodeId>(e.a >> 32);
-      if (from_node != p->addr.node && (partitioned_.count(from_node) || partitioned_.count(p->addr.node))) {
-        // The link between the two nodes is cut. A connection retransmits
-        // until the cut heals, so the message waits (in order) and arrives
-        // then; what a node declared dead meanwhile sends is ignored.
-        ++stats_.held;
-        held_[partitioned_.count(from_node) ? from_node : p->addr.node].push_back(std::move(e));
-        return;
-      }
-      InDeliver in;
-      std::string err;
-      if (!DecodeFrame(e.bytes.data(), e.bytes.size(), e.attachments, &in.msg, &err)) {
-        std::fprintf(stderr, "dray sim: dropped a message to %s: %s\n", p->addr.Str().c_str(), err.c_str());
-        return;
-      }
-      in.from = Addr{static_cast<NodeId>(e.a >> 32), static_cast<uint32_t>(e.a)};
-      if (const auto* td = std::get_if<TaskDone>(&in.msg))
-        for (const auto& r : td->returns)
-          if (!r.stored) CheckObjectValue(r.id, r.value);
-      ++stats_.messages;
-      uint64_t h = DeliveryHash(in.from, e.b);
-      StepProc(*p, Input{std::move(in)}, h);
+    case Ev::kDeliver:
+      Deliver(*p, e);
       return;
-    }
-    case Ev::kTimer: {
-      if (!p->alive) return;
-      auto it = p->timer_gen.find(e.a);
-      if (it == p->timer_gen.end() || it->second != e.b) return;  // cancelled or re-armed
-      p->timer_gen.erase(it);
-      StepProc(*p, InTimer{e.a}, 0);
-      return;
-    }
+    case Ev::kTimer:
     case Ev::kStart:
-      if (p->alive) StepProc(*p, InCommand{CmdStart{}}, 0);
-      return;
     case Ev::kResume:
-      if (!p->user) return;
-      p->user->resume_pending = false;
-      if (p->alive && p->user->parked && !p->user->exited) Handoff(*p);
+      Gate(*p, e);
       return;
+    case Ev::kDrain: {
+      p->drain_pending = false;
+      if (p->backlog.empty()) return;
+      if (now_ < p->busy_until && node_net_[p->addr.node].step_ns > 0) {
+        p->drain_pending = true;
+        Push(Event{p->busy_until, 0, Ev::kDrain, p->addr.Key(), 0, 0, true});
+        return;
+      }
+      Event next = std::move(p->backlog.front());
+      p->backlog.pop_front();
+      if (!next.background) --backlog_fg_;
+      Dispatch(*p, next);
+      if (!p->backlog.empty() && !p->drain_pending) {
+        p->drain_pending = true;
+        Push(Event{std::max(now_, p->busy_until), 0, Ev::kDrain, p->addr.Key(), 0, 0, true});
+      }
+      return;
+    }
     case Ev::kReap:
       if (p->user) Kill(*p->user);
+      for (const Event& q : p->backlog) backlog_fg_ -= q.background ? 0 : 1;
+      ahead_fg_ -= p->ahead_fg;
       procs_.erase(e.proc);
       return;
     case Ev::kCrash:
@@ -594,8 +659,130 @@ void World::RunOne(Event& e) {
       CrashWorker(*p, "crashed (injected fault)");
       return;
     case Ev::kFault:
-    case Ev::kHeal:
+    case Ev::kNet:
+    case Ev::kNetFault:
+    case Ev::kXmit:
       return;  // handled before the process lookup
+  }
+}
+
+// A frame reached p's host. A cut link holds it (a connection retransmits
+// until the cut heals, so it arrives then, in order); a sequenced connection
+// (frame faults on) drops duplicates and keeps frames that overtook a gap
+// until the gap is filled, so that p sees every message once, in order.
+void World::Deliver(Proc& p, Event& e) {
+  NodeId from_node = static_cast<NodeId>(e.a >> 32);
+  if (!p.alive) {
+    if (e.chan_seq != 0) {
+      // Nobody will read this connection again.
+      auto it = p.recv.find(e.a);
+      if (it != p.recv.end()) {
+        for (const auto& [n, f] : it->second.ahead)
+          if (!f.background) {
+            --p.ahead_fg;
+            --ahead_fg_;
+          }
+        p.recv.erase(it);
+      }
+    }
+    return;
+  }
+  if (cut_nodes_ != 0 && from_node != p.addr.node) {
+    const NodeNet& f = node_net_[from_node];
+    const NodeNet& t = node_net_[p.addr.node];
+    bool out = (f.cut & (kCutOut | kClogged)) != 0;
+    if (out || (t.cut & (kCutIn | kClogged)) != 0) {
+      // What a node declared dead meanwhile sends is ignored once it arrives.
+      ++stats_.held;
+      held_[out ? from_node : p.addr.node].push_back(std::move(e));
+      return;
+    }
+  }
+  if (e.chan_seq == 0) {
+    Gate(p, e);
+    return;
+  }
+  RecvChan& c = p.recv[e.a];
+  if (e.chan_seq < c.next || c.ahead.count(e.chan_seq) != 0) return;  // a duplicate
+  if (e.chan_seq > c.next) {
+    ++stats_.frames_reordered;
+    if (!e.background) {
+      ++p.ahead_fg;
+      ++ahead_fg_;
+    }
+    uint64_t n = e.chan_seq;
+    c.ahead.emplace(n, std::move(e));
+    return;
+  }
+  ++c.next;
+  Gate(p, e);
+  // Frames that were waiting for this one follow it at once, as a socket
+  // hands over everything buffered behind a filled gap.
+  while (p.alive && !c.ahead.empty() && c.ahead.begin()->first == c.next) {
+    Event n = std::move(c.ahead.begin()->second);
+    c.ahead.erase(c.ahead.begin());
+    if (!n.background) {
+      --p.ahead_fg;
+      --ahead_fg_;
+    }
+    ++c.next;
+    Gate(p, n);
+  }
+}
+
+// A slow node's process takes step_ns per step; what arrives while it is busy
+// (or while earlier inputs still wait) joins its backlog, in order.
+void World::Gate(Proc& p, Event& e) {
+  if (slow_nodes_ == 0 || (p.backlog.empty() && (now_ >= p.busy_until || node_net_[p.addr.node].step_ns == 0))) {
+    Dispatch(p, e);
+    return;
+  }
+  ++stats_.deferred;
+  if (!e.background) ++backlog_fg_;
+  p.backlog.push_back(std::move(e));
+  if (!p.drain_pending) {
+    p.drain_pending = true;
+    Push(Event{std::max(now_, p.busy_until), 0, Ev::kDrain, p.addr.Key(), 0, 0, true});
+  }
+}
+
+void World::Dispatch(Proc& p, Event& e) {
+  switch (e.kind) {
+    case Ev::kDeliver: {
+      if (!p.alive) return;
+      InDeliver in;
+      std::string err;
+      if (!DecodeFrame(e.bytes.data(), e.bytes.size(), e.attachments, &in.msg, &err)) {
+        std::fprintf(stderr, "dray sim: dropped a message to %s: %s\n", p.addr.Str().c_str(), err.c_str());
+        return;
+      }
+      in.from = Addr{static_cast<NodeId>(e.a >> 32), static_cast<uint32_t>(e.a)};
+      if (const auto* td = std::get_if<TaskDone>(&in.msg))
+        for (const auto& r : td->returns)
+          if (!r.stored) CheckObjectValue(r.id, r.value);
+      ++stats_.messages;
+      uint64_t h = DeliveryHash(in.from, e.b);
+      StepProc(p, Input{std::move(in)}, h);
+      return;
+    }
+    case Ev::kTimer: {
+      if (!p.alive) return;
+      auto it = p.timer_gen.find(e.a);
+      if (it == p.timer_gen.end() || it->second != e.b) return;  // cancelled or re-armed
+      p.timer_gen.erase(it);
+      StepProc(p, InTimer{e.a}, 0);
+      return;
+    }
+    case Ev::kStart:
+      if (p.alive) StepProc(p, InCommand{CmdStart{}}, 0);
+      return;
+    case Ev::kResume:
+      if (!p.user) return;
+      p.user->resume_pending = false;
+      if (p.alive && p.user->parked && !p.user->exited) Handoff(p);
+      return;
+    default:
+      DRAY_ASSERT(false, "only inputs are dispatched to a process");
   }
 }
 
@@ -605,6 +792,11 @@ void World::StepProc(Proc& p, const Input& in, uint64_t input_hash) {
   effects.clear();
   Context cx(now_, &p.rng, &effects);
   p.comp->Step(in, cx);
+  if (slow_nodes_ != 0) {
+    // A slow node: the step takes virtual time; its messages leave at its end.
+    TimeNs step = node_net_[p.addr.node].step_ns;
+    if (step > 0) p.busy_until = std::max(p.busy_until, now_) + step;
+  }
   if (spec_.check_invariants) p.comp->CheckInvariants();
   ++stats_.steps;
   sends_.clear();
@@ -665,22 +857,69 @@ void World::ExecEffects(Proc& p, std::vector<Effect>& effects) {
   }
 }
 
-void World::Send(const Addr& from, const Addr& to, Frame frame, uint64_t message_hash, bool background) {
+TimeNs World::Latency(NodeId from, NodeId to, uint64_t bytes) {
   int64_t base = spec_.latency_us * 1000;
-  TimeNs lat;
-  if (from.node == to.node) {
-    lat = base / 10 + static_cast<TimeNs>(net_rng_.Below(static_cast<uint64_t>(base / 20) + 1));
-  } else {
-    // Latency, jitter and a 10 Gbit/s link.
-    lat = base + static_cast<TimeNs>(net_rng_.Below(static_cast<uint64_t>(base / 2) + 1)) +
-          static_cast<TimeNs>(frame.Bytes() * 8 / 10);
+  if (from == to) return base / 10 + static_cast<TimeNs>(net_rng_.Below(static_cast<uint64_t>(base / 20) + 1));
+  // Latency, jitter and a 10 Gbit/s link.
+  return base + static_cast<TimeNs>(net_rng_.Below(static_cast<uint64_t>(base / 2) + 1)) +
+         static_cast<TimeNs>(bytes * 8 / 10);
+}
+
+void World::Send(const Addr& from, const Addr& to, Frame frame, uint64_t message_hash, bool background) {
+  TimeNs extra = 0;
+  if (slow_nodes_ != 0) {
+    // A slow sender's message leaves when its step ends; a spike slows every
+    // link of its node.
+    const NodeNet& f = node_net_[from.node];
+    extra = f.step_ns;
+    if (from.node != to.node) extra += f.link_extra + node_net_[to.node].link_extra;
   }
-  TimeNs at = now_ + lat;
+  if (lossy_ && from.node != to.node) {
+    // Frame faults: the connection numbers its frames; the receiver puts them
+    // back in order (Deliver), whatever the network did to them.
+    Event e{now_, 0, Ev::kDeliver, to.Key(), from.Key(), message_hash, background, std::move(frame.header),
+            std::move(frame.attachments)};
+    e.chan_seq = ++send_seq_[PairKey(from, to)];
+    Transmit(std::move(e), extra);
+    return;
+  }
+  TimeNs at = now_ + Latency(from.node, to.node, frame.Bytes()) + extra;
   TimeNs& last = fifo_[PairKey(from, to)];
   if (at < last) at = last;  // each connection delivers in order, as TCP does
   last = at;
   Push(Event{at, 0, Ev::kDeliver, to.Key(), from.Key(), message_hash, background, std::move(frame.header),
              std::move(frame.attachments)});
+}
+
+// One transmission of a sequenced frame (frame faults on). While faults last
+// it may be lost (the sender's retransmit timer sends it again after rto_us),
+// duplicated (a second copy with its own latency), or held back (so later
+// frames overtake it); every copy is then sequenced by the receiver.
+void World::Transmit(Event e, TimeNs extra) {
+  NodeId from = static_cast<NodeId>(e.a >> 32), to = static_cast<NodeId>(e.proc >> 32);
+  if (slow_nodes_ != 0) extra += node_net_[from].link_extra + node_net_[to].link_extra;
+  bool faulty = now_ < spec_.faults_until_ms * 1'000'000;
+  if (faulty && loss_pm_ != 0 && frame_rng_.Below(1000) < loss_pm_) {
+    ++stats_.frames_lost;
+    e.kind = Ev::kXmit;
+    e.at = now_ + rto_ns_ + extra;
+    Push(std::move(e));
+    return;
+  }
+  uint64_t bytes = FrameBytes(e.bytes, e.attachments);
+  if (faulty && dup_pm_ != 0 && frame_rng_.Below(1000) < dup_pm_) {
+    ++stats_.frames_duplicated;
+    Event copy = e;  // the header is copied; attachments are shared, as on every delivery
+    copy.kind = Ev::kDeliver;
+    copy.at = now_ + Latency(from, to, bytes) + extra;
+    Push(std::move(copy));
+  }
+  TimeNs lat = Latency(from, to, bytes) + extra;
+  if (faulty && reorder_pm_ != 0 && frame_rng_.Below(1000) < reorder_pm_)
+    lat += static_cast<TimeNs>(frame_rng_.Below(static_cast<uint64_t>(spec_.latency_us) * 10'000 + 1));
+  e.kind = Ev::kDeliver;
+  e.at = now_ + lat;
+  Push(std::move(e));
 }
 
 void World::CreateWorker(const Addr& addr) {
@@ -753,11 +992,11 @@ void World::InjectFault() {
     // Cut a node off, briefly (it stays a member) or past failure detection
     // (declared dead, fenced once healed); a new node keeps the cluster's size.
     NodeId n = nodes[fault_rng_.Below(nodes.size())];
-    if (!partitioned_.count(n)) {
+    if ((node_net_[n].cut & (kCutOut | kCutIn)) == 0) {
       Partition(n);
       AddNode();
       TimeNs lasts = fault_rng_.Below(2) == 0 ? 1'000'000'000 : 25'000'000'000;
-      Push(Event{now_ + lasts, 0, Ev::kHeal, n});
+      Push(Event{now_ + lasts, 0, Ev::kNet, n, kOpHeal});
     }
   } else {
     std::vector<Proc*> workers;
@@ -783,7 +1022,10 @@ std::string World::StuckReport() const {
 // Health checks alone never keep a run going, unless a crashed node has not
 // been declared dead yet: then they are how the run goes on.
 bool World::Idle() const {
-  if (fg_pending_ > 0) return false;
+  if (fg_pending_ > 0 || backlog_fg_ > 0) return false;
+  // Frames waiting for a gap that is on its way (being retransmitted, or a
+  // background frame still in flight); a gap a cut holds does not count.
+  if (ahead_fg_ > 0 && cut_nodes_ == 0 && !queue_.empty()) return false;
   for (NodeId n : crashed_nodes_)
     if (!gcs_comp_->IsDead(n)) return queue_.empty();
   return true;
@@ -797,23 +1039,173 @@ void World::CrashNode(NodeId n) {
   Push(Event{now_, 0, Ev::kCrash, Addr{n, kNodeManagerProc}.Key()});
 }
 
-void World::Partition(NodeId n) {
-  if (n == 0) throw Error("dray sim: node 0 runs the driver and the control service; partition another node");
-  if (!partitioned_.insert(n).second) return;
+void World::CheckNode(NodeId n, const char* what) const {
+  if (n == 0)
+    throw Error(std::string("dray sim: node 0 runs the driver and the control service; ") + what + " another node");
+  if (n >= next_node_) throw Error("dray sim: " + std::string(what) + " node " + std::to_string(n) + ": no such node");
+}
+
+void World::Partition(NodeId n, uint8_t cut) {
+  CheckNode(n, "partition");
+  DRAY_ASSERT(cut <= 2, "a cut is both, outgoing or incoming");
+  uint8_t bits = cut == 1 ? kCutOut : cut == 2 ? kCutIn : kCutOut | kCutIn;
+  if ((node_net_[n].cut & bits) == bits) return;
+  SetCut(n, node_net_[n].cut | bits);
   // Until it is declared dead, the run goes on for its detection.
   if (std::find(crashed_nodes_.begin(), crashed_nodes_.end(), n) == crashed_nodes_.end()) crashed_nodes_.push_back(n);
 }
 
+// From the driver: the heal happens in the event loop, so that releasing what
+// the cut held and lifting the cut are one step (nothing overtakes them).
 void World::Heal(NodeId n) {
-  if (!partitioned_.erase(n)) return;
-  auto held = std::move(held_[n]);
-  held_.erase(n);
+  if (n >= next_node_) return;
+  Push(Event{now_, 0, Ev::kNet, n, kOpHeal});
+}
+
+void World::Clog(NodeId n, bool on) {
+  CheckNode(n, on ? "clog" : "unclog");
+  if (on) SetCut(n, node_net_[n].cut | kClogged);
+  else Push(Event{now_, 0, Ev::kNet, n, kOpUnclog});
+}
+
+void World::SlowLinks(NodeId n, TimeNs extra) {
+  if (n >= next_node_) throw Error("dray sim: SlowLinks(" + std::to_string(n) + "): no such node");
+  NodeNet& x = node_net_[n];
+  bool was = x.link_extra > 0 || x.step_ns > 0;
+  x.link_extra = std::max<TimeNs>(extra, 0);
+  ++x.spike_gen;
+  bool is = x.link_extra > 0 || x.step_ns > 0;
+  slow_nodes_ += is && !was ? 1 : 0;
+  slow_nodes_ -= was && !is ? 1 : 0;
+}
+
+void World::SlowNode(NodeId n, TimeNs per_step) {
+  if (n >= next_node_) throw Error("dray sim: SlowNode(" + std::to_string(n) + "): no such node");
+  NodeNet& x = node_net_[n];
+  bool was = x.link_extra > 0 || x.step_ns > 0;
+  x.step_ns = std::max<TimeNs>(per_step, 0);
+  ++x.slow_gen;
+  bool is = x.link_extra > 0 || x.step_ns > 0;
+  slow_nodes_ += is && !was ? 1 : 0;
+  slow_nodes_ -= was && !is ? 1 : 0;
+}
+
+void World::SetCut(NodeId n, uint8_t cut) {
+  NodeNet& x = node_net_[n];
+  uint8_t old = x.cut;
+  x.cut = cut;
+  if (old == 0 && cut != 0) ++cut_nodes_;
+  if (old != 0 && cut == 0) --cut_nodes_;
+  if ((old & ~cut) != 0) Release(n);
+}
+
+// A link of n opened: what its cuts held is delivered now, in the order it
+// arrived (frames still blocked by another cut wait there, in order).
+void World::Release(NodeId n) {
+  auto it = held_.find(n);
+  if (it == held_.end()) return;
+  std::vector<Event> held = std::move(it->second);
+  held_.erase(it);
   for (Event& e : held) {
     e.at = now_;
-    Push(std::move(e));  // in their order: Push numbers them anew, after everything queued now
+    Proc* p = Find(e.proc);
+    if (p) Deliver(*p, e);
   }
-  if (!gcs_comp_->IsDead(n))
-    crashed_nodes_.erase(std::remove(crashed_nodes_.begin(), crashed_nodes_.end(), n), crashed_nodes_.end());
+}
+
+void World::NetOp(uint64_t op, NodeId n, uint64_t gen) {
+  NodeNet& x = node_net_[n];
+  switch (op) {
+    case kOpHeal: {
+      SetCut(n, x.cut & kClogged);
+      // A node that crashed while cut off still awaits detection: the run
+      // goes on until it is declared dead (else a false deadlock: actors
+      // swarm seed 24 with worker_crash+node_crash+partition).
+      Proc* nm = Find(Addr{n, kNodeManagerProc}.Key());
+      bool crashed = nm == nullptr || !nm->alive;
+      if (!crashed && !gcs_comp_->IsDead(n) && (x.cut & (kCutOut | kCutIn)) == 0)
+        crashed_nodes_.erase(std::remove(crashed_nodes_.begin(), crashed_nodes_.end(), n), crashed_nodes_.end());
+      return;
+    }
+    case kOpClog:
+      SetCut(n, x.cut | kClogged);
+      return;
+    case kOpUnclog:
+      SetCut(n, x.cut & ~kClogged);
+      return;
+    case kOpSpikeEnd:
+      if (x.spike_gen == gen) SlowLinks(n, 0);
+      return;
+    case kOpSlowEnd:
+      if (x.slow_gen == gen) SlowNode(n, 0);
+      return;
+  }
+  DRAY_ASSERT(false, "an unknown network operation");
+}
+
+// The network fault stream (its own PRNG, so the crash stream does not move):
+// every net_fault_every_us on average until faults_until_ms, one of the
+// enabled kinds, equally likely.
+void World::InjectNetFault() {
+  if (now_ >= spec_.faults_until_ms * 1'000'000) return;
+  std::vector<uint32_t> kinds;
+  for (uint32_t k : {kFaultOneWayPartition, kFaultLatencySpike, kFaultSlowNode, kFaultClog})
+    if (kinds_ & k) kinds.push_back(k);
+  DRAY_ASSERT(!kinds.empty(), "a network fault stream without network faults");
+  std::vector<NodeId> all, others;  // live nodes; those other than node 0
+  for (auto& [k, p] : procs_)
+    if (p->alive && p->node && !gcs_comp_->IsDead(p->addr.node)) {
+      all.push_back(p->addr.node);
+      if (p->addr.node != 0) others.push_back(p->addr.node);
+    }
+  uint32_t kind = kinds[net_fault_rng_.Below(kinds.size())];
+  const TimeNs ms = 1'000'000;
+  if (kind == kFaultOneWayPartition && !others.empty()) {
+    // Cut one direction, briefly or past failure detection; a new node keeps
+    // the cluster's size (as two-way partitions do).
+    NodeId n = others[net_fault_rng_.Below(others.size())];
+    uint8_t dir = net_fault_rng_.Below(2) == 0 ? 1 : 2;
+    TimeNs lasts = net_fault_rng_.Below(2) == 0 ? 1000 * ms : 25'000 * ms;
+    if ((node_net_[n].cut & (kCutOut | kCutIn)) == 0) {
+      Partition(n, dir);
+      AddNode();
+      Push(Event{now_ + lasts, 0, Ev::kNet, n, kOpHeal});
+      ++stats_.net_faults;
+    }
+  } else if (kind == kFaultLatencySpike && !all.empty()) {
+    NodeId n = all[net_fault_rng_.Below(all.size())];
+    static constexpr int64_t kTimes[] = {10, 100, 1000};
+    TimeNs extra = spec_.latency_us * 1000 * kTimes[net_fault_rng_.Below(3)];
+    TimeNs lasts = net_fault_rng_.Range(50 * ms, 2000 * ms);
+    SlowLinks(n, extra);
+    Push(Event{now_ + lasts, 0, Ev::kNet, n, kOpSpikeEnd, node_net_[n].spike_gen, true});
+    ++stats_.net_faults;
+  } else if (kind == kFaultSlowNode && !all.empty()) {
+    NodeId n = all[net_fault_rng_.Below(all.size())];
+    static constexpr TimeNs kStep[] = {50'000, 500'000, 5'000'000};
+    TimeNs step = kStep[net_fault_rng_.Below(3)];
+    TimeNs lasts = net_fault_rng_.Range(100 * ms, 3000 * ms);
+    SlowNode(n, step);
+    Push(Event{now_ + lasts, 0, Ev::kNet, n, kOpSlowEnd, node_net_[n].slow_gen, true});
+    ++stats_.net_faults;
+  } else if (kind == kFaultClog && now_ >= swizzle_until_ && !others.empty()) {
+    // Swizzle (FoundationDB): about half the nodes, clogged one by one at
+    // random times in the first half of a window, unclogged in random order
+    // in the second half.
+    TimeNs window = net_fault_rng_.Range(200 * ms, 4000 * ms);
+    net_fault_rng_.Shuffle(others);
+    others.resize((others.size() + 1) / 2);
+    for (NodeId n : others) {
+      Push(Event{now_ + static_cast<TimeNs>(net_fault_rng_.Below(static_cast<uint64_t>(window / 2))), 0, Ev::kNet, n,
+                 kOpClog});
+      Push(Event{now_ + window / 2 + static_cast<TimeNs>(net_fault_rng_.Below(static_cast<uint64_t>(window / 2))), 0,
+                 Ev::kNet, n, kOpUnclog});
+    }
+    swizzle_until_ = now_ + window;
+    ++stats_.net_faults;
+  }
+  TimeNs gap = 1 + static_cast<TimeNs>(net_fault_rng_.Below(static_cast<uint64_t>(2 * net_fault_every_ns_)));
+  Push(Event{now_ + gap, 0, Ev::kNetFault, 0});
 }
 
 NodeId World::AddNode() {

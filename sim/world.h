@@ -61,25 +61,21 @@ class World {
   NodeId AddNode();
   // On the driver thread: cuts node n off from every other node, both ways
   // (messages in flight across the cut are lost), until Heal(n).
-  void Partition(NodeId n);
+  void Partition(NodeId n, uint8_t cut = 0);  // cut: dray::sim::Cut
   void Heal(NodeId n);
+  // On the driver thread: clogs (holds every message to and from) node n, or
+  // unclogs it.
+  void Clog(NodeId n, bool on);
+  // On the driver thread: a latency spike on n's links; a slow node.
+  void SlowLinks(NodeId n, TimeNs extra);
+  void SlowNode(NodeId n, TimeNs per_step);
   RunStats Stats() const;
   const SimSpec& spec() const { return spec_; }
   TimeNs now() const { return now_; }
 
  private:
   struct UserThread;
-  struct Proc {
-    Addr addr;
-    std::unique_ptr<Component> comp;
-    Prng rng;
-    bool alive = true;
-    std::unordered_map<uint64_t, uint64_t> timer_gen;
-    std::unique_ptr<UserThread> user;
-    Owner* owner = nullptr;
-    NodeManager* node = nullptr;
-  };
-  enum class Ev : uint8_t { kDeliver, kTimer, kResume, kStart, kReap, kCrash, kFault, kHeal };
+  enum class Ev : uint8_t { kDeliver, kTimer, kResume, kStart, kReap, kCrash, kFault, kNet, kNetFault, kXmit, kDrain };
   struct Event {
     TimeNs at;
     uint64_t seq;
@@ -90,6 +86,38 @@ class World {
     bool background = false;  // health checks: they alone never keep a run going
     std::string bytes;  // a delivery's frame: header ...
     std::vector<std::shared_ptr<const std::string>> attachments;  // ... and attachments
+    uint64_t chan_seq = 0;  // lossy network: the frame's number on its connection (0: not sequenced)
+  };
+  // A connection's receiving end under frame faults (docs/fault-tolerance.md):
+  // the next frame number owed, and frames that arrived ahead of a gap.
+  struct RecvChan {
+    uint64_t next = 1;
+    std::map<uint64_t, Event> ahead;
+  };
+  struct Proc {
+    Addr addr;
+    std::unique_ptr<Component> comp;
+    Prng rng;
+    bool alive = true;
+    std::unordered_map<uint64_t, uint64_t> timer_gen;
+    std::unique_ptr<UserThread> user;
+    Owner* owner = nullptr;
+    NodeManager* node = nullptr;
+    // A slow node: the process is busy with a step until then; inputs that
+    // come meanwhile wait in the backlog, in arrival order.
+    TimeNs busy_until = 0;
+    std::deque<Event> backlog;
+    bool drain_pending = false;
+    std::unordered_map<uint64_t, RecvChan> recv;  // lossy network: by sender address
+    uint64_t ahead_fg = 0;  // foreground frames waiting in recv
+  };
+  // The network's view of a node: cut links, a latency spike, a slow CPU.
+  struct NodeNet {
+    uint8_t cut = 0;        // kCutOut | kCutIn | kClogged
+    TimeNs link_extra = 0;  // added to every message to or from it
+    TimeNs step_ns = 0;     // each step of its processes takes this long
+    uint64_t spike_gen = 0;
+    uint64_t slow_gen = 0;
   };
   // The queue orders small keys; the events themselves wait in slots (a heap
   // of full events would move their buffers on every sift).
@@ -106,6 +134,16 @@ class World {
   void Push(Event e);
   void LoopMain();
   void RunOne(Event& e);
+  void Deliver(Proc& p, Event& e);   // a frame arrived at p: cuts, sequencing, then Gate
+  void Gate(Proc& p, Event& e);      // a slow node's busy process defers it
+  void Dispatch(Proc& p, Event& e);  // the input reaches the component
+  void Transmit(Event e, TimeNs extra);  // lossy network: one transmission of a frame
+  TimeNs Latency(NodeId from, NodeId to, uint64_t bytes);
+  void SetCut(NodeId n, uint8_t cut);
+  void Release(NodeId n);  // delivers, in order, what n's cut links held
+  void NetOp(uint64_t op, NodeId n, uint64_t gen);
+  void InjectNetFault();
+  void CheckNode(NodeId n, const char* what) const;
   void StepProc(Proc& p, const Input& in, uint64_t input_hash);
   void ExecEffects(Proc& p, std::vector<Effect>& effects);
   void Send(const Addr& from, const Addr& to, Frame frame, uint64_t message_hash, bool background = false);
@@ -146,6 +184,20 @@ class World {
   Prng fault_rng_;
   uint32_t node_crash_permille_ = 0;  // faults=swarm: the share of faults that crash a node
   uint32_t partition_permille_ = 0;   // ... and that cut one off for a while
+  uint32_t kinds_ = 0;                // FaultKind bits in effect (swarm: drawn)
+  Prng net_fault_rng_;                // one-way cuts, spikes, slow nodes, clogs
+  Prng frame_rng_;                    // frame loss, duplication, reordering
+  int64_t net_fault_every_ns_ = 0;
+  uint32_t loss_pm_ = 0, dup_pm_ = 0, reorder_pm_ = 0;
+  bool lossy_ = false;  // frame faults asked for: inter-node connections are sequenced
+  TimeNs rto_ns_ = 0;
+  TimeNs swizzle_until_ = 0;
+  std::vector<NodeNet> node_net_;  // by node id
+  uint32_t cut_nodes_ = 0;   // nodes with a cut or clogged link: the hot path looks only at this
+  uint32_t slow_nodes_ = 0;  // nodes with a latency spike or a slow CPU
+  uint64_t backlog_fg_ = 0;  // foreground inputs waiting in slow processes' backlogs
+  uint64_t ahead_fg_ = 0;    // foreground frames waiting for a gap
+  std::unordered_map<uint64_t, uint64_t> send_seq_;  // lossy network: (from, to) -> frames sent
   TimeNs now_ = 0;
   TimeNs init_time_ = 0;
   uint64_t seq_ = 0;
@@ -159,7 +211,6 @@ class World {
   Addr driver_;
   NodeId next_node_ = 0;
   std::vector<NodeId> crashed_nodes_;  // crashed or cut off, until declared dead
-  std::set<NodeId> partitioned_;
   std::map<NodeId, std::vector<Event>> held_;  // messages across a cut, until it heals
   uint64_t fg_pending_ = 0;  // events in the queue that are not background
   std::vector<Effect> effects_;  // reused outbox

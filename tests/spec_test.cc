@@ -82,14 +82,20 @@ TEST(SimSpec, MissingEqualsIsRejected) {
 }
 
 TEST(SimSpec, OnlyKnownFaultModesAreAccepted) {
-  for (const char* f : {"worker_crash", "workers+partition", ""}) {
+  for (const char* f : {"worker_crashes", "workers+partition", "", "partition+", "loss++reorder"}) {
     std::string e = ErrorOf(std::string("faults=") + f);
-    EXPECT_NE(e.find("known: none, workers, swarm"), std::string::npos) << f << " -> " << e;
+    EXPECT_NE(e.find("unknown fault kind"), std::string::npos) << f << " -> " << e;
+    EXPECT_NE(e.find("known: none, workers, swarm, or kinds joined by '+': worker_crash, node_crash"),
+              std::string::npos)
+        << f << " -> " << e;
   }
   EXPECT_EQ(ParseSimSpec("faults=swarm").faults, "swarm");
+  EXPECT_TRUE(ParseSimSpec("faults=swarm").swarm);
   EXPECT_EQ(ParseSimSpec("faults=none").faults, "none");
+  EXPECT_EQ(ParseSimSpec("faults=none").fault_kinds, 0u);
   SimSpec s = ParseSimSpec("faults=workers,fault_every_us=500,faults_until_ms=40");
   EXPECT_EQ(s.faults, "workers");
+  EXPECT_EQ(s.fault_kinds, kFaultWorkerCrash);
   EXPECT_EQ(s.fault_every_us, 500);
   EXPECT_EQ(s.faults_until_ms, 40);
   EXPECT_NE(ErrorOf("fault_every_us=0").find("fault_every_us must be at least 1"), std::string::npos);
@@ -101,6 +107,28 @@ TEST(SimSpec, OnlyKnownFaultModesAreAccepted) {
   EXPECT_EQ(ParseSimSpec("").actor_restarts, 0);
   EXPECT_NE(ErrorOf("actor_restarts=-3").find("actor_restarts must be -1"), std::string::npos);
   EXPECT_NE(ErrorOf("actor_task_retries=-3").find("actor_task_retries must be -1"), std::string::npos);
+}
+
+// Every kind of DESIGN §6's `faults=kind+kind` form, and its own keys.
+TEST(SimSpec, FaultKindsJoinedByPlus) {
+  SimSpec s = ParseSimSpec("faults=worker_crash+node_crash+partition");
+  EXPECT_EQ(s.fault_kinds, kFaultWorkerCrash | kFaultNodeCrash | kFaultPartition);
+  EXPECT_FALSE(s.swarm);
+  std::string all;
+  for (int i = 0; i < kNumFaultKinds; ++i) all += (i ? "+" : "") + std::string(kFaultKindNames[i]);
+  s = ParseSimSpec("faults=" + all);
+  EXPECT_EQ(s.fault_kinds, (1u << kNumFaultKinds) - 1);
+  EXPECT_EQ(FaultKindsStr(s.fault_kinds), all);
+  EXPECT_EQ(FaultKindsStr(0), "none");
+  s = ParseSimSpec("faults=loss,loss_permille=7,dup_permille=8,reorder_permille=9,rto_us=10,net_fault_every_us=11");
+  EXPECT_EQ(s.fault_kinds, kFaultLoss);
+  EXPECT_EQ(s.loss_permille, 7u);
+  EXPECT_EQ(s.dup_permille, 8u);
+  EXPECT_EQ(s.reorder_permille, 9u);
+  EXPECT_EQ(s.rto_us, 10);
+  EXPECT_EQ(s.net_fault_every_us, 11);
+  EXPECT_NE(ErrorOf("loss_permille=901").find("loss_permille must be at most 900"), std::string::npos);
+  EXPECT_NE(ErrorOf("rto_us=0").find("rto_us must be at least 1"), std::string::npos);
 }
 
 TEST(SimSpec, NodeCountIsBounded) {

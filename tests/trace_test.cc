@@ -158,6 +158,32 @@ TEST(TraceFaults, ARunWithCrashesReplays) {
   std::remove(path.c_str());
 }
 
+// Every network fault and buggify at once (one-way cuts, clogs, spikes, slow
+// nodes, lost, duplicated and reordered frames, rare paths in the node
+// managers): the sequencing layer and the faults are the simulator's, so the
+// components' inputs replay exactly, buggify decisions included (they come
+// from the components' configs and rngs).
+TEST(TraceFaults, ARunWithNetworkFaultsAndBuggifyReplays) {
+  std::string path = TempPath("netfaults");
+  dray::Init(dray::Config{.sim = "seed=6,nodes=4,cpus=2,head_cpus=0,inline_kb=0,faults_until_ms=300,task_retries=-1,"
+                                 "net_fault_every_us=3000,fault_every_us=5000,faults=worker_crash+node_crash+"
+                                 "partition+one_way_partition+latency_spike+slow_node+clog+loss+duplicate+reorder+"
+                                 "buggify,trace=" + path});
+  std::vector<dray::ObjectRef<int>> refs;
+  for (int i = 0; i < 40; ++i) refs.push_back(dray::Task(Square).Remote(i));
+  dray::ObjectRef<int> sum = dray::Task(SumOfTwo).Remote(refs[2], refs[3]);
+  for (int i = 0; i < 40; ++i) ASSERT_EQ(*dray::Get(refs[i]), i * i);
+  EXPECT_EQ(*dray::Get(sum), 13);
+  dray::Shutdown();
+  dray::sim::RunStats st = dray::sim::LastStats();
+  EXPECT_GT(st.net_faults, 0u);
+  EXPECT_GT(st.frames_lost, 0u);
+  ReplayResult r = Replay(path);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_GT(r.events, 0u);
+  std::remove(path.c_str());
+}
+
 TEST_F(TraceTest, MetaHoldsTheRunsTraceHash) {
   EXPECT_EQ(Sql(run_->path, "SELECT value FROM meta WHERE key = 'trace_hash'"), std::to_string(run_->trace_hash));
   EXPECT_EQ(Sql(run_->path, "SELECT value FROM meta WHERE key = 'seed'"), "7");

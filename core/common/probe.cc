@@ -41,6 +41,9 @@ const char* const kAllProbes[] = {
     "node.actor_call_from_dead_caller",  // a call from a dead process was dropped
     "node.waiting_attempt_superseded",   // a newer attempt replaced one waiting for its arguments
     "node.lease_expired_actors_stopped",  // a node cut off too long stopped its actors
+    "buggify.node.tiny_pull_chunks",  // buggify: an object served in tiny chunks
+    "buggify.node.short_pull_retry",  // buggify: a missed pull asked again after 1 us
+    "buggify.node.late_report",       // buggify: a resource report sent 100x later
 };
 const int kNumProbes = sizeof(kAllProbes) / sizeof(kAllProbes[0]);
 

@@ -33,10 +33,14 @@ void ControlService::Step(const Input& in, Context& cx) {
     cx.Send(m->addr, LeaseGranted{0});  // registering is the node's first lease request
     Broadcast(cx, /*except=*/UINT32_MAX);  // the new node needs the whole view too
   } else if (const auto* m = std::get_if<HealthCheckAck>(&d->msg)) {
-    FromLiveNode(d->from, m->node, cx);
+    // Only an answer to a ping shows that the node hears us: one that cannot
+    // receive (a one-way partition) still speaks unasked (seq 0, its
+    // watchdog), and must not stay alive by that.
+    FromLiveNode(d->from, m->node, cx, /*sign_of_life=*/m->seq != 0);
   } else if (const auto* m = std::get_if<RenewLease>(&d->msg)) {
-    // Granted only to a live node: it runs actors for a while longer.
-    if (FromLiveNode(d->from, m->node, cx)) cx.Send(d->from, LeaseGranted{m->nonce});
+    // Granted only to a live node: it runs actors for a while longer. Asked
+    // unasked too (every lease_renew_ns), so no sign of life either.
+    if (FromLiveNode(d->from, m->node, cx, /*sign_of_life=*/false)) cx.Send(d->from, LeaseGranted{m->nonce});
   } else if (const auto* m = std::get_if<ResourceReport>(&d->msg)) {
     if (!FromLiveNode(d->from, m->node, cx)) return;
     auto it = nodes_.find(m->node);
@@ -68,7 +72,7 @@ void ControlService::Step(const Input& in, Context& cx) {
 
 // Whether a node's message comes from a live, registered node (and counts as
 // a sign of life). A declared-dead node is fenced: ignored from then on.
-bool ControlService::FromLiveNode(const Addr& from, NodeId claimed, Context& cx) {
+bool ControlService::FromLiveNode(const Addr& from, NodeId claimed, Context& cx, bool sign_of_life) {
   if (from.node != claimed || from.proc != kNodeManagerProc) return false;
   if (dead_.count(claimed) != 0) {
     ++fenced_messages_;
@@ -79,7 +83,7 @@ bool ControlService::FromLiveNode(const Addr& from, NodeId claimed, Context& cx)
   }
   auto h = health_.find(claimed);
   if (h == health_.end()) return false;
-  h->second.heard = true;
+  if (sign_of_life) h->second.heard = true;
   return true;
 }
 

@@ -40,7 +40,7 @@ class ControlService final : public Component {
   void Publish(const Deaths& m, Context& cx);
   void HealthRound(Context& cx);
   void DeclareDead(NodeId n, const std::string& cause, Context& cx);
-  bool FromLiveNode(const Addr& from, NodeId claimed, Context& cx);
+  bool FromLiveNode(const Addr& from, NodeId claimed, Context& cx, bool sign_of_life = true);
   ControlServiceConfig cfg_;
   std::map<NodeId, NodeView> nodes_;  // ordered: broadcasts are deterministic
   std::map<NodeId, std::vector<ResourceSet>> infeasible_;

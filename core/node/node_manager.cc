@@ -734,6 +734,10 @@ void NodeManager::OnPullRequest(const Addr& from, const PullObject& m, Context& 
   const Buf& buf = it->second.value.data;
   const std::string& data = buf.str();
   uint64_t chunk = std::max<uint64_t>(cfg_.chunk_bytes, 1);
+  // Buggify: tiny chunks (about eight per object), the same for every request
+  // of a run, so a multi-chunk transfer happens even for small objects.
+  if (data.size() > 1 && DRAY_BUGGIFY_SITE(cfg_.buggify, "node.tiny_pull_chunks"))
+    chunk = std::min<uint64_t>(chunk, data.size() / 8 + 1);
   c.found = true;
   c.size = data.size();
   c.num_chunks = static_cast<uint32_t>(std::max<uint64_t>(1, (data.size() + chunk - 1) / chunk));
@@ -778,7 +782,9 @@ void NodeManager::OnChunk(const ObjectChunk& m, Context& cx) {
       p.waiting_retry = true;
       uint64_t tid = kPullRetryBase + next_retry_id_++;
       retry_timers_[tid] = m.id;
-      cx.SetTimer(tid, cx.now() + cfg_.pull_retry_ns);
+      // Buggify: ask again almost at once, so the attempts run out sooner.
+      bool hasty = DRAY_BUGGIFY(cfg_.buggify, cx.rng(), "node.short_pull_retry");
+      cx.SetTimer(tid, cx.now() + (hasty ? 1'000 : cfg_.pull_retry_ns));
     }
     return;
   }
@@ -828,7 +834,9 @@ void NodeManager::MarkDirty(Context& cx) {
   dirty_ = true;
   if (!report_armed_) {
     report_armed_ = true;
-    cx.SetTimer(kReportTimer, cx.now() + cfg_.report_delay_ns);
+    // Buggify: a late report leaves the cluster view stale for a while.
+    bool late = DRAY_BUGGIFY(cfg_.buggify, cx.rng(), "node.late_report");
+    cx.SetTimer(kReportTimer, cx.now() + cfg_.report_delay_ns * (late ? 100 : 1));
   }
 }
 

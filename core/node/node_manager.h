@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/common/buggify.h"
 #include "core/common/step.h"
 
 namespace dray {
@@ -33,8 +34,10 @@ struct NodeManagerConfig {
   // silent node dead (5 x 3 s by default).
   TimeNs lease_ns = 10'000'000'000;
   TimeNs lease_renew_ns = 3'000'000'000;
+  BuggifyConfig buggify;  // off unless the simulator turns it on
   MSGPACK_DEFINE(node, gcs, total, store_capacity_bytes, chunk_bytes, pull_window, report_delay_ns,
-                 idle_worker_ns, pull_retry_ns, pull_attempts, seed, watchdog_ns, lease_ns, lease_renew_ns);
+                 idle_worker_ns, pull_retry_ns, pull_attempts, seed, watchdog_ns, lease_ns, lease_renew_ns,
+                 buggify);
 };
 
 class NodeManager final : public Component {

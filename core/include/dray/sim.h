@@ -32,6 +32,13 @@ struct RunStats {
   int64_t virtual_ns = 0;
   uint64_t crashes = 0;     // processes crashed by injected faults
   uint64_t held = 0;        // messages held up by partitions (delivered when healed)
+  // Network faults (docs/fault-tolerance.md).
+  uint64_t net_faults = 0;       // one-way cuts, latency spikes, slow nodes and clogs injected
+  uint64_t frames_lost = 0;      // frame transmissions lost (each retransmitted after rto_us)
+  uint64_t frames_duplicated = 0;  // extra copies sent (dropped by the receiver's sequencing)
+  uint64_t frames_reordered = 0;   // frames that arrived ahead of a gap and waited for it
+  uint64_t deferred = 0;         // inputs that waited for a slow node's process to finish a step
+  uint32_t fault_kinds = 0;      // the fault kinds in effect (faults=swarm: drawn from the seed), as bits
 };
 
 bool IsSimulation();
@@ -62,5 +69,22 @@ uint32_t AddNode();
 // (stops its workers) and is ignored by everyone.
 void Partition(uint32_t node);
 void Heal(uint32_t node);
+// A one-way partition: kOutgoing, node `node` cannot send to any other node
+// (its messages wait) but still receives; kIncoming, the reverse. kBoth is
+// Partition(node). Heal(node) ends it. Not node 0.
+enum class Cut : uint8_t { kBoth = 0, kOutgoing = 1, kIncoming = 2 };
+void Partition(uint32_t node, Cut cut);
+// Clogs every link of `node` (messages to and from it wait, in order) until
+// Unclog(node): what FoundationDB's swizzle does to half the nodes at once.
+// A clog is independent of partitions (a node can be both). Not node 0.
+void Clog(uint32_t node);
+void Unclog(uint32_t node);
+// A latency spike: every message to or from `node` takes `extra` longer
+// (0 ends it). Per-connection order is kept.
+void SlowLinks(uint32_t node, std::chrono::nanoseconds extra);
+// A slow node: every step of its processes takes `per_step` of virtual time
+// (their inputs wait while one runs, their messages leave at its end);
+// 0 ends it.
+void SlowNode(uint32_t node, std::chrono::nanoseconds per_step);
 
 }  // namespace dray::sim
