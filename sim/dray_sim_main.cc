@@ -275,7 +275,9 @@ RunOutcome RunWorkload(const Options& o, uint64_t seed, const std::string& workl
   // An actor that died of an injected fault takes its state with it: the
   // documented actor errors are a right outcome then (docs/actors.md), in a
   // run where faults were actually injected.
-  if (!r.ok && !order_counts && ex && ex->actors && dray::sim::CurrentStats().crashes > 0 &&
+  dray::sim::RunStats faults_seen = dray::sim::CurrentStats();
+  if (!r.ok && !order_counts && ex && ex->actors &&
+      faults_seen.crashes + faults_seen.held + faults_seen.net_faults + faults_seen.frames_lost > 0 &&
       (r.error.find("ActorDiedError:") != std::string::npos ||
        r.error.find("ActorUnavailableError:") != std::string::npos)) {
     out.ok = true;

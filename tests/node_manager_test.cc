@@ -562,3 +562,60 @@ TEST(NodeManagerFailures, TwoAttemptsOfATaskOnOneNodeHoldTwoLeases) {
 
 }  // namespace
 }  // namespace dray
+
+namespace dray {
+namespace {
+
+// A worker dies after its TaskFinished ended the lease but before its result
+// left it (held while a borrow registration was unacknowledged, or lost in
+// a frame): the owner hears of the attempt (the actor swarm hung on this
+// under frame loss, seed 58).
+TEST_F(NodeManagerTest, AWorkerThatDiesAfterFinishingReportsItsLastTasks) {
+  RegisterWorker(worker);
+  ASSERT_EQ(Sent<ExecuteTask>(nm.Deliver(kDriver, SubmitTask{Spec(1, 1)})).size(), 1u);
+  nm.Deliver(worker, TaskFinished{TaskId{1}, {}});
+  EXPECT_EQ(nm.comp.leased_workers(), 0u);
+  auto fx = nm.Deliver(worker, WorkerDied{worker, "killed by signal 9"});
+  auto failed = Sent<TaskFailed>(fx);
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].first, kDriver);
+  EXPECT_EQ(failed[0].second.task, TaskId{1});
+  EXPECT_EQ(failed[0].second.attempt, 0u);
+}
+
+// Of two attempts of one task waiting for their arguments, the newer stays
+// (an older one held by a partition can arrive after the retry); a task
+// spilled by a node declared dead is dropped.
+TEST_F(NodeManagerTest, TheNewerAttemptWaitingForArgumentsStaysAndDeadNodesSpillNothing) {
+  auto with_arg = [](uint32_t attempt) {
+    TaskSpec s = Spec(5, 1);
+    s.attempt = attempt;
+    TaskArg a;
+    a.kind = TaskArg::kRef;
+    a.ref = RefInfo{ObjectId{77, 1}, kDriver};
+    a.resolved = true;
+    a.in_store = true;
+    a.locations = {3};
+    a.size = 200000;
+    s.args = {a};
+    return s;
+  };
+  nm.Deliver(kGcs, ClusterView{1, {View(0, 4, 4), View(3, 4, 4)}});
+  nm.Deliver(kDriver, SubmitTask{with_arg(1)});
+  EXPECT_EQ(nm.comp.queued_tasks(), 1u);
+  nm.Deliver(NodeAddr(3), SubmitTask{with_arg(0)});  // older: dropped
+  EXPECT_EQ(nm.comp.queued_tasks(), 1u);
+  nm.Deliver(kDriver, SubmitTask{with_arg(2)});  // newer: replaces
+  EXPECT_EQ(nm.comp.queued_tasks(), 1u);
+  // Node 3 dies: the waiting task's only copy of its argument went with it.
+  EXPECT_EQ(Sent<TaskFailed>(nm.Deliver(kGcs, Deaths{{}, {3}, "node 3 missed 5 health checks"})).size(), 1u);
+  EXPECT_EQ(nm.comp.queued_tasks(), 0u);
+  auto fx = nm.Deliver(NodeAddr(3), SubmitTask{Spec(9, 1)});
+  auto told = Sent<TaskFailed>(fx);  // its owner may think it is here: it retries it
+  ASSERT_EQ(told.size(), 1u);
+  EXPECT_EQ(told[0].first, kDriver);
+  EXPECT_EQ(nm.comp.queued_tasks(), 0u);
+}
+
+}  // namespace
+}  // namespace dray

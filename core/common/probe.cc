@@ -40,6 +40,8 @@ const char* const kAllProbes[] = {
     "node.actor_call_unavailable",  // a call reached a node without its incarnation
     "node.actor_call_from_dead_caller",  // a call from a dead process was dropped
     "node.waiting_attempt_superseded",   // a newer attempt replaced one waiting for its arguments
+    "node.stale_attempt_dropped",        // an older attempt arrived where a newer one waits
+    "node.submit_from_dead_node_dropped",  // a task spilled by a node declared dead was dropped
     "node.lease_expired_actors_stopped",  // a node cut off too long stopped its actors
     "buggify.node.tiny_pull_chunks",  // buggify: an object served in tiny chunks
     "buggify.node.short_pull_retry",  // buggify: a missed pull asked again after 1 us

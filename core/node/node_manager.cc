@@ -56,6 +56,7 @@ void NodeManager::Step(const Input& in, Context& cx) {
       if (static_cast<int64_t>(workers_.size()) <= std::max<int64_t>(cpus, 1)) return;
       workers_.erase(it);
       idle_workers_.erase(w);
+      finished_.erase(w);
       cx.Emit(EfStopWorker{w});
     }
   } else if (const auto* c = std::get_if<InCommand>(&in)) {
@@ -91,6 +92,18 @@ void NodeManager::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
           }
           if (queued_count_ > 0) TryDispatch(cx);
         } else if constexpr (std::is_same_v<M, SubmitTask>) {
+          if (dead_nodes_.count(from.node)) {
+            // Spilled by a node declared dead meanwhile (held by a cut until
+            // now): not run here, since an actor's creation may have been
+            // restarted elsewhere already. Its owner may think it is here
+            // (the spill told it so): it hears otherwise, and retries it.
+            DRAY_PROBE("node.submit_from_dead_node_dropped");
+            cx.Send(m.spec.owner, TaskFailed{m.spec.task, m.spec.attempt, "WorkerCrashedError",
+                                             "task '" + m.spec.name + "' was forwarded by node " +
+                                                 std::to_string(from.node) + ", which had been declared dead: " +
+                                                 dead_nodes_.at(from.node)});
+            return;
+          }
           OnSubmit(m.spec, cx);
         } else if constexpr (std::is_same_v<M, RegisterWorker>) {
           auto& w = workers_[m.worker];
@@ -269,6 +282,18 @@ void NodeManager::Forward(TaskSpec spec, NodeId target, Context& cx) {
   cx.Send(NodeAddr(target), SubmitTask{std::move(spec)});
 }
 
+bool NodeManager::SupersedeWaiting(const TaskSpec& spec) {
+  auto it = waiting_args_.find(spec.task);
+  if (it == waiting_args_.end()) return true;
+  if (it->second.spec.attempt > spec.attempt) {
+    DRAY_PROBE("node.stale_attempt_dropped");  // held by a partition, say, while a retry came
+    return false;
+  }
+  DRAY_PROBE("node.waiting_attempt_superseded");
+  DropWaiting(spec.task);
+  return true;
+}
+
 bool NodeManager::DropWaiting(const TaskId& id) {
   auto it = waiting_args_.find(id);
   if (it == waiting_args_.end()) return false;
@@ -287,8 +312,8 @@ bool NodeManager::DropWaiting(const TaskId& id) {
 }
 
 void NodeManager::Enqueue(TaskSpec spec, Context& cx) {
-  // An older attempt still waiting here for its arguments is superseded.
-  if (DropWaiting(spec.task)) DRAY_PROBE("node.waiting_attempt_superseded");
+  // Of two attempts waiting here for their arguments, the newer stays.
+  if (!SupersedeWaiting(spec)) return;
   Queued q;
   std::vector<std::pair<ObjectId, std::pair<Addr, std::vector<NodeId>>>> pulls;
   for (const auto& a : spec.args) {
@@ -348,9 +373,13 @@ void NodeManager::TryDispatch(Context& cx) {
         continue;
       }
       Addr worker = *idle_workers_.begin();
+      ResourceSet need_copy = need;
       TaskSpec spec = std::move(q.front());
       q.pop_front();
-      Dispatch(std::move(spec), worker, cx);
+      if (!Dispatch(std::move(spec), worker, cx)) {
+        spare.Add(need_copy);  // it did not run: its resources are free again
+        MarkDirty(cx);
+      }
     }
     // What cannot run here now goes where the view shows room (Ray re-places
     // queued tasks too): bounded by the free slots the view shows elsewhere.
@@ -386,7 +415,7 @@ bool NodeManager::SpillOne(TaskSpec& spec, Context& cx) {
   return true;
 }
 
-void NodeManager::Dispatch(TaskSpec spec, Addr worker, Context& cx) {
+bool NodeManager::Dispatch(TaskSpec spec, Addr worker, Context& cx) {
   queued_demand_.Subtract(spec.resources);
   DRAY_ASSERT(queued_count_ > 0);
   --queued_count_;
@@ -394,7 +423,7 @@ void NodeManager::Dispatch(TaskSpec spec, Addr worker, Context& cx) {
     // The lease ran out while it was queued: no new incarnation here.
     cx.Send(spec.owner, TaskFailed{spec.task, spec.attempt, "ActorUnavailableError",
                                    "node " + std::to_string(cfg_.node) + " lost its lease before creating the actor"});
-    return;
+    return false;
   }
   for (const auto& a : spec.args)
     if (a.kind == TaskArg::kRef && a.in_store && !store_.count(a.ref.id)) {
@@ -403,7 +432,7 @@ void NodeManager::Dispatch(TaskSpec spec, Addr worker, Context& cx) {
       cx.Send(spec.owner, TaskFailed{spec.task, spec.attempt, "ObjectLostError",
                                      "task '" + spec.name + "': its argument " + a.ref.id.Str() +
                                          " was freed on node " + std::to_string(cfg_.node) + " before it ran"});
-      return;
+      return false;
     }
   for (auto& a : spec.args) {
     if (a.kind != TaskArg::kRef || !a.in_store) continue;
@@ -429,6 +458,7 @@ void NodeManager::Dispatch(TaskSpec spec, Addr worker, Context& cx) {
   auto [slot, fresh] = leases_.emplace(worker, std::move(l));
   DRAY_ASSERT(fresh && slot->second.worker == worker, "a worker leased twice");
   MarkDirty(cx);
+  return true;
 }
 
 void NodeManager::OnTaskFinished(const Addr& worker, const TaskFinished& m, Context& cx) {
@@ -436,6 +466,10 @@ void NodeManager::OnTaskFinished(const Addr& worker, const TaskFinished& m, Cont
   if (actor_workers_.count(worker)) return;  // an actor's worker stays the actor's
   auto it = leases_.find(worker);
   if (it != leases_.end() && it->second.spec.task == m.task) {
+    const TaskSpec& spec = it->second.spec;
+    auto& done = finished_[worker];
+    done.push_back(Finished{spec.owner, spec.task, spec.attempt, spec.name});
+    if (done.size() > kFinishedKept) done.pop_front();
     available_.Add(it->second.held);
     leases_.erase(it);
   }
@@ -467,6 +501,17 @@ void NodeManager::OnWorkerDied(const WorkerDied& m, Context& cx) {
     auto h = actors_.find(a->second);
     if (h != actors_.end() && h->second.worker == m.worker) actors_.erase(h);
     actor_workers_.erase(a);
+  }
+  if (auto f = finished_.find(m.worker); f != finished_.end()) {
+    // Its last results may not have left it (a result waits while the
+    // worker's borrow registrations are unacknowledged, or in a lost frame):
+    // their owners hear of the death, and ignore it for results they have.
+    for (const Finished& d : f->second)
+      cx.Send(d.owner, TaskFailed{d.task, d.attempt, "WorkerCrashedError",
+                                  "the worker " + m.worker.Str() + " died after running task '" + d.name +
+                                      "' (attempt " + std::to_string(d.attempt + 1) +
+                                      "), before its result was known to have left it: " + m.cause});
+    finished_.erase(f);
   }
   auto l = leases_.find(m.worker);
   if (l != leases_.end()) {
@@ -609,6 +654,7 @@ void NodeManager::FenceSelf(const std::string& cause, Context& cx) {
   infeasible_.clear();
   pulls_.clear();
   fetchers_.clear();
+  finished_.clear();
   actors_.clear();
   actor_workers_.clear();
   store_.clear();
@@ -631,6 +677,12 @@ std::string NodeManager::Pending() const {
   if (ready) out += " ready=" + std::to_string(ready);
   if (!waiting_args_.empty()) out += " waiting_args=" + std::to_string(waiting_args_.size());
   if (!leases_.empty()) out += " leased=" + std::to_string(leases_.size());
+  size_t shown = 0;
+  for (const auto& [w, l] : leases_) {
+    if (shown++ == 4) { out += " ..."; break; }
+    out += " [" + w.Str() + ": " + l.spec.name + (actor_workers_.count(w) ? " (actor)" : "") +
+           (l.blocked ? ", blocked" : "") + "]";
+  }
   if (!infeasible_.empty()) out += " infeasible=" + std::to_string(infeasible_.size());
   for (const auto& [id, p] : pulls_) {
     out += " pull[" + id.Str() + " from";

@@ -124,7 +124,8 @@ class NodeManager final : public Component {
   std::optional<NodeId> ChooseNode(const TaskSpec& spec) const;
   double Utilization(const ResourceSet& total, const ResourceSet& avail) const;
   void TryDispatch(Context& cx);
-  void Dispatch(TaskSpec spec, Addr worker, Context& cx);
+  // False if it did not dispatch (the task went back to its owner).
+  bool Dispatch(TaskSpec spec, Addr worker, Context& cx);
   bool SpillOne(TaskSpec& spec, Context& cx);  // forwards to a node with room now
   void OnTaskFinished(const Addr& worker, const TaskFinished& m, Context& cx);
   void OnWorkerDied(const WorkerDied& m, Context& cx);
@@ -141,6 +142,9 @@ class NodeManager final : public Component {
   // Forgets a task waiting for its arguments here (another attempt of it
   // arrived, or its actor stopped); false if there is none.
   bool DropWaiting(const TaskId& id);
+  // Another attempt of `spec` waits here for its arguments: the newer one
+  // stays. False if `spec` is the older (then it is dropped).
+  bool SupersedeWaiting(const TaskSpec& spec);
   void Forward(TaskSpec spec, NodeId target, Context& cx);
   void OnPullRequest(const Addr& from, const PullObject& m, Context& cx);
   void ObjectArrived(const ObjectId& id, Context& cx);
@@ -173,6 +177,18 @@ class NodeManager final : public Component {
   // By worker: one task per worker, and two attempts of one task (a retry
   // that lands where the first still runs) are two leases.
   std::map<Addr, Lease> leases_;
+  // Tasks each worker finished lately (owner, task, attempt, name): its
+  // result travels to the owner apart from the TaskFinished that ended the
+  // lease, so if the worker dies the owner hears of them (it ignores those
+  // that did reach it).
+  struct Finished {
+    Addr owner;
+    TaskId task;
+    uint32_t attempt = 0;
+    std::string name;
+  };
+  std::map<Addr, std::deque<Finished>> finished_;
+  static constexpr size_t kFinishedKept = 16;
   std::deque<Addr> unblock_queue_;
   uint32_t starting_workers_ = 0;
   uint32_t next_proc_ = kFirstUserProc + 64;  // below: drivers

@@ -42,7 +42,7 @@ void NodeManager::RouteActorCall(TaskSpec spec, Context& cx) {
   }
   // Counted as queued (no resources) until its arguments are here. An older
   // attempt of it still waiting here is superseded.
-  if (DropWaiting(spec.task)) DRAY_PROBE("node.waiting_attempt_superseded");
+  if (!SupersedeWaiting(spec)) return;
   ++queued_count_;
   TaskId id = spec.task;
   for (const auto& o : q.missing) arg_waiters_[o].push_back(id);
@@ -169,6 +169,7 @@ void NodeManager::StopActorWorker(const Addr& worker, const std::string& cause, 
   unblock_queue_.erase(std::remove(unblock_queue_.begin(), unblock_queue_.end(), worker), unblock_queue_.end());
   workers_.erase(worker);
   idle_workers_.erase(worker);
+  finished_.erase(worker);
   cx.Emit(EfStopWorker{worker});
   cx.Send(cfg_.gcs, Deaths{{worker}, {}, "actor worker stopped: " + cause});
   MarkDirty(cx);

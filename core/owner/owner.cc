@@ -700,6 +700,15 @@ std::string Owner::Pending(size_t max) const {
       if (!IsReady(r) || fetching) out += " [" + r.id.Str() + (IsReady(r) ? " fetching" : " unready") + "]";
     }
   }
+  for (const auto& [actor, c] : actor_clients_) {
+    if (c.unfinished.empty()) continue;
+    out += " actor " + std::to_string(actor % 100000) + "(state " + std::to_string(c.info.state) + ", incarnation " +
+           std::to_string(c.info.incarnation) + ", " + std::to_string(c.unfinished.size()) + " calls unfinished from seq " +
+           std::to_string(c.unfinished.begin()->first) + ")";
+  }
+  if (!callers_.empty() || !runnable_calls_.empty())
+    out += " hosting: " + std::to_string(runnable_calls_.size()) + " runnable, " + std::to_string(callers_.size()) +
+           " callers";
   return out;
 }
 
