@@ -31,6 +31,7 @@
 #include "sim/spec.h"
 #include "examples.h"
 #include "actor_workload.h"
+#include "sim/scenario.h"
 #include "random_dag.h"
 
 namespace {
@@ -48,6 +49,7 @@ struct Options {
   std::string trace;
   std::string timeline;
   std::string extra_spec;  // more simulation keys, "k=v,k=v"
+  std::string scenario;    // --scenario FILE
   int tasks = 100;         // random_dag
   bool tasks_given = false;
   int max_fan_in = 4;      // random_dag
@@ -75,6 +77,7 @@ void Usage(FILE* out) {
                "  --timeline FILE  write a Chrome trace JSON of the run (needs --trace)\n"
                "  --spec K=V,...   further simulation spec keys (docs/sim.md), e.g. latency_us=500\n"
                "  --tasks N        random_dag: tasks in the DAG (default 100); tiny_tasks: how many; actors: calls per caller (20)\n"
+               "  --scenario FILE  replay a scenario file: its spec, workload and scripted faults (docs/sim.md)\n"
                "                   (default the seed's 100000)\n"
                "  --max-fan-in N   random_dag: most inputs of one task (default 4)\n"
                "  --quiet          only the one line per run\n"
@@ -169,6 +172,33 @@ Options ParseArgs(int argc, char** argv) {
       o.timeline = val;
     } else if (flag == "--spec") {
       o.extra_spec = val;
+    } else if (flag == "--scenario") {
+      // A scenario file (sim/scenario.h): its spec (its keys win over
+      // --nodes and --cpus), its workload, and its scripted faults.
+      dray::sim::Scenario sc;
+      try {
+        sc = dray::sim::ReadScenarioFile(val);
+      } catch (const std::exception& e) {
+        BadUsage(e.what());
+      }
+      if (!sc.workload.empty()) o.workload = sc.workload;
+      if (sc.tasks > 0) {
+        o.tasks = sc.tasks;
+        o.tasks_given = true;
+      }
+      try {
+        dray::sim::SimSpec ss = dray::sim::ParseSimSpec(sc.spec);
+        o.seed_first = o.seed_last = ss.seed;
+        o.seed_given = true;
+        o.nodes = ss.nodes;
+        char cpus[32];
+        std::snprintf(cpus, sizeof cpus, "%g", ss.cpus);
+        o.cpus = cpus;
+      } catch (const std::exception& e) {
+        BadUsage(e.what());
+      }
+      o.scenario = val;
+      o.extra_spec = sc.spec + (sc.spec.empty() ? "" : ",") + "scenario=" + val;
     } else if (flag == "--tasks") {
       uint64_t n = ParseU64(flag, val);
       if (n < 1 || n > 10000000) BadUsage("--tasks must be in [1, 10000000], got " + val);
@@ -208,6 +238,7 @@ std::string PerRunPath(const std::string& path, const std::string& tag) {
 }
 
 std::string ReproduceCommand(const Options& o, uint64_t seed, const std::string& workload) {
+  if (!o.scenario.empty()) return "dray-sim --scenario " + o.scenario;
   std::string cmd = "dray-sim --seed " + std::to_string(seed) + " --nodes " + std::to_string(o.nodes) + " --cpus " +
                     o.cpus;
   if (!o.gpus.empty()) cmd += " --gpus " + o.gpus;

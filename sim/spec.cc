@@ -118,12 +118,16 @@ SimSpec ParseSimSpec(const std::string& text) {
     else if (k == "reorder_permille") s.reorder_permille = ParseNumber<uint32_t>(k, v, text);
     else if (k == "rto_us") s.rto_us = ParseNumber<int64_t>(k, v, text);
     else if (k == "faults") ParseFaults(v, text, &s);
+    else if (k == "scenario") {
+      s.scenario = v;
+      s.script = ReadScenarioFile(v).faults;
+    }
     else {
       throw Error("dray: simulation spec '" + text + "': unknown key '" + k +
                   "' (known: seed, nodes, cpus, gpus, store_mb, faults, trace, timeline, latency_us, "
                   "worker_start_us, chunk_kb, stack_kb, invariants, fault_every_us, faults_until_ms, task_retries, "
                   "actor_restarts, actor_task_retries, head_cpus, inline_kb, health_period_ms, health_misses, "
-                  "net_fault_every_us, loss_permille, dup_permille, reorder_permille, rto_us)");
+                  "net_fault_every_us, loss_permille, dup_permille, reorder_permille, rto_us, scenario)");
     }
   }
   if (s.nodes < 1 || s.nodes > 1000) throw Error("dray: simulation spec '" + text + "': nodes must be in [1, 1000]");

@@ -2,6 +2,9 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
+
+#include "sim/scenario.h"
 
 namespace dray::sim {
 
@@ -58,6 +61,9 @@ struct SimSpec {
   uint32_t dup_permille = 20;            // faults=duplicate: ... delivered twice
   uint32_t reorder_permille = 50;        // faults=reorder: ... held back so that later frames overtake it
   int64_t rto_us = 200'000;              // the retransmit timeout of a lost frame (Linux's TCP minimum)
+  // scenario=FILE: scripted faults from a scenario file (sim/scenario.h).
+  std::string scenario;
+  std::vector<ScriptedFault> script;
 };
 
 // Throws dray::Error naming the bad key or value.

@@ -447,6 +447,8 @@ internal::ProcessRuntime* World::StartDriver() {
   if (kinds_ & (kFaultOneWayPartition | kFaultLatencySpike | kFaultSlowNode | kFaultClog))
     Push(Event{1 + static_cast<TimeNs>(net_fault_rng_.Below(static_cast<uint64_t>(2 * net_fault_every_ns_))), 0,
                Ev::kNetFault, 0});
+  for (size_t i = 0; i < spec_.script.size(); ++i)
+    Push(Event{std::max<TimeNs>(1, spec_.script[i].at_us * 1000), 0, Ev::kScript, 0, i});
   // The driver starts once the nodes had a moment to register.
   Push(Event{spec_.latency_us * 1000 * 4, 0, Ev::kStart, driver_.Key()});
   internal::SetCurrentRuntime(d.user.get());
@@ -603,6 +605,9 @@ void World::RunOne(Event& e) {
     case Ev::kFault:
       InjectFault();
       return;
+    case Ev::kScript:
+      RunScripted(spec_.script.at(e.a));
+      return;
     case Ev::kNetFault:
       InjectNetFault();
       return;
@@ -659,6 +664,7 @@ void World::RunOne(Event& e) {
       CrashWorker(*p, "crashed (injected fault)");
       return;
     case Ev::kFault:
+    case Ev::kScript:
     case Ev::kNet:
     case Ev::kNetFault:
     case Ev::kXmit:
@@ -1141,6 +1147,30 @@ void World::NetOp(uint64_t op, NodeId n, uint64_t gen) {
       return;
   }
   DRAY_ASSERT(false, "an unknown network operation");
+}
+
+// A fault from a scenario file: its target is the index-th live worker or
+// node (other than node 0) in address order, modulo their number, so that a
+// schedule stays valid when a shrinker removes faults before it.
+void World::RunScripted(const ScriptedFault& f) {
+  std::vector<NodeId> nodes;
+  for (auto& [k, p] : procs_)
+    if (p->alive && p->node && p->addr.node != 0 && (node_net_[p->addr.node].cut & (kCutOut | kCutIn)) == 0)
+      nodes.push_back(p->addr.node);
+  if (f.kind == ScriptedFault::kCrashWorker) {
+    std::vector<Proc*> workers;
+    for (auto& [k, p] : procs_)
+      if (p->alive && p->user && p->user->fiber) workers.push_back(p.get());
+    if (!workers.empty()) CrashWorker(*workers[f.index % workers.size()], "crashed (scripted fault)");
+  } else if (f.kind == ScriptedFault::kCrashNode && !nodes.empty()) {
+    CrashNodeNow(nodes[f.index % nodes.size()]);
+    AddNode();
+  } else if (f.kind == ScriptedFault::kPartition && !nodes.empty()) {
+    NodeId n = nodes[f.index % nodes.size()];
+    Partition(n);
+    AddNode();
+    Push(Event{now_ + f.duration_ms * 1'000'000, 0, Ev::kNet, n, kOpHeal});
+  }
 }
 
 // The network fault stream (its own PRNG, so the crash stream does not move):

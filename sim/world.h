@@ -75,7 +75,7 @@ class World {
 
  private:
   struct UserThread;
-  enum class Ev : uint8_t { kDeliver, kTimer, kResume, kStart, kReap, kCrash, kFault, kNet, kNetFault, kXmit, kDrain };
+  enum class Ev : uint8_t { kDeliver, kTimer, kResume, kStart, kReap, kCrash, kFault, kNet, kNetFault, kXmit, kDrain, kScript };
   struct Event {
     TimeNs at;
     uint64_t seq;
@@ -157,6 +157,7 @@ class World {
   bool Idle() const;  // nothing but background events can happen
   std::string StuckReport() const;
   void InjectFault();
+  void RunScripted(const ScriptedFault& f);  // scenario=FILE
   struct Stack {
     char* map = nullptr;  // the mapping, guard page first
     size_t map_size = 0;

@@ -64,6 +64,15 @@ if(TARGET dray-sim)
                    --coverage --spec faults=swarm,faults_until_ms=300,task_retries=-1,inline_kb=0,head_cpus=0)
   set_tests_properties(dray_sim.jobs_and_coverage PROPERTIES
                        PASS_REGULAR_EXPRESSION "20 of 20 runs passed .*code probes .*task.retry.worker_died +[1-9]")
+  # Scenario files (sim/scenario.h): a shrunk failure replays, and the same
+  # fault with retries passes.
+  add_test(NAME dray_sim.scenario_fails
+           COMMAND dray-sim --scenario ${CMAKE_CURRENT_SOURCE_DIR}/scenarios/node_crash_no_retries.scenario)
+  set_tests_properties(dray_sim.scenario_fails PROPERTIES PASS_REGULAR_EXPRESSION
+                       "node 1 died while it held task .*reproduce with: dray-sim --scenario")
+  add_test(NAME dray_sim.scenario_passes
+           COMMAND dray-sim --scenario ${CMAKE_CURRENT_SOURCE_DIR}/scenarios/node_crash_retried.scenario)
+  set_tests_properties(dray_sim.scenario_passes PROPERTIES PASS_REGULAR_EXPRESSION "workload=random_dag ok .*crashes=1 ")
   add_test(NAME dray_sim.bad_jobs COMMAND dray-sim --workload four_tasks --jobs 0)
   set_tests_properties(dray_sim.bad_jobs PROPERTIES PASS_REGULAR_EXPRESSION "--jobs must be in \\[1, 256\\]")
   add_test(NAME dray_sim.bad_flag COMMAND dray-sim --workload four_tasks --bogus 1)
