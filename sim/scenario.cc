@@ -9,7 +9,7 @@
 namespace dray::sim {
 
 namespace {
-const char* const kKindNames[] = {"crash_worker", "crash_node", "partition"};
+const char* const kKindNames[] = {"crash_worker", "crash_node", "partition", "restart_gcs"};
 
 [[noreturn]] void Bad(const std::string& where, int line, const std::string& what) {
   throw Error("dray: scenario " + where + ", line " + std::to_string(line) + ": " + what);
@@ -47,11 +47,11 @@ Scenario ParseScenario(const std::string& text, const std::string& where) {
       f.at_us = Number(w[1], where, line, "at_us");
       auto k = std::find(std::begin(kKindNames), std::end(kKindNames), w[2]);
       if (k == std::end(kKindNames))
-        Bad(where, line, "unknown fault '" + w[2] + "' (known: crash_worker, crash_node, partition)");
+        Bad(where, line, "unknown fault '" + w[2] + "' (known: crash_worker, crash_node, partition, restart_gcs)");
       f.kind = static_cast<ScriptedFault::Kind>(k - std::begin(kKindNames));
       f.index = static_cast<uint32_t>(Number(w[3], where, line, "the index"));
-      if (f.kind == ScriptedFault::kPartition) {
-        if (w.size() != 5) Bad(where, line, "'partition' takes an index and a duration in ms");
+      if (f.kind == ScriptedFault::kPartition || f.kind == ScriptedFault::kRestartControlService) {
+        if (w.size() != 5) Bad(where, line, "'" + w[2] + "' takes an index and a duration in ms");
         f.duration_ms = Number(w[4], where, line, "the duration");
       } else if (w.size() != 4) {
         Bad(where, line, "'" + w[2] + "' takes one index");
@@ -80,7 +80,8 @@ std::string FormatScenario(const Scenario& s) {
   if (!s.workload.empty()) out += "workload " + s.workload + (s.tasks ? " " + std::to_string(s.tasks) : "") + "\n";
   for (const auto& f : s.faults) {
     out += "at_us " + std::to_string(f.at_us) + " " + kKindNames[f.kind] + " " + std::to_string(f.index);
-    if (f.kind == ScriptedFault::kPartition) out += " " + std::to_string(f.duration_ms);
+    if (f.kind == ScriptedFault::kPartition || f.kind == ScriptedFault::kRestartControlService)
+      out += " " + std::to_string(f.duration_ms);
     out += "\n";
   }
   return out;

@@ -8,6 +8,7 @@
 //   at_us 1500 crash_worker 3                     (the 4th live worker, by address, modulo)
 //   at_us 2000 crash_node 1                        (the 2nd live node other than 0; a new node joins)
 //   at_us 2500 partition 0 25000                   (cut the 1st node other than 0 for 25000 ms)
+//   at_us 3000 restart_gcs 0 2000                  (the control service down for 2000 ms; index unused)
 #pragma once
 #include <cstdint>
 #include <string>
@@ -16,11 +17,11 @@
 namespace dray::sim {
 
 struct ScriptedFault {
-  enum Kind : uint8_t { kCrashWorker, kCrashNode, kPartition };
+  enum Kind : uint8_t { kCrashWorker, kCrashNode, kPartition, kRestartControlService };
   int64_t at_us = 0;
   Kind kind = kCrashWorker;
   uint32_t index = 0;       // which worker or node, among the live ones in address order (modulo)
-  int64_t duration_ms = 0;  // kPartition: how long the cut lasts
+  int64_t duration_ms = 0;  // kPartition: how long the cut lasts; kRestartControlService: the outage
   bool operator==(const ScriptedFault&) const = default;
 };
 

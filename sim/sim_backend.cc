@@ -89,6 +89,10 @@ void Heal(uint32_t node) {
   if (!g_world) throw Error("dray::sim::Heal: not running in a simulation");
   g_world->Heal(node);
 }
+void RestartControlService(std::chrono::nanoseconds down) {
+  if (!g_world) throw Error("dray::sim::RestartControlService: not running in a simulation");
+  g_world->RestartControlService(down.count());
+}
 uint32_t AddNode() {
   if (!g_world) throw Error("dray::sim::AddNode: not running in a simulation");
   return g_world->AddNode();

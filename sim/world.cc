@@ -1,6 +1,7 @@
 #include "sim/world.h"
 
 #include <cxxabi.h>
+#include <sqlite3.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -406,6 +407,7 @@ World::World(SimSpec spec)
 
 World::~World() {
   if (loop_.joinable()) Stop();
+  if (gcs_db_) sqlite3_close(gcs_db_);
   for (auto& [k, p] : procs_)
     if (p->user && p->user->stack.map) free_stacks_.push_back(p->user->stack);
   for (const Stack& s : free_stacks_) munmap(s.map, s.map_size);
@@ -430,6 +432,13 @@ internal::ProcessRuntime* World::StartDriver() {
     ControlServiceConfig c{gcs_, root_.Fork("gcs").seed()};
     c.health_period_ns = spec_.health_period_ms * 1'000'000;
     c.health_misses = spec_.health_misses;
+    gcs_cfg_ = c;
+    DRAY_ASSERT(sqlite3_open(":memory:", &gcs_db_) == SQLITE_OK, "open the control service's SQLite tables");
+    DRAY_ASSERT(sqlite3_exec(gcs_db_,
+                             "CREATE TABLE rows (tbl TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, "
+                             "PRIMARY KEY (tbl, key))",
+                             nullptr, nullptr, nullptr) == SQLITE_OK,
+                "create the control service's SQLite table");
     Proc& g = AddProc(gcs_, std::make_unique<ControlService>(c), c.seed, Pack(c));
     gcs_comp_ = static_cast<ControlService*>(g.comp.get());
     Push(Event{0, 0, Ev::kStart, gcs_.Key()});
@@ -608,6 +617,9 @@ void World::RunOne(Event& e) {
     case Ev::kScript:
       RunScripted(spec_.script.at(e.a));
       return;
+    case Ev::kGcs:
+      if (e.a == 0) ControlServiceDown(); else ControlServiceUp();
+      return;
     case Ev::kNetFault:
       InjectNetFault();
       return;
@@ -665,6 +677,7 @@ void World::RunOne(Event& e) {
       return;
     case Ev::kFault:
     case Ev::kScript:
+    case Ev::kGcs:
     case Ev::kNet:
     case Ev::kNetFault:
     case Ev::kXmit:
@@ -753,6 +766,14 @@ void World::Gate(Proc& p, Event& e) {
 }
 
 void World::Dispatch(Proc& p, Event& e) {
+  if (gcs_down_ && p.addr == gcs_) {
+    // Down: what is sent to it waits for its restart; its old timers die.
+    if (e.kind == Ev::kDeliver) {
+      ++stats_.held;
+      gcs_held_.push_back(std::move(e));
+    }
+    return;
+  }
   switch (e.kind) {
     case Ev::kDeliver: {
       if (!p.alive) return;
@@ -857,6 +878,9 @@ void World::ExecEffects(Proc& p, std::vector<Effect>& effects) {
           } else if constexpr (std::is_same_v<E, EfCommandResult>) {
             DRAY_ASSERT(p.user, "CommandResult for a process without user code");
             p.user->result = std::move(e);
+          } else if constexpr (std::is_same_v<E, EfPersist>) {
+            DRAY_ASSERT(p.addr == gcs_, "only the control service persists");
+            Persist(e);
           }
         },
         eff);
@@ -1165,12 +1189,70 @@ void World::RunScripted(const ScriptedFault& f) {
   } else if (f.kind == ScriptedFault::kCrashNode && !nodes.empty()) {
     CrashNodeNow(nodes[f.index % nodes.size()]);
     AddNode();
+  } else if (f.kind == ScriptedFault::kRestartControlService) {
+    ControlServiceDown();
+    Push(Event{now_ + std::max<int64_t>(f.duration_ms, 1) * 1'000'000, 0, Ev::kGcs, 0, 1});
   } else if (f.kind == ScriptedFault::kPartition && !nodes.empty()) {
     NodeId n = nodes[f.index % nodes.size()];
     Partition(n);
     AddNode();
     Push(Event{now_ + f.duration_ms * 1'000'000, 0, Ev::kNet, n, kOpHeal});
   }
+}
+
+void World::Persist(const EfPersist& e) {
+  sqlite3_stmt* st = nullptr;
+  const char* sql = e.erase ? "DELETE FROM rows WHERE tbl = ?1 AND key = ?2"
+                            : "INSERT OR REPLACE INTO rows (tbl, key, value) VALUES (?1, ?2, ?3)";
+  DRAY_ASSERT(sqlite3_prepare_v2(gcs_db_, sql, -1, &st, nullptr) == SQLITE_OK, "prepare a persist statement");
+  sqlite3_bind_text(st, 1, e.table.data(), static_cast<int>(e.table.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 2, e.key.data(), static_cast<int>(e.key.size()), SQLITE_TRANSIENT);
+  if (!e.erase) sqlite3_bind_blob(st, 3, e.value.data(), static_cast<int>(e.value.size()), SQLITE_TRANSIENT);
+  DRAY_ASSERT(sqlite3_step(st) == SQLITE_DONE, "write the control service's row");
+  sqlite3_finalize(st);
+}
+
+void World::RestartControlService(TimeNs down_ns) {
+  Push(Event{now_, 0, Ev::kGcs, 0, 0});
+  Push(Event{now_ + std::max<TimeNs>(down_ns, 1), 0, Ev::kGcs, 0, 1});
+}
+
+void World::ControlServiceDown() {
+  if (gcs_down_) return;
+  gcs_down_ = true;
+  ++stats_.crashes;
+  ++stats_.gcs_restarts;
+}
+
+// A new control service at the same address, built from the rows its
+// predecessor persisted (in key order: deterministic); then what was sent
+// to it meanwhile, in order.
+void World::ControlServiceUp() {
+  if (!gcs_down_) return;
+  ControlServiceConfig c = gcs_cfg_;
+  sqlite3_stmt* st = nullptr;
+  DRAY_ASSERT(sqlite3_prepare_v2(gcs_db_, "SELECT tbl, key, value FROM rows ORDER BY tbl, key", -1, &st, nullptr) ==
+                  SQLITE_OK,
+              "read the control service's rows");
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    PersistRecord r;
+    r.table = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    r.key = reinterpret_cast<const char*>(sqlite3_column_text(st, 1));
+    r.value.assign(static_cast<const char*>(sqlite3_column_blob(st, 2)), static_cast<size_t>(sqlite3_column_bytes(st, 2)));
+    c.recovered.push_back(std::move(r));
+  }
+  sqlite3_finalize(st);
+  Proc& g = *Find(gcs_.Key());
+  g.comp = std::make_unique<ControlService>(c);
+  gcs_comp_ = static_cast<ControlService*>(g.comp.get());
+  g.timer_gen.clear();
+  g.rng = Prng(c.seed);
+  if (trace_) trace_->Create(seq_, now_, gcs_, g.comp->Kind(), Pack(c));
+  gcs_down_ = false;
+  StepProc(g, InCommand{CmdStart{}}, 0);
+  auto held = std::move(gcs_held_);
+  gcs_held_.clear();
+  for (auto& e : held) Dispatch(g, e);
 }
 
 // The network fault stream (its own PRNG, so the crash stream does not move):

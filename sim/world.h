@@ -28,6 +28,8 @@
 #include "dray/sim.h"
 #include "sim/spec.h"
 
+struct sqlite3;
+
 namespace dray::sim {
 
 class TraceWriter;
@@ -63,6 +65,9 @@ class World {
   // (messages in flight across the cut are lost), until Heal(n).
   void Partition(NodeId n, uint8_t cut = 0);  // cut: dray::sim::Cut
   void Heal(NodeId n);
+  // On the driver thread: the control service crashes once the driver yields
+  // and restarts `down_ns` later, rebuilt from its persisted tables.
+  void RestartControlService(TimeNs down_ns);
   // On the driver thread: clogs (holds every message to and from) node n, or
   // unclogs it.
   void Clog(NodeId n, bool on);
@@ -75,7 +80,7 @@ class World {
 
  private:
   struct UserThread;
-  enum class Ev : uint8_t { kDeliver, kTimer, kResume, kStart, kReap, kCrash, kFault, kNet, kNetFault, kXmit, kDrain, kScript };
+  enum class Ev : uint8_t { kDeliver, kTimer, kResume, kStart, kReap, kCrash, kFault, kNet, kNetFault, kXmit, kDrain, kScript, kGcs };
   struct Event {
     TimeNs at;
     uint64_t seq;
@@ -158,6 +163,12 @@ class World {
   std::string StuckReport() const;
   void InjectFault();
   void RunScripted(const ScriptedFault& f);  // scenario=FILE
+  // The control service crashes (a = 0) and restarts from its SQLite tables
+  // (a = 1). Messages to it meanwhile wait, as clients retry (Ray's GCS
+  // clients do).
+  void ControlServiceDown();
+  void ControlServiceUp();
+  void Persist(const EfPersist& e);
   struct Stack {
     char* map = nullptr;  // the mapping, guard page first
     size_t map_size = 0;
@@ -209,6 +220,10 @@ class World {
   std::unordered_map<uint64_t, TimeNs> fifo_;  // (from, to) -> last delivery time
   Addr gcs_;
   ControlService* gcs_comp_ = nullptr;
+  ControlServiceConfig gcs_cfg_;
+  ::sqlite3* gcs_db_ = nullptr;  // the control service's tables (in memory: the simulated disk)
+  bool gcs_down_ = false;
+  std::vector<Event> gcs_held_;  // messages to it while it is down
   Addr driver_;
   NodeId next_node_ = 0;
   std::vector<NodeId> crashed_nodes_;  // crashed or cut off, until declared dead

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "step_harness.h"
 
 namespace dray {
@@ -26,7 +28,10 @@ struct ControlServiceTest : ::testing::Test {
 TEST_F(ControlServiceTest, RegisterJobAnswersTheDriverWithANewJobId) {
   Addr driver{0, 2};
   auto fx = cs.Deliver(driver, RegisterJob{driver});
-  ASSERT_EQ(fx.size(), 1u);
+  ASSERT_EQ(fx.size(), 2u);  // the answer, and the job table's row written
+  auto rows = testing::Effects<EfPersist>(fx);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].table, "jobs");
   auto sent = Sent<JobRegistered>(fx);
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_EQ(sent[0].first, driver);
@@ -179,6 +184,69 @@ TEST_F(ControlServiceTest, ADeadNodeIsFenced) {
   EXPECT_EQ(cs.comp.nodes().size(), 1u);
   // A new node id is welcome.
   EXPECT_EQ(Sent<ClusterView>(Register(2, 4)).size(), 2u);
+}
+
+}  // namespace
+}  // namespace dray
+
+namespace dray {
+namespace {
+
+// A control service restarted from the rows its predecessor persisted has
+// the same jobs, nodes, dead nodes and actors (scenario 5 of issue 3 runs
+// this in the simulator: tests/gcs_restart_test.cc).
+TEST(ControlServiceRecovery, ARestartedControlServiceHasItsTables) {
+  const Addr gcs{0, kControlServiceProc};
+  testing::Stepper<ControlService> first{ControlServiceConfig{gcs, 7}};
+  std::vector<PersistRecord> disk;
+  auto keep = [&](const std::vector<Effect>& fx) {
+    for (const auto& p : testing::Effects<EfPersist>(fx)) {
+      disk.erase(std::remove_if(disk.begin(), disk.end(),
+                                [&](const PersistRecord& r) { return r.table == p.table && r.key == p.key; }),
+                 disk.end());
+      if (!p.erase) disk.push_back(PersistRecord{p.table, p.key, p.value});
+    }
+  };
+  const Addr driver{0, 2};
+  keep(first.Deliver(driver, RegisterJob{driver}));
+  for (NodeId n : {0u, 1u, 2u})
+    keep(first.Deliver(Addr{n, kNodeManagerProc}, RegisterNode{n, Addr{n, kNodeManagerProc}, testing::Cpus(2), 1 << 20}));
+  ActorSpec a;
+  a.actor = 50;
+  a.owner = driver;
+  a.job = 1;
+  a.name = "kept";
+  a.creation.task = TaskId{50};
+  a.creation.actor_kind = kActorCreation;
+  a.creation.actor = 50;
+  keep(first.Deliver(driver, RegisterActor{a}));
+  keep(first.Deliver(Addr{1, kNodeManagerProc}, TaskDone{TaskId{50}, 0, Addr{1, 66}, {ReturnObject{}}}));
+  // Node 2 goes silent: declared dead after its missed health checks.
+  for (int round = 0; round < 7; ++round) {
+    first.now += 3'000'000'000;
+    for (NodeId n : {0u, 1u}) keep(first.Deliver(Addr{n, kNodeManagerProc}, HealthCheckAck{n, 1}));
+    keep(first.Timer(ControlService::kHealthTimer));
+  }
+  ASSERT_TRUE(first.comp.IsDead(2));
+
+  ControlServiceConfig cfg{gcs, 7};
+  cfg.recovered = disk;
+  testing::Stepper<ControlService> second{cfg};
+  EXPECT_TRUE(second.comp.recovered());
+  EXPECT_EQ(second.comp.jobs(), 1u);
+  EXPECT_EQ(second.comp.nodes().size(), 2u);
+  EXPECT_TRUE(second.comp.IsDead(2));
+  const ActorInfo* info = second.comp.actors().Find(50);
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(info->state, kActorAlive);
+  EXPECT_EQ(info->worker, (Addr{1, 66}));
+  // The name came back, and the next job id follows the recovered ones.
+  auto found = testing::Sent<ActorInfo>(second.Deliver(driver, GetActorInfo{0, "kept", 1, 3}));
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_TRUE(found[0].second.found);
+  auto job = testing::Sent<JobRegistered>(second.Deliver(Addr{0, 3}, RegisterJob{Addr{0, 3}}));
+  ASSERT_EQ(job.size(), 1u);
+  EXPECT_EQ(job[0].second.job, 2u);
 }
 
 }  // namespace

@@ -73,6 +73,10 @@ if(TARGET dray-sim)
   add_test(NAME dray_sim.scenario_passes
            COMMAND dray-sim --scenario ${CMAKE_CURRENT_SOURCE_DIR}/scenarios/node_crash_retried.scenario)
   set_tests_properties(dray_sim.scenario_passes PROPERTIES PASS_REGULAR_EXPRESSION "workload=random_dag ok .*crashes=1 ")
+  add_test(NAME dray_sim.scenario_control_service_restart
+           COMMAND dray-sim --scenario ${CMAKE_CURRENT_SOURCE_DIR}/scenarios/control_service_restart.scenario)
+  set_tests_properties(dray_sim.scenario_control_service_restart PROPERTIES PASS_REGULAR_EXPRESSION
+                       "workload=actors ok .*crashes=1 ")
   add_test(NAME dray_sim.bad_jobs COMMAND dray-sim --workload four_tasks --jobs 0)
   set_tests_properties(dray_sim.bad_jobs PROPERTIES PASS_REGULAR_EXPRESSION "--jobs must be in \\[1, 256\\]")
   add_test(NAME dray_sim.bad_flag COMMAND dray-sim --workload four_tasks --bogus 1)

@@ -225,6 +225,7 @@ inline std::vector<Effect> EveryEffect() {
       EfRunTask{SampleSpec()},
       EfCompleteWait{5, kWaitTimeout, {SampleValue()}, {1, 0}},
       EfCommandResult{TaskId{9}, {ObjectId{9, 1}, ObjectId{9, 2}}},
+      EfPersist{"actors", "81", std::string("\x01\x02row", 5), false},
   };
 }
 

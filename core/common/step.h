@@ -53,8 +53,15 @@ struct EfRunTask { TaskSpec spec; MSGPACK_DEFINE(spec); };
 struct EfCompleteWait { uint64_t waiter = 0; uint8_t status = 0; std::vector<ObjectValue> values;
   std::vector<uint8_t> ready; MSGPACK_DEFINE(waiter, status, values, ready); };
 struct EfCommandResult { TaskId task; std::vector<ObjectId> ids; MSGPACK_DEFINE(task, ids); };
+// A durable record (the control service's tables): written, or erased,
+// before the messages of the same step leave (DESIGN §2). The backend keeps
+// them in SQLite; a restarted component gets them back in its config.
+struct EfPersist { std::string table; std::string key; std::string value; bool erase = false;
+  MSGPACK_DEFINE(table, key, value, erase); };
+struct PersistRecord { std::string table; std::string key; std::string value;
+  MSGPACK_DEFINE(table, key, value); };
 using Effect = std::variant<EfSend, EfSetTimer, EfCancelTimer, EfStartWorker, EfStopWorker, EfRunTask,
-                            EfCompleteWait, EfCommandResult>;
+                            EfCompleteWait, EfCommandResult, EfPersist>;
 inline constexpr uint8_t kWaitOk = 0;
 inline constexpr uint8_t kWaitTimeout = 1;
 

@@ -35,6 +35,7 @@ void ActorDirectory::OnRegister(const Addr& from, const RegisterActor& m, Contex
     names_[{s.job, s.name}] = s.actor;
   }
   Entry& e = actors_[s.actor];
+  dirty_.insert(s.actor);
   e.spec = s;
   e.spec.creation.owner = self_;
   e.info.actor = s.actor;
@@ -55,6 +56,7 @@ void ActorDirectory::OnRegister(const Addr& from, const RegisterActor& m, Contex
 // The creation task goes to the owner's node manager, which places it as it
 // places any task (1 CPU by default to place it, none held while it runs).
 void ActorDirectory::Schedule(Entry& e, Context& cx) {
+  dirty_.insert(e.spec.actor);
   NodeId n = e.spec.owner.node;
   if (!nodes_->count(n)) {  // the owner's node is gone: so is the owner
     Die(e, "its owner " + e.spec.owner.Str() + " died with its node", cx);
@@ -75,6 +77,7 @@ void ActorDirectory::OnCreationPlaced(const TaskPlaced& m, Context& cx) {
   if (it == actors_.end()) return;
   Entry& e = it->second;
   if (!e.placing || m.attempt != e.info.incarnation || m.hop <= e.placed_hop) return;
+  dirty_.insert(e.spec.actor);
   e.placed = m.node;
   e.placed_hop = m.hop;
   if (!nodes_->count(m.node)) Restart(e, "its creation was placed on node " + std::to_string(m.node) + ", which died", cx);
@@ -91,6 +94,7 @@ void ActorDirectory::OnCreationDone(const Addr& from, const TaskDone& m, Context
     return;
   }
   Entry& e = it->second;
+  dirty_.insert(e.spec.actor);
   e.placing = false;
   const ReturnObject* r = m.returns.empty() ? nullptr : &m.returns[0];
   if (r && r->value.is_error) {
@@ -156,7 +160,7 @@ void ActorDirectory::OnGetInfo(const Addr& from, const GetActorInfo& m, Context&
     early_subscribers_[id].insert(from);
     return;
   }
-  it->second.subscribers.insert(from);
+  if (it->second.subscribers.insert(from).second) dirty_.insert(id);
   ActorInfo info = it->second.info;
   info.request = m.request;
   cx.Send(from, info);
@@ -166,6 +170,7 @@ void ActorDirectory::OnKill(const KillActor& m, Context& cx) {
   auto it = actors_.find(m.actor);
   if (it == actors_.end() || it->second.info.state == kActorDead) return;
   Entry& e = it->second;
+  dirty_.insert(m.actor);
   if (m.no_restart) {
     DRAY_PROBE("actor.killed");
     Die(e, m.cause, cx);
@@ -198,6 +203,7 @@ void ActorDirectory::OnDeaths(const Deaths& m, Context& cx) {
     it = subs.empty() ? early_subscribers_.erase(it) : std::next(it);
   }
   for (auto& [id, e] : actors_) {
+    dirty_.insert(id);  // deaths are rare: every row is written again
     for (auto s = e.subscribers.begin(); s != e.subscribers.end();) s = dead(*s) ? e.subscribers.erase(s) : ++s;
     if (e.stopping != Addr{} && dead(e.stopping)) {
       e.stopping = {};
@@ -258,7 +264,58 @@ void ActorDirectory::StopWorker(Entry& e, const std::string& cause, Context& cx)
 }
 
 void ActorDirectory::Publish(const Entry& e, Context& cx) {
+  dirty_.insert(e.spec.actor);
   for (const Addr& s : e.subscribers) cx.Send(s, e.info);
+}
+
+namespace {
+// An actor's durable row.
+struct ActorRecord {
+  ActorSpec spec;
+  ActorInfo info;
+  bool placing = false;
+  NodeId placed = 0;
+  uint32_t placed_hop = 0;
+  int32_t restarts = 0;
+  Addr stopping;
+  bool kill_pending = false;
+  std::string kill_cause;
+  std::vector<Addr> subscribers;
+  MSGPACK_DEFINE(spec, info, placing, placed, placed_hop, restarts, stopping, kill_pending, kill_cause, subscribers);
+};
+}  // namespace
+
+std::vector<uint64_t> ActorDirectory::TakeDirty() {
+  std::vector<uint64_t> out(dirty_.begin(), dirty_.end());
+  dirty_.clear();
+  return out;
+}
+
+std::string ActorDirectory::Row(uint64_t actor) const {
+  auto it = actors_.find(actor);
+  if (it == actors_.end()) return "";
+  const Entry& e = it->second;
+  ActorRecord r{e.spec,     e.info,         e.placing,      e.placed,  e.placed_hop, e.restarts,
+                e.stopping, e.kill_pending, e.kill_cause,   {e.subscribers.begin(), e.subscribers.end()}};
+  return Pack(r);
+}
+
+void ActorDirectory::Restore(const std::string& row) {
+  ActorRecord r;
+  std::string err;
+  DRAY_ASSERT(Unpack(row.data(), row.size(), &r, &err), "an unreadable actor row");
+  Entry& e = actors_[r.spec.actor];
+  e.spec = r.spec;
+  e.info = r.info;
+  e.placing = r.placing;
+  e.placed = r.placed;
+  e.placed_hop = r.placed_hop;
+  e.restarts = r.restarts;
+  e.stopping = r.stopping;
+  e.kill_pending = r.kill_pending;
+  e.kill_cause = r.kill_cause;
+  e.subscribers = {r.subscribers.begin(), r.subscribers.end()};
+  if (!e.spec.name.empty() && e.info.state != kActorDead) names_[{e.spec.job, e.spec.name}] = e.spec.actor;
 }
 
 void ActorDirectory::CheckInvariants() const {

@@ -35,6 +35,11 @@ class ActorDirectory {
   void CheckInvariants() const;
 
   size_t size() const { return actors_.size(); }
+  // Persistence: the actors changed since the last call, and each one's row
+  // (empty when it is gone); Restore files a row back after a restart.
+  std::vector<uint64_t> TakeDirty();
+  std::string Row(uint64_t actor) const;
+  void Restore(const std::string& row);
   size_t alive() const;
   // nullptr when unknown.
   const ActorInfo* Find(uint64_t actor) const;
@@ -67,6 +72,7 @@ class ActorDirectory {
   // Subscribers to actors not registered yet (a handle can reach a process
   // before its creator registers the actor); handed over on registration.
   std::map<uint64_t, std::set<Addr>> early_subscribers_;
+  std::set<uint64_t> dirty_;
 };
 
 }  // namespace dray

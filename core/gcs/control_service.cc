@@ -1,10 +1,70 @@
 #include "core/gcs/control_service.h"
 
 #include "core/common/probe.h"
+#include "core/proto/codec.h"
 
 namespace dray {
 
+namespace {
+struct JobsRow {
+  JobId next_job = 1;
+  std::vector<std::pair<JobId, Addr>> drivers;
+  MSGPACK_DEFINE(next_job, drivers);
+};
+}  // namespace
+
+ControlService::ControlService(ControlServiceConfig cfg) : cfg_(std::move(cfg)), actors_(&nodes_, cfg_.addr) {
+  // A restart: the tables come back; what is not durable (health, the
+  // resource view's numbers, infeasible demands) starts over, and every node
+  // counts as just heard from.
+  for (const auto& r : cfg_.recovered) {
+    std::string err;
+    if (r.table == "nodes") {
+      NodeView v;
+      DRAY_ASSERT(Unpack(r.value.data(), r.value.size(), &v, &err), "an unreadable node row");
+      nodes_[v.node] = v;
+      health_[v.node] = Health{};
+    } else if (r.table == "dead") {
+      dead_[static_cast<NodeId>(std::stoul(r.key))] = r.value;
+    } else if (r.table == "jobs") {
+      JobsRow j;
+      DRAY_ASSERT(Unpack(r.value.data(), r.value.size(), &j, &err), "an unreadable jobs row");
+      next_job_ = j.next_job;
+      drivers_ = {j.drivers.begin(), j.drivers.end()};
+    } else if (r.table == "actors") {
+      actors_.Restore(r.value);
+    }
+  }
+  actors_.TakeDirty();  // restored rows are on disk already
+}
+
 void ControlService::Step(const Input& in, Context& cx) {
+  StepInner(in, cx);
+  PersistDirty(cx);
+}
+
+void ControlService::PersistDirty(Context& cx) {
+  for (NodeId n : dirty_nodes_) {
+    std::string key = std::to_string(n);
+    auto it = nodes_.find(n);
+    if (it != nodes_.end()) cx.Emit(EfPersist{"nodes", key, Pack(it->second), false});
+    else cx.Emit(EfPersist{"nodes", key, "", true});
+    auto d = dead_.find(n);
+    if (d != dead_.end()) cx.Emit(EfPersist{"dead", key, d->second, false});
+  }
+  dirty_nodes_.clear();
+  if (dirty_jobs_) {
+    JobsRow j{next_job_, {drivers_.begin(), drivers_.end()}};
+    cx.Emit(EfPersist{"jobs", "jobs", Pack(j), false});
+    dirty_jobs_ = false;
+  }
+  for (uint64_t id : actors_.TakeDirty()) {
+    std::string row = actors_.Row(id);
+    cx.Emit(EfPersist{"actors", std::to_string(id), row, row.empty()});
+  }
+}
+
+void ControlService::StepInner(const Input& in, Context& cx) {
   if (const auto* c = std::get_if<InCommand>(&in)) {
     if (std::holds_alternative<CmdStart>(c->cmd)) cx.SetTimer(kHealthTimer, cx.now() + cfg_.health_period_ns);
     return;
@@ -30,6 +90,7 @@ void ControlService::Step(const Input& in, Context& cx) {
     v.total = m->total;
     v.available = m->total;
     nodes_[m->node] = v;
+    dirty_nodes_.insert(m->node);
     cx.Send(m->addr, LeaseGranted{0});  // registering is the node's first lease request
     Broadcast(cx, /*except=*/UINT32_MAX);  // the new node needs the whole view too
   } else if (const auto* m = std::get_if<HealthCheckAck>(&d->msg)) {
@@ -51,6 +112,7 @@ void ControlService::Step(const Input& in, Context& cx) {
     Broadcast(cx, m->node);
   } else if (const auto* m = std::get_if<RegisterJob>(&d->msg)) {
     drivers_[next_job_] = m->driver;
+    dirty_jobs_ = true;
     cx.Send(m->driver, JobRegistered{next_job_++});
   } else if (const auto* m = std::get_if<Deaths>(&d->msg)) {
     Publish(*m, cx);
@@ -112,6 +174,7 @@ void ControlService::DeclareDead(NodeId n, const std::string& cause, Context& cx
   nodes_.erase(n);
   infeasible_.erase(n);
   dead_[n] = cause;
+  dirty_nodes_.insert(n);
   Broadcast(cx, /*except=*/UINT32_MAX);
   Publish(Deaths{{}, {n}, cause}, cx);
 }

@@ -1,9 +1,12 @@
 // The control service (Ray's GCS): node membership, the cluster resource view
 // pushed to every node, the job table, failure detection by health checks,
 // node leases (fencing), the publication of deaths, and the actor table
-// (actor_directory.h). SQLite persistence is not built yet.
+// (actor_directory.h). Its tables (jobs, nodes, dead nodes, actors) are
+// persisted (EfPersist, kept in SQLite by the backend); a restarted control
+// service is built from them (ControlServiceConfig::recovered).
 #pragma once
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -18,12 +21,14 @@ struct ControlServiceConfig {
   // Failure detection (Ray's defaults: a 3 s period, 5 misses).
   TimeNs health_period_ns = 3'000'000'000;
   uint32_t health_misses = 5;
-  MSGPACK_DEFINE(addr, seed, health_period_ns, health_misses);
+  // The durable tables of a previous incarnation (empty on a first start).
+  std::vector<PersistRecord> recovered;
+  MSGPACK_DEFINE(addr, seed, health_period_ns, health_misses, recovered);
 };
 
 class ControlService final : public Component {
  public:
-  explicit ControlService(ControlServiceConfig cfg) : cfg_(std::move(cfg)), actors_(&nodes_, cfg_.addr) {}
+  explicit ControlService(ControlServiceConfig cfg);
   void Step(const Input& in, Context& cx) override;
   void CheckInvariants() const override;
   const char* Kind() const override { return "gcs"; }
@@ -32,10 +37,13 @@ class ControlService final : public Component {
   const std::map<NodeId, std::vector<ResourceSet>>& infeasible() const { return infeasible_; }
   JobId jobs() const { return next_job_ - 1; }
   bool IsDead(NodeId n) const { return dead_.count(n) != 0; }
+  bool recovered() const { return !cfg_.recovered.empty(); }
   const ActorDirectory& actors() const { return actors_; }
   static constexpr uint64_t kHealthTimer = 1;
 
  private:
+  void StepInner(const Input& in, Context& cx);
+  void PersistDirty(Context& cx);  // what this step changed in the durable tables
   void Broadcast(Context& cx, NodeId except);
   void Publish(const Deaths& m, Context& cx);
   void HealthRound(Context& cx);
@@ -56,6 +64,9 @@ class ControlService final : public Component {
   uint64_t fenced_messages_ = 0;
   uint64_t version_ = 0;
   ActorDirectory actors_;  // after nodes_: it reads them
+  // Durable rows changed by the current step.
+  std::set<NodeId> dirty_nodes_;
+  bool dirty_jobs_ = false;
 };
 
 }  // namespace dray

@@ -39,6 +39,7 @@ struct RunStats {
   uint64_t frames_reordered = 0;   // frames that arrived ahead of a gap and waited for it
   uint64_t deferred = 0;         // inputs that waited for a slow node's process to finish a step
   uint32_t fault_kinds = 0;      // the fault kinds in effect (faults=swarm: drawn from the seed), as bits
+  uint64_t gcs_restarts = 0;     // control-service crashes (each restarted from its SQLite tables)
 };
 
 bool IsSimulation();
@@ -86,5 +87,11 @@ void SlowLinks(uint32_t node, std::chrono::nanoseconds extra);
 // (their inputs wait while one runs, their messages leave at its end);
 // 0 ends it.
 void SlowNode(uint32_t node, std::chrono::nanoseconds per_step);
+// The control service crashes as soon as the driver next waits and restarts
+// `down` later, rebuilt from the tables it persisted in SQLite (jobs, nodes,
+// dead nodes, actors). Meanwhile messages to it wait (its clients retry) and
+// the nodes keep running tasks. A lease lasts 10 s by default: an outage
+// longer than that stops every actor (docs/actors.md).
+void RestartControlService(std::chrono::nanoseconds down);
 
 }  // namespace dray::sim
