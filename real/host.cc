@@ -143,6 +143,7 @@ struct Host::Local {
 struct Host::Child {
   Addr addr;
   bool stopping = false;
+  bool retiring = false;  // KillAllWorkers: its node manager still hears WorkerDied, quietly
   std::unique_ptr<asio::steady_timer> kill_timer;
 };
 
@@ -362,6 +363,10 @@ void Host::Deliver(const Addr& from, const Addr& to, Message msg) {
     if (auto n = nodes_by_id_.find(to.node); n != nodes_by_id_.end() && to.node != 0) conn = n->second;
   }
   if (conn == 0 && departed_.count(to)) return;  // a driver that left: no news
+  if (conn == 0) {
+    auto pid = child_pids_.find(to);
+    if (pid != child_pids_.end() && children_.at(pid->second).retiring) return;  // being stopped: no news
+  }
   std::string err;
   if (conn == 0 || !transport_->SendRouted(conn, Route{from, to}, EncodeFrame(msg), &err)) {
     if (++dropped_ <= 5 || std::getenv("DRAY_DEBUG"))
@@ -473,8 +478,9 @@ void Host::OnChildExit(int pid, int status) {
   if (!c.stopping && !shutting_down_) {
     // As the operating system tells it: the node manager hears WorkerDied
     // from the worker (docs/protocol.md).
-    std::string cause = "worker " + c.addr.Str() + " (pid " + std::to_string(pid) + ") " + ExitCause(status);
-    std::fprintf(stderr, "dray: %s\n", cause.c_str());
+    std::string cause = "worker " + c.addr.Str() + " (pid " + std::to_string(pid) + ") " +
+                        (c.retiring ? "stopped: its drivers left" : ExitCause(status));
+    if (!c.retiring) std::fprintf(stderr, "dray: %s\n", cause.c_str());
     Deliver(c.addr, Addr{c.addr.node, kNodeManagerProc}, WorkerDied{c.addr, cause});
   }
   std::lock_guard<std::mutex> lock(mu_);
@@ -594,6 +600,7 @@ void Host::KillAllWorkers(const std::string& why) {
     std::fprintf(stderr, "dray: stopping %zu workers: %s\n", children_.size(), why.c_str());
   for (auto& [pid, c] : children_) {
     if (c.kill_timer) continue;
+    c.retiring = true;
     kill(pid, SIGTERM);
     c.kill_timer = std::make_unique<asio::steady_timer>(transport_->context(), options_.stop_grace);
     c.kill_timer->async_wait([this, pid = pid](const error_code& ec) {
