@@ -441,7 +441,7 @@ void Host::SpawnWorker(const Addr& worker) {
     execve(self.c_str(), argv.data(), envp.data());
     _exit(127);
   }
-  children_[pid] = Child{worker, false, nullptr};
+  children_[pid] = Child{worker, false, false, nullptr};
   child_pids_[worker] = pid;
   std::lock_guard<std::mutex> lock(mu_);
   ++live_children_;

@@ -36,7 +36,7 @@ struct RunResult {
   std::string output;  // stdout and stderr
 };
 
-RunResult Run(const std::string& command) {
+RunResult RunCmd(const std::string& command) {
   RunResult r;
   std::string cmd = "env -u DRAY_SIM -u DRAY_ADDRESS -u DRAY_TOKEN -u DRAY_TOKEN_FILE " + command + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
@@ -100,13 +100,13 @@ class Cluster {
 
   // Head + `nodes` nodes, 2 CPUs each.
   void Start(int nodes) {
-    RunResult h = Run(Cli() + " start --head --host 127.0.0.1 --port 0 --num-cpus 2 --temp-dir " + dir_);
+    RunResult h = RunCmd(Cli() + " start --head --host 127.0.0.1 --port 0 --num-cpus 2 --temp-dir " + dir_);
     ASSERT_EQ(h.exit_code, 0) << h.output;
     ASSERT_NE(h.output.find("started the head at 127.0.0.1:"), std::string::npos) << h.output;
     address_ = FirstLine(dir_ + "/head_address");
     ASSERT_FALSE(address_.empty());
     for (int i = 0; i < nodes; ++i) {
-      RunResult r = Run(Cli() + " start --address " + address_ + " --num-cpus 2 --temp-dir " + dir_);
+      RunResult r = RunCmd(Cli() + " start --address " + address_ + " --num-cpus 2 --temp-dir " + dir_);
       ASSERT_EQ(r.exit_code, 0) << r.output;
       ASSERT_NE(r.output.find("started node " + std::to_string(i + 1)), std::string::npos) << r.output;
     }
@@ -114,7 +114,7 @@ class Cluster {
 
   RunResult Stop() {
     stopped_ = true;
-    return Run(Cli() + " stop --temp-dir " + dir_);
+    return RunCmd(Cli() + " stop --temp-dir " + dir_);
   }
 
   std::vector<int> DaemonPids() const {
@@ -155,8 +155,8 @@ class Cluster {
 void ExpectExample(const Cluster& c, const std::string& name, const std::vector<std::string>& expected,
                    bool by_flag = false) {
   std::string prog = std::string(DRAY_EXAMPLES_DIR) + "/" + name;
-  RunResult r = by_flag ? Run(c.Env() + prog + " --dray-address=" + c.address())
-                        : Run(c.Env() + "DRAY_ADDRESS=" + c.address() + " " + prog);
+  RunResult r = by_flag ? RunCmd(c.Env() + prog + " --dray-address=" + c.address())
+                        : RunCmd(c.Env() + "DRAY_ADDRESS=" + c.address() + " " + prog);
   EXPECT_EQ(r.exit_code, 0) << r.output << c.Logs();
   EXPECT_NE(r.output.find("\nok\n"), std::string::npos) << r.output << c.Logs();
   for (const auto& e : expected) EXPECT_NE(r.output.find(e), std::string::npos) << "missing '" << e << "' in\n" << r.output;
@@ -169,7 +169,7 @@ TEST(RealCluster, ThreeNodesRunExamplesAndStopCleanly) {
   ASSERT_EQ(pids.size(), 3u);
   ASSERT_EQ(c.Sockets().size(), 3u);
 
-  RunResult s = Run(Cluster::Cli() + " status --temp-dir " + c.dir());
+  RunResult s = RunCmd(Cluster::Cli() + " status --temp-dir " + c.dir());
   EXPECT_EQ(s.exit_code, 0) << s.output;
   for (const char* want : {"Healthy:\n node 0 (head)", "\n node 1:", "\n node 2:", " (no dead nodes)", "/6.0 CPU",
                            "Demands:\n (no resource demands)"})
@@ -183,7 +183,7 @@ TEST(RealCluster, ThreeNodesRunExamplesAndStopCleanly) {
   ExpectExample(c, "four_counters", {"[1, 1, 1, 1]", "[11, 11, 11, 11]"});
 
   // Init({.address}), tasks on several nodes; Shutdown keeps the cluster.
-  RunResult j = Run(c.Env() + std::string(DRAY_RUNTIME_APP) + " join " + c.address());
+  RunResult j = RunCmd(c.Env() + std::string(DRAY_RUNTIME_APP) + " join " + c.address());
   EXPECT_EQ(j.exit_code, 0) << j.output << c.Logs();
   EXPECT_NE(j.output.find("joined ok"), std::string::npos) << j.output;
   for (int pid : pids) EXPECT_TRUE(Running(pid)) << "daemon " << pid << " died\n" << c.Logs();
@@ -290,10 +290,10 @@ TEST(RealCluster, GarbageAndWrongTokensAreClosedAndJobsStillRun) {
   }
   for (int pid : pids) EXPECT_TRUE(Running(pid)) << "daemon " << pid << " died\n" << c.Logs();
   ExpectExample(c, "four_tasks", {"results = [0, 1, 2, 3]"});
-  RunResult s = Run(Cluster::Cli() + " status --temp-dir " + c.dir());
+  RunResult s = RunCmd(Cluster::Cli() + " status --temp-dir " + c.dir());
   EXPECT_NE(s.output.find("\n node 2:"), std::string::npos) << s.output;
   // A wrong token from a driver: refused with a clear error, nothing hangs.
-  RunResult bad = Run("DRAY_TOKEN=" + wrong + " DRAY_ADDRESS=" + c.address() + " " + DRAY_EXAMPLES_DIR + "/four_tasks");
+  RunResult bad = RunCmd("DRAY_TOKEN=" + wrong + " DRAY_ADDRESS=" + c.address() + " " + DRAY_EXAMPLES_DIR + "/four_tasks");
   EXPECT_NE(bad.exit_code, 0) << bad.output;
   EXPECT_NE(bad.output.find("cannot join the cluster"), std::string::npos) << bad.output;
   RunResult stop = c.Stop();
@@ -304,17 +304,17 @@ TEST(RealCluster, GarbageAndWrongTokensAreClosedAndJobsStillRun) {
 
 TEST(RealCluster, CommandsRefuseBadInput) {
   Cluster c;
-  EXPECT_EQ(Run(Cluster::Cli() + " start").exit_code, 2);
-  EXPECT_EQ(Run(Cluster::Cli() + " start --head --port 99999").exit_code, 2);
-  EXPECT_EQ(Run(Cluster::Cli() + " start --head --resources '{\"GPU\": oops}'").exit_code, 2);
-  EXPECT_EQ(Run(Cluster::Cli() + " start --head --bogus").exit_code, 2);
+  EXPECT_EQ(RunCmd(Cluster::Cli() + " start").exit_code, 2);
+  EXPECT_EQ(RunCmd(Cluster::Cli() + " start --head --port 99999").exit_code, 2);
+  EXPECT_EQ(RunCmd(Cluster::Cli() + " start --head --resources '{\"GPU\": oops}'").exit_code, 2);
+  EXPECT_EQ(RunCmd(Cluster::Cli() + " start --head --bogus").exit_code, 2);
   // Nothing runs there: status and a node say so, stop is a no-op.
-  RunResult s = Run(Cluster::Cli() + " status --temp-dir " + c.dir());
+  RunResult s = RunCmd(Cluster::Cli() + " status --temp-dir " + c.dir());
   EXPECT_EQ(s.exit_code, 1) << s.output;
-  RunResult n = Run(Cluster::Cli() + " start --address 127.0.0.1:1 --temp-dir " + c.dir() +
+  RunResult n = RunCmd(Cluster::Cli() + " start --address 127.0.0.1:1 --temp-dir " + c.dir() +
                     " --token-file /nonexistent");
   EXPECT_EQ(n.exit_code, 1) << n.output;
-  EXPECT_EQ(Run(Cluster::Cli() + " stop --temp-dir " + c.dir()).exit_code, 0);
+  EXPECT_EQ(RunCmd(Cluster::Cli() + " stop --temp-dir " + c.dir()).exit_code, 0);
   EXPECT_FALSE(fs::exists(c.dir()));
 }
 
