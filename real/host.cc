@@ -695,7 +695,7 @@ void Host::OnClose(ConnId conn, const std::string& reason) {
     if (shutting_down_) return;
     if (options_.role == HostRole::kDriver)
       for (auto& l : locals_)
-        if (l->user) l->user->Abandon();
+        if (l->user) l->user->Abandon("lost the connection to the cluster's head: " + reason);
     if (options_.on_uplink_lost) options_.on_uplink_lost(reason);
     return;
   }
@@ -779,13 +779,13 @@ void Host::Stop() {
 EfCommandResult UserRuntime::Run(Command cmd) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (abandoned_) throw Error("dray: the runtime has stopped (dray::Shutdown was called)");
+    if (abandoned_) throw Error("dray: " + abandoned_why_);
     result_.reset();
   }
   host_->PostCommand(addr_, std::move(cmd));
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [this] { return result_.has_value() || abandoned_; });
-  if (!result_) throw Error("dray: the runtime has stopped (dray::Shutdown was called)");
+  if (!result_) throw Error("dray: " + abandoned_why_);
   EfCommandResult r = std::move(*result_);
   result_.reset();
   return r;
@@ -800,7 +800,7 @@ EfCompleteWait UserRuntime::WaitFor(uint64_t waiter) {
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [&] { return completions_.count(waiter) || abandoned_; });
   auto it = completions_.find(waiter);
-  if (it == completions_.end()) throw Error("dray: the runtime has stopped (dray::Shutdown was called)");
+  if (it == completions_.end()) throw Error("dray: " + abandoned_why_);
   EfCompleteWait c = std::move(it->second);
   completions_.erase(it);
   return c;
@@ -808,8 +808,9 @@ EfCompleteWait UserRuntime::WaitFor(uint64_t waiter) {
 
 void UserRuntime::WaitStarted() { WaitFor(kStartWaiter); }
 
-void UserRuntime::Abandon() {
+void UserRuntime::Abandon(const std::string& why) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (!abandoned_) abandoned_why_ = why;
   abandoned_ = true;
   cv_.notify_all();
 }

@@ -64,8 +64,8 @@ class UserRuntime final : public internal::ProcessRuntime {
   void WaitStarted();
   // User thread of a worker: runs every task it is handed, forever.
   [[noreturn]] void ServeTasks();
-  // Any thread: the process is ending; blocked calls throw.
-  void Abandon();
+  // Any thread: the process is ending; blocked calls throw an Error saying `why`.
+  void Abandon(const std::string& why = "the runtime has stopped (dray::Shutdown was called)");
   void MarkEnded() { *alive_ = false; }
   void set_init_ns(int64_t ns) { init_ns_ = ns; }
 
@@ -92,6 +92,7 @@ class UserRuntime final : public internal::ProcessRuntime {
   std::optional<EfCommandResult> result_;           // guarded by mu_
   std::deque<TaskSpec> tasks_;                      // guarded by mu_
   bool abandoned_ = false;                          // guarded by mu_
+  std::string abandoned_why_;                       // guarded by mu_
 };
 
 // What a host runs (docs/architecture.md, "The real runtime"):
