@@ -188,8 +188,8 @@ bool CheckInvariantsEnv() {
 // Says "ok <what>" or "error <why>" on ready_fd once it serves (or failed).
 int RunDaemon(const DaemonOptions& o, int ready_fd) {
   auto say = [&](const std::string& line) {
-    if (ready_fd < 0) {
-      std::fprintf(stderr, "%s\n", line.c_str());
+    if (ready_fd < 0) {  // --block: the "ready" log line says the rest
+      if (line.rfind("error ", 0) == 0) std::fprintf(stderr, "dray start: %s\n", line.substr(6).c_str());
       return;
     }
     std::string l = line + "\n";
