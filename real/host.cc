@@ -581,6 +581,12 @@ void Host::OnHeadControl(ConnId conn, const HostControl& c) {
       Addr a{0, kRemoteDriverProcBase + next_driver_++};
       driver_conns_[conn] = a;
       routes_[a] = conn;
+      if (!program_.empty() && c.args != program_) {
+        // Workers started since the last driver left run the old program.
+        KillAllWorkers("a driver of another program joined");
+        for (const auto& [nc, n] : node_conns_)
+          SendControl(nc, HostControl{kCtlStopWorkers, 0, 0, "a driver of another program joined", {}});
+      }
       program_ = c.args;
       std::fprintf(stderr, "dray: driver %s (%s) joined\n", a.Str().c_str(), program_[0].c_str());
       for (const auto& [nc, n] : node_conns_) SendControl(nc, HostControl{kCtlProgram, 0, 0, "", program_});
