@@ -154,8 +154,17 @@ std::string EncodeControl(const HostControl& c) {
 }
 
 bool DecodeControl(const std::string& body, HostControl* c, std::string* error) {
+  if (body.size() > kControlMaxBytes) {
+    *error = "a control frame of " + std::to_string(body.size()) + " bytes (at most " +
+             std::to_string(kControlMaxBytes) + ")";
+    return false;
+  }
   try {
-    msgpack::object_handle oh = msgpack::unpack(body.data(), body.size());
+    // Nothing a peer declares can make this allocate more than the body allows
+    // (every element takes at least a byte).
+    const size_t most = body.size();
+    msgpack::unpack_limit limit(most, most, most, most, most, 8);
+    msgpack::object_handle oh = msgpack::unpack(body.data(), body.size(), nullptr, nullptr, limit);
     oh.get().convert(*c);
     return true;
   } catch (const std::exception& e) {

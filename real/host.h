@@ -125,6 +125,7 @@ inline constexpr const char* kCtlProgram = "program";         // head -> node: a
 inline constexpr const char* kCtlStopWorkers = "stop-workers";  // head -> node: the last driver left
 inline constexpr const char* kCtlStatus = "status";           // anyone -> head
 inline constexpr const char* kCtlStatusReply = "status-reply";  // head -> asker: text
+inline constexpr size_t kControlMaxBytes = 1 << 20;
 std::string EncodeControl(const HostControl& c);
 bool DecodeControl(const std::string& body, HostControl* c, std::string* error);
 
