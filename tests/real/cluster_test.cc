@@ -188,6 +188,14 @@ TEST(RealCluster, ThreeNodesRunExamplesAndStopCleanly) {
   EXPECT_NE(j.output.find("joined ok"), std::string::npos) << j.output;
   for (int pid : pids) EXPECT_TRUE(Running(pid)) << "daemon " << pid << " died\n" << c.Logs();
 
+  // A task no node fits shows up as a pending demand, and goes with its driver.
+  std::string status = Cluster::Cli() + " status --temp-dir " + c.dir();
+  RunResult d = RunCmd(c.Env() + std::string(DRAY_RUNTIME_APP) + " demand " + c.address() + " '" + status + "'");
+  EXPECT_EQ(d.exit_code, 0) << d.output << c.Logs();
+  EXPECT_NE(d.output.find("Demands:\n {CPU: 64}: 1+ pending tasks/actors"), std::string::npos) << d.output;
+  RunResult after = RunCmd(status);
+  EXPECT_NE(after.output.find(" 0.0/6.0 CPU"), std::string::npos) << after.output;
+
   RunResult stop = c.Stop();
   EXPECT_EQ(stop.exit_code, 0) << stop.output;
   EXPECT_NE(stop.output.find("stopped 3 daemons"), std::string::npos) << stop.output;

@@ -7,12 +7,15 @@
 //                file MARK); the task is retried and the right result comes back
 //   join ADDR    joins the cluster at ADDR with Init({.address}): tasks run on
 //                several nodes (each says which); Shutdown, then join again
+//   demand ADDR COMMAND   joins, submits a task no node fits (CPU: 64), runs
+//                COMMAND (`dray status ...`) while it waits, then leaves
 #include <dirent.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <set>
 #include <fstream>
@@ -159,6 +162,17 @@ int Join(const std::string& address) {
   return ok ? 0 : 1;
 }
 
+int Demand(const std::string& address, const std::string& command) {
+  dray::Init(dray::Config{.address = address});
+  auto ref = dray::Task(Square).SetResource("CPU", 64).Remote(3);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  std::fflush(stdout);
+  int rc = std::system(command.c_str());
+  dray::Shutdown();
+  std::printf("status exit %d\n", rc);
+  return rc == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -167,6 +181,7 @@ int main(int argc, char** argv) {
     if (mode == "cleanup") return Cleanup();
     if (mode == "kill9" && argc > 2) return Kill9(argv[2]);
     if (mode == "join" && argc > 2) return Join(argv[2]);
+    if (mode == "demand" && argc > 3) return Demand(argv[2], argv[3]);
   } catch (const std::exception& e) {
     std::printf("error: %s\n", e.what());
     return 1;
