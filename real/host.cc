@@ -188,7 +188,10 @@ Host::Host(HostOptions options) : options_(std::move(options)), start_(std::chro
     if (!shutting_down_ && !(peer_left && hub())) std::fprintf(stderr, "%s\n", line.c_str());
   };
   TransportHandlers th;
-  th.on_open = [this](ConnId id, const std::string&, bool) { OnOpen(id); };
+  th.on_open = [this](ConnId id, const std::string& peer, bool outbound) {
+    if (!outbound && peer.rfind("unix", 0) == 0) unix_conns_.insert(id);
+    OnOpen(id);
+  };
   th.on_routed = [this](ConnId id, const Route& r, Message&& m) { OnRouted(id, r, std::move(m)); };
   th.on_message = [this](ConnId id, Message&&) {
     transport_->Close(id);  // every message between dray processes is routed
@@ -675,8 +678,10 @@ void Host::OnRouted(ConnId conn, const Route& route, Message&& m) {
   // at that address; anything else closes it.
   auto bound = conn_addr_.find(conn);
   if (bound == conn_addr_.end()) {
+    // Only on this node's Unix socket: a TCP peer (an unjoined node or
+    // driver, `dray status`) never speaks for a worker.
     auto pid = child_pids_.find(route.from);
-    if (pid == child_pids_.end() || routes_.count(route.from)) {
+    if (pid == child_pids_.end() || routes_.count(route.from) || !unix_conns_.count(conn)) {
       std::fprintf(stderr, "dray: connection %llu claims to be %s, which is no worker started here; closed\n",
                    static_cast<unsigned long long>(conn), route.from.Str().c_str());
       transport_->Close(conn);
@@ -736,6 +741,7 @@ void Host::OnClose(ConnId conn, const std::string& reason) {
     }
     return;
   }
+  unix_conns_.erase(conn);
   auto it = conn_addr_.find(conn);
   if (it == conn_addr_.end()) return;
   routes_.erase(it->second);

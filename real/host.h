@@ -233,6 +233,7 @@ class Host {
   // Loop thread only:
   std::map<Addr, ConnId> routes_;    // worker -> its connection (hub)
   std::map<ConnId, Addr> conn_addr_;
+  std::set<ConnId> unix_conns_;      // inbound on the Unix socket (only these may be workers)
   std::map<int, Child> children_;    // pid -> worker process
   std::map<Addr, int> child_pids_;
   bool shutting_down_ = false;
