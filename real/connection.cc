@@ -73,6 +73,13 @@ bool Connection::SendRouted(const Route& route, Frame f, std::string* error) {
   return true;
 }
 
+bool Connection::SendControl(std::string body, std::string* error) {
+  Frame f{std::move(body), {}};
+  if (!CanSend(f, error)) return false;
+  Enqueue(FrameKind::kControl, std::move(f));
+  return true;
+}
+
 bool Connection::CanSend(const Frame& f, std::string* error) {
   if (closed_ || flushing_) {
     *error = "the connection to " + peer_ + " is closed";
@@ -158,6 +165,10 @@ bool Connection::OnFrame(WireFrame&& f) {
   if (!open_) {
     Close("a message frame before the handshake (unauthenticated)");
     return false;
+  }
+  if (f.kind == FrameKind::kControl) {
+    host_.OnControl(id_, std::move(f.frame.header));
+    return !closed_;
   }
   Message m;
   std::string error;

@@ -50,6 +50,8 @@ class ConnectionHost {
   virtual void OnMessage(ConnId id, Message&& m) = 0;
   // A kRouted frame; by default refused like a malformed frame would be.
   virtual void OnRouted(ConnId id, const Route& route, Message&& m) {}
+  // A kControl frame's body (the host decodes it).
+  virtual void OnControl(ConnId id, std::string&& body) {}
   virtual void OnClosed(ConnId id, bool was_open, const std::string& reason) = 0;  // once, last
   virtual void Log(const std::string& line) = 0;
 };
@@ -70,6 +72,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // The same, as a kRouted frame carrying `route` (the header is copied once;
   // attachments are not).
   bool SendRouted(const Route& route, Frame f, std::string* error);
+  // A kControl frame with `body` as its header.
+  bool SendControl(std::string body, std::string* error);
   // Closes now, dropping queued frames; logs `reason` if `log`. The host
   // hears OnClosed once.
   void Close(const std::string& reason, bool log = true);

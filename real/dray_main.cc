@@ -1,5 +1,6 @@
-// The dray command (DESIGN §5, §7). Today: `replay` and `timeline` of traces;
-// the cluster commands (start, stop, status) arrive with the real backend.
+// The dray command (DESIGN §5, §7): `replay` and `timeline` of traces, and the
+// cluster commands `start`, `stop`, `status` (real/cluster.h,
+// docs/operations.md).
 // Exit codes: 0 done, 1 the work failed (divergence, unreadable trace), 2 bad
 // usage or a command this build does not have.
 #include <unistd.h>
@@ -7,9 +8,11 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "real/cluster.h"
 #include "sim/trace.h"
 
 #ifndef DRAY_VERSION
@@ -27,7 +30,13 @@ constexpr const char* kUsage =
     "  timeline TRACE [OUT.json]  write Chrome trace JSON (chrome://tracing, Perfetto): a row per\n"
     "                             worker and driver, a slice per task; OUT defaults to TRACE.json\n"
     "  version                    print dray's version\n"
-    "  start | stop | status      cluster commands (not in this build yet)\n"
+    "  start --head [FLAGS]       start a head daemon (control service + node 0) listening on TCP\n"
+    "  start --address HOST:PORT [FLAGS]  start a node daemon that joins the head\n"
+    "      --port P (head; default 6390, 0: any)  --host H (head; listen address, default 0.0.0.0)\n"
+    "      --num-cpus N  --num-gpus N  --resources '{\"name\": amount}'  --object-store-memory BYTES\n"
+    "      --temp-dir D (default $TMPDIR/dray)  --token-file F (a node)  --block (stay in the foreground)\n"
+    "  stop [--temp-dir D]        stop every daemon started from D, their workers; remove D's files\n"
+    "  status [--address HOST:PORT] [--temp-dir D]  nodes, resources used/total, pending demands\n"
     "  --help                     this text\n"
     "\n"
     "A simulated run writes a trace: DRAY_SIM=\"seed=42,nodes=3,trace=run.db\" ./my_app\n"
@@ -98,6 +107,81 @@ int Timeline(const std::string& trace, const std::string& out) {
   return 0;
 }
 
+// --flag VALUE or --flag=VALUE.
+bool TakeValue(const std::vector<std::string>& args, size_t* i, const std::string& flag, std::string* value) {
+  const std::string& a = args[*i];
+  if (a == flag) {
+    if (*i + 1 >= args.size()) throw std::invalid_argument(flag + " needs a value");
+    *value = args[++*i];
+    return true;
+  }
+  if (a.rfind(flag + "=", 0) == 0) {
+    *value = a.substr(flag.size() + 1);
+    return true;
+  }
+  return false;
+}
+
+int64_t ParseInt(const std::string& flag, const std::string& v, int64_t lo, int64_t hi) {
+  size_t n = 0;
+  long long x = 0;
+  try {
+    x = std::stoll(v, &n);
+  } catch (const std::exception&) {
+    n = 0;
+  }
+  if (n == 0 || n != v.size() || x < lo || x > hi)
+    throw std::invalid_argument(flag + " needs an integer in " + std::to_string(lo) + ".." + std::to_string(hi) +
+                                ", got '" + v + "'");
+  return x;
+}
+
+int ClusterCommand(const std::string& cmd, const std::vector<std::string>& args) {
+  dray::real::DaemonOptions o;
+  bool head = false;
+  std::string address, v;
+  try {
+    for (size_t i = 1; i < args.size(); ++i) {
+      const std::string& a = args[i];
+      if (a == "--head" && cmd == "start") {
+        head = true;
+      } else if (a == "--block" && cmd == "start") {
+        o.block = true;
+      } else if (TakeValue(args, &i, "--temp-dir", &v)) {
+        if (v.empty()) throw std::invalid_argument("--temp-dir needs a directory");
+        o.temp_dir = v;
+      } else if (cmd != "stop" && TakeValue(args, &i, "--address", &v)) {
+        address = v;
+      } else if (cmd == "start" && TakeValue(args, &i, "--port", &v)) {
+        o.port = static_cast<uint16_t>(ParseInt("--port", v, 0, 65535));
+      } else if (cmd == "start" && TakeValue(args, &i, "--host", &v)) {
+        o.host = v;
+      } else if (cmd == "start" && TakeValue(args, &i, "--num-cpus", &v)) {
+        o.num_cpus = static_cast<int>(ParseInt("--num-cpus", v, 1, 1 << 20));
+      } else if (cmd == "start" && TakeValue(args, &i, "--num-gpus", &v)) {
+        o.num_gpus = static_cast<double>(ParseInt("--num-gpus", v, 0, 1 << 20));
+      } else if (cmd == "start" && TakeValue(args, &i, "--object-store-memory", &v)) {
+        o.object_store_memory = static_cast<uint64_t>(ParseInt("--object-store-memory", v, 1 << 20, int64_t{1} << 50));
+      } else if (cmd == "start" && TakeValue(args, &i, "--token-file", &v)) {
+        o.token_file = v;
+      } else if (cmd == "start" && TakeValue(args, &i, "--resources", &v)) {
+        std::string err;
+        if (!dray::real::ParseResourcesJson(v, &o.resources, &err)) throw std::invalid_argument(err);
+      } else {
+        throw std::invalid_argument("dray " + cmd + ": unknown argument '" + a + "'");
+      }
+    }
+  } catch (const std::invalid_argument& e) {
+    return Usage(e.what());
+  }
+  if (cmd == "stop") return dray::real::StopCommand(o.temp_dir);
+  if (cmd == "status") return dray::real::StatusCommand(address, o.temp_dir);
+  if (head == !address.empty()) return Usage("dray start needs either --head or --address HOST:PORT");
+  o.head = head;
+  o.address = address;
+  return dray::real::StartCommand(o);
+}
+
 int Run(const std::vector<std::string>& args) {
   if (args.empty()) return Usage("no command given");
   const std::string& cmd = args[0];
@@ -121,13 +205,7 @@ int Run(const std::vector<std::string>& args) {
     if (n != 1 && n != 2) return Usage("timeline takes the trace file and, optionally, the JSON file to write");
     return Timeline(args[1], n == 2 ? args[2] : args[1] + ".json");
   }
-  if (cmd == "start" || cmd == "stop" || cmd == "status") {
-    std::fprintf(stderr,
-                 "dray %s: the real cluster backend is not in this build yet. Run programs in the simulator "
-                 "instead, e.g. DRAY_SIM=\"seed=1,nodes=3,cpus=4\" ./my_app, or use dray-sim.\n",
-                 cmd.c_str());
-    return 2;
-  }
+  if (cmd == "start" || cmd == "stop" || cmd == "status") return ClusterCommand(cmd, args);
   return Usage("unknown command '" + cmd + "'");
 }
 

@@ -143,11 +143,39 @@ struct Host::Local {
 struct Host::Child {
   Addr addr;
   bool stopping = false;
+  bool retiring = false;  // KillAllWorkers: its node manager still hears WorkerDied, quietly
   std::unique_ptr<asio::steady_timer> kill_timer;
 };
 
+std::string EncodeControl(const HostControl& c) {
+  msgpack::sbuffer b;
+  msgpack::pack(b, c);
+  return std::string(b.data(), b.size());
+}
+
+bool DecodeControl(const std::string& body, HostControl* c, std::string* error) {
+  if (body.size() > kControlMaxBytes) {
+    *error = "a control frame of " + std::to_string(body.size()) + " bytes (at most " +
+             std::to_string(kControlMaxBytes) + ")";
+    return false;
+  }
+  try {
+    // Nothing a peer declares can make this allocate more than the body allows
+    // (every element takes at least a byte).
+    const size_t most = body.size();
+    msgpack::unpack_limit limit(most, most, most, most, most, 8);
+    msgpack::object_handle oh = msgpack::unpack(body.data(), body.size(), nullptr, nullptr, limit);
+    oh.get().convert(*c);
+    return true;
+  } catch (const std::exception& e) {
+    *error = std::string("an unreadable control frame: ") + e.what();
+    return false;
+  }
+}
+
 Host::Host(HostOptions options) : options_(std::move(options)), start_(std::chrono::steady_clock::now()) {
-  worker_mode_ = !options_.uplink_unix.empty();
+  if (!options_.uplink_unix.empty()) options_.role = HostRole::kWorker;
+  worker_mode_ = options_.role == HostRole::kWorker;
   argv_ = SelfArgv();
   TransportOptions to;
   to.connection.token = options_.token;
@@ -157,15 +185,19 @@ Host::Host(HostOptions options) : options_(std::move(options)), start_(std::chro
   to.log = [this](const std::string& line) {
     static const std::string kPeerLeft = "closed: the peer closed the connection";
     bool peer_left = line.size() >= kPeerLeft.size() && line.compare(line.size() - kPeerLeft.size(), kPeerLeft.size(), kPeerLeft) == 0;
-    if (!shutting_down_ && !(peer_left && !worker_mode_)) std::fprintf(stderr, "%s\n", line.c_str());
+    if (!shutting_down_ && !(peer_left && hub())) std::fprintf(stderr, "%s\n", line.c_str());
   };
   TransportHandlers th;
-  th.on_open = [this](ConnId id, const std::string&, bool) { OnOpen(id); };
+  th.on_open = [this](ConnId id, const std::string& peer, bool outbound) {
+    if (!outbound && peer.rfind("unix", 0) == 0) unix_conns_.insert(id);
+    OnOpen(id);
+  };
   th.on_routed = [this](ConnId id, const Route& r, Message&& m) { OnRouted(id, r, std::move(m)); };
   th.on_message = [this](ConnId id, Message&&) {
     transport_->Close(id);  // every message between dray processes is routed
   };
   th.on_close = [this](ConnId id, const std::string& reason) { OnClose(id, reason); };
+  th.on_control = [this](ConnId id, std::string&& body) { OnControl(id, std::move(body)); };
   transport_ = std::make_unique<Transport>(std::move(to), std::move(th));
 }
 
@@ -199,12 +231,53 @@ int64_t Host::NowNs() const {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start_).count();
 }
 
+bool Host::Join(Addr* assigned, std::string* error, std::chrono::milliseconds timeout) {
+  DRAY_ASSERT(options_.role == HostRole::kNode || options_.role == HostRole::kDriver, "Join: not a node or driver");
+  DRAY_ASSERT(!started_ && locals_.empty(), "Join after Add or Start");
+  auto p = std::make_shared<std::promise<std::pair<bool, HostControl>>>();
+  auto f = p->get_future();
+  asio::post(transport_->context(), [this, p] {
+    ready_ = false;
+    join_ = p;
+    uplink_ = transport_->ConnectTcp(options_.uplink_tcp_host, options_.uplink_tcp_port);
+  });
+  std::string where = options_.uplink_tcp_host + ":" + std::to_string(options_.uplink_tcp_port);
+  if (f.wait_for(timeout) != std::future_status::ready) {
+    asio::post(transport_->context(), [this] {
+      join_.reset();
+      transport_->Close(uplink_);
+    });
+    *error = "no answer from the head at " + where + " within " + std::to_string(timeout.count()) + " ms";
+    return false;
+  }
+  auto [ok, c] = f.get();
+  if (!ok) {
+    *error = "cannot join the cluster at " + where + ": " + c.text;
+    return false;
+  }
+  *assigned = Addr{c.node, c.proc};
+  node_ = c.node;
+  return true;
+}
+
 bool Host::Start(std::string* error) {
   DRAY_ASSERT(!started_, "Host::Start twice");
   started_ = true;
+  if (options_.role == HostRole::kHead &&
+      !transport_->ListenTcp(options_.listen_tcp_host, options_.listen_tcp_port, &bound_port_, error))
+    return false;
   if (!worker_mode_) {
     if (!options_.listen_unix.empty() && !transport_->ListenUnix(options_.listen_unix, error)) return false;
-    asio::post(transport_->context(), [this] { StartAll(); });
+    asio::post(transport_->context(), [this] {
+      StartAll();
+      // Frames that came between joining and now, after every start.
+      asio::post(transport_->context(), [this] {
+        ready_ = true;
+        auto early = std::move(early_);
+        early_.clear();
+        for (auto& [conn, route, m] : early) OnRouted(conn, route, std::move(m));
+      });
+    });
     return true;
   }
   uplink_ = transport_->ConnectUnix(options_.uplink_unix);
@@ -292,10 +365,19 @@ void Host::Deliver(const Addr& from, const Addr& to, Message msg) {
     return;
   }
   ConnId conn = 0;
-  if (worker_mode_) {
+  if (worker_mode_ || options_.role == HostRole::kDriver) {
     conn = uplink_;
   } else if (auto it = routes_.find(to); it != routes_.end()) {
-    conn = it->second;
+    conn = it->second;  // a worker of this node (a driver of the head)
+  } else if (options_.role == HostRole::kNode && to.node != node_) {
+    conn = uplink_;  // the head relays to every other node and every driver
+  } else if (options_.role == HostRole::kHead) {
+    if (auto n = nodes_by_id_.find(to.node); n != nodes_by_id_.end() && to.node != 0) conn = n->second;
+  }
+  if (conn == 0 && departed_.count(to)) return;  // a driver that left: no news
+  if (conn == 0) {
+    auto pid = child_pids_.find(to);
+    if (pid != child_pids_.end() && children_.at(pid->second).retiring) return;  // being stopped: no news
   }
   std::string err;
   if (conn == 0 || !transport_->SendRouted(conn, Route{from, to}, EncodeFrame(msg), &err)) {
@@ -330,6 +412,16 @@ void Host::SpawnWorker(const Addr& worker) {
   // async-signal-safe calls until exec.
   std::string self = "/proc/self/exe";
   std::vector<std::string> args = argv_.empty() ? std::vector<std::string>{self} : argv_;
+  if (options_.role == HostRole::kHead || options_.role == HostRole::kNode) {
+    // A cluster's workers run the drivers' program (docs/operations.md).
+    if (program_.size() < 2) {
+      Deliver(worker, Addr{worker.node, kNodeManagerProc},
+              WorkerDied{worker, "could not be started: no driver has told this node its program"});
+      return;
+    }
+    self = program_[0];
+    args.assign(program_.begin() + 1, program_.end());
+  }
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -353,12 +445,15 @@ void Host::SpawnWorker(const Addr& worker) {
     // descriptor of this process but stdin/out/err.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(126);
+    sigset_t none;  // a daemon blocks its stop signals in every thread; a worker must not
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
     if (syscall(SYS_close_range, 3u, ~0u, 0u) != 0)
       for (int fd = 3; fd < 4096; ++fd) close(fd);
     execve(self.c_str(), argv.data(), envp.data());
     _exit(127);
   }
-  children_[pid] = Child{worker, false, nullptr};
+  children_[pid] = Child{worker, false, false, nullptr};
   child_pids_[worker] = pid;
   std::lock_guard<std::mutex> lock(mu_);
   ++live_children_;
@@ -395,8 +490,9 @@ void Host::OnChildExit(int pid, int status) {
   if (!c.stopping && !shutting_down_) {
     // As the operating system tells it: the node manager hears WorkerDied
     // from the worker (docs/protocol.md).
-    std::string cause = "worker " + c.addr.Str() + " (pid " + std::to_string(pid) + ") " + ExitCause(status);
-    std::fprintf(stderr, "dray: %s\n", cause.c_str());
+    std::string cause = "worker " + c.addr.Str() + " (pid " + std::to_string(pid) + ") " +
+                        (c.retiring ? "stopped: its drivers left" : ExitCause(status));
+    if (!c.retiring) std::fprintf(stderr, "dray: %s\n", cause.c_str());
     Deliver(c.addr, Addr{c.addr.node, kNodeManagerProc}, WorkerDied{c.addr, cause});
   }
   std::lock_guard<std::mutex> lock(mu_);
@@ -413,12 +509,166 @@ size_t Host::worker_processes() {
 
 void Host::OnOpen(ConnId conn) {
   if (worker_mode_ && conn == uplink_) StartAll();
+  if (conn != uplink_ || !join_) return;
+  HostControl c;
+  if (options_.role == HostRole::kNode) {
+    char name[256] = {};
+    gethostname(name, sizeof name - 1);
+    c.type = kCtlJoinNode;
+    c.text = name;
+  } else {
+    c.type = kCtlJoinDriver;
+    c.args = options_.program;
+  }
+  SendControl(conn, c);
+}
+
+void Host::SendControl(ConnId conn, const HostControl& c) {
+  std::string err;
+  if (!transport_->SendControl(conn, EncodeControl(c), &err))
+    std::fprintf(stderr, "dray: cannot send '%s' on connection %llu: %s\n", c.type.c_str(),
+                 static_cast<unsigned long long>(conn), err.c_str());
+}
+
+void Host::OnControl(ConnId conn, std::string&& body) {
+  HostControl c;
+  std::string err;
+  if (!DecodeControl(body, &c, &err)) {
+    std::fprintf(stderr, "dray: connection %llu: %s; closed\n", static_cast<unsigned long long>(conn), err.c_str());
+    transport_->Close(conn);
+    return;
+  }
+  if (options_.role == HostRole::kHead) {
+    OnHeadControl(conn, c);
+    return;
+  }
+  if (conn != uplink_ || (options_.role != HostRole::kNode && options_.role != HostRole::kDriver)) {
+    std::fprintf(stderr, "dray: connection %llu sent a control frame ('%s') this process does not take; closed\n",
+                 static_cast<unsigned long long>(conn), c.type.c_str());
+    transport_->Close(conn);
+    return;
+  }
+  if (c.type == kCtlWelcome || c.type == kCtlRefuse) {
+    if (join_) {
+      if (c.type == kCtlWelcome) node_ = c.node;
+      join_->set_value({c.type == kCtlWelcome, c});
+      join_.reset();
+    }
+  } else if (c.type == kCtlProgram && options_.role == HostRole::kNode) {
+    program_ = c.args;
+  } else if (c.type == kCtlStopWorkers && options_.role == HostRole::kNode) {
+    KillAllWorkers(c.text);
+  } else {
+    std::fprintf(stderr, "dray: the head sent an unknown control frame '%s'; ignored\n", c.type.c_str());
+  }
+}
+
+void Host::OnHeadControl(ConnId conn, const HostControl& c) {
+  bool joined = node_conns_.count(conn) || driver_conns_.count(conn) || conn_addr_.count(conn);
+  auto refuse = [&](const std::string& why) {
+    std::fprintf(stderr, "dray: refused connection %llu: %s\n", static_cast<unsigned long long>(conn), why.c_str());
+    SendControl(conn, HostControl{kCtlRefuse, 0, 0, why, {}});
+  };
+  if (c.type == kCtlStatus) {
+    SendControl(conn, HostControl{kCtlStatusReply, 0, 0, options_.status ? options_.status() : "", {}});
+  } else if (joined && (c.type == kCtlJoinNode || c.type == kCtlJoinDriver)) {
+    std::fprintf(stderr, "dray: connection %llu joined twice; closed\n", static_cast<unsigned long long>(conn));
+    transport_->Close(conn);
+  } else if (c.type == kCtlJoinNode) {
+    NodeId n = next_node_++;
+    node_conns_[conn] = n;
+    nodes_by_id_[n] = conn;
+    std::fprintf(stderr, "dray: node %u (%s) joined\n", n, c.text.c_str());
+    SendControl(conn, HostControl{kCtlWelcome, n, 0, "", {}});
+    if (!program_.empty()) SendControl(conn, HostControl{kCtlProgram, 0, 0, "", program_});
+  } else if (c.type == kCtlJoinDriver) {
+    if (c.args.size() < 2 || c.args[0].empty() || c.args[0][0] != '/') {
+      refuse("a driver must name its program (an absolute executable path, then its arguments)");
+    } else if (!driver_conns_.empty() && c.args != program_) {
+      refuse("another driver is connected running '" + program_[0] +
+             "'; this slice runs one program's drivers at a time (docs/operations.md)");
+    } else if (next_driver_ >= UINT32_MAX - kRemoteDriverProcBase) {
+      refuse("this head has run out of driver addresses; restart the cluster");
+    } else {
+      Addr a{0, kRemoteDriverProcBase + next_driver_++};
+      driver_conns_[conn] = a;
+      routes_[a] = conn;
+      if (!program_.empty() && c.args != program_) {
+        // Workers started since the last driver left run the old program.
+        KillAllWorkers("a driver of another program joined");
+        for (const auto& [nc, n] : node_conns_)
+          SendControl(nc, HostControl{kCtlStopWorkers, 0, 0, "a driver of another program joined", {}});
+      }
+      program_ = c.args;
+      std::fprintf(stderr, "dray: driver %s (%s) joined\n", a.Str().c_str(), program_[0].c_str());
+      for (const auto& [nc, n] : node_conns_) SendControl(nc, HostControl{kCtlProgram, 0, 0, "", program_});
+      SendControl(conn, HostControl{kCtlWelcome, a.node, a.proc, "", {}});
+    }
+  } else {
+    std::fprintf(stderr, "dray: connection %llu sent an unknown control frame '%s'; closed\n",
+                 static_cast<unsigned long long>(conn), c.type.c_str());
+    transport_->Close(conn);
+  }
+}
+
+// Every worker of this node, as if it had died (the node manager hears
+// WorkerDied when each is reaped): the drivers that needed them are gone.
+void Host::KillAllWorkers(const std::string& why) {
+  if (!children_.empty())
+    std::fprintf(stderr, "dray: stopping %zu workers: %s\n", children_.size(), why.c_str());
+  for (auto& [pid, c] : children_) {
+    if (c.kill_timer) continue;
+    c.retiring = true;
+    kill(pid, SIGTERM);
+    c.kill_timer = std::make_unique<asio::steady_timer>(transport_->context(), options_.stop_grace);
+    c.kill_timer->async_wait([this, pid = pid](const error_code& ec) {
+      if (ec || !children_.count(pid)) return;
+      kill(pid, SIGKILL);
+    });
+  }
 }
 
 void Host::OnRouted(ConnId conn, const Route& route, Message&& m) {
-  if (worker_mode_) {
+  if (!ready_) {
+    if (early_.size() < 100000) early_.emplace_back(conn, route, std::move(m));
+    return;
+  }
+  if (options_.role == HostRole::kNode && conn == uplink_) {
+    if (route.to.node != node_) {
+      std::fprintf(stderr, "dray: the head sent node %u a frame for %s; dropped\n", node_, route.to.Str().c_str());
+      return;
+    }
+    Deliver(route.from, route.to, std::move(m));
+    return;
+  }
+  if (options_.role == HostRole::kHead) {
+    // A node's connection speaks for that node's processes; a driver's, for
+    // that driver alone.
+    if (auto n = node_conns_.find(conn); n != node_conns_.end()) {
+      if (route.from.node != n->second) {
+        std::fprintf(stderr, "dray: node %u's connection sent a frame as %s; closed\n", n->second,
+                     route.from.Str().c_str());
+        transport_->Close(conn);
+        return;
+      }
+      Deliver(route.from, route.to, std::move(m));
+      return;
+    }
+    if (auto d = driver_conns_.find(conn); d != driver_conns_.end()) {
+      if (route.from != d->second) {
+        std::fprintf(stderr, "dray: driver %s's connection sent a frame as %s; closed\n", d->second.Str().c_str(),
+                     route.from.Str().c_str());
+        transport_->Close(conn);
+        return;
+      }
+      Deliver(route.from, route.to, std::move(m));
+      return;
+    }
+  }
+  if (worker_mode_ || options_.role == HostRole::kDriver) {
     if (conn != uplink_ || !Find(route.to)) {
-      std::fprintf(stderr, "dray: a worker got a frame for %s; dropped\n", route.to.Str().c_str());
+      std::fprintf(stderr, "dray: a %s got a frame for %s; dropped\n", worker_mode_ ? "worker" : "driver",
+                   route.to.Str().c_str());
       return;
     }
     Deliver(route.from, route.to, std::move(m));
@@ -428,8 +678,10 @@ void Host::OnRouted(ConnId conn, const Route& route, Message&& m) {
   // at that address; anything else closes it.
   auto bound = conn_addr_.find(conn);
   if (bound == conn_addr_.end()) {
+    // Only on this node's Unix socket: a TCP peer (an unjoined node or
+    // driver, `dray status`) never speaks for a worker.
     auto pid = child_pids_.find(route.from);
-    if (pid == child_pids_.end() || routes_.count(route.from)) {
+    if (pid == child_pids_.end() || routes_.count(route.from) || !unix_conns_.count(conn)) {
       std::fprintf(stderr, "dray: connection %llu claims to be %s, which is no worker started here; closed\n",
                    static_cast<unsigned long long>(conn), route.from.Str().c_str());
       transport_->Close(conn);
@@ -454,6 +706,42 @@ void Host::OnClose(ConnId conn, const std::string& reason) {
     std::fflush(stderr);
     std::_Exit(0);
   }
+  if (conn == uplink_ && (options_.role == HostRole::kNode || options_.role == HostRole::kDriver)) {
+    if (join_) {
+      join_->set_value({false, HostControl{kCtlRefuse, 0, 0, reason, {}}});
+      join_.reset();
+      return;
+    }
+    if (shutting_down_) return;
+    if (options_.role == HostRole::kDriver)
+      for (auto& l : locals_)
+        if (l->user) l->user->Abandon("lost the connection to the cluster's head: " + reason);
+    if (options_.on_uplink_lost) options_.on_uplink_lost(reason);
+    return;
+  }
+  if (auto n = node_conns_.find(conn); n != node_conns_.end()) {
+    // The control service declares it dead once it misses its health checks.
+    if (!shutting_down_) std::fprintf(stderr, "dray: node %u disconnected: %s\n", n->second, reason.c_str());
+    nodes_by_id_.erase(n->second);
+    node_conns_.erase(n);
+    return;
+  }
+  if (auto d = driver_conns_.find(conn); d != driver_conns_.end()) {
+    Addr a = d->second;
+    driver_conns_.erase(d);
+    routes_.erase(a);
+    departed_.insert(a);
+    if (shutting_down_) return;
+    std::fprintf(stderr, "dray: driver %s left\n", a.Str().c_str());
+    // As a dead owner: its objects are freed, its actors die, its queued tasks go.
+    Deliver(a, Addr{0, kControlServiceProc}, Deaths{{a}, {}, "the driver " + a.Str() + " disconnected"});
+    if (driver_conns_.empty()) {
+      KillAllWorkers("the last driver left");
+      for (const auto& [nc, n] : node_conns_) SendControl(nc, HostControl{kCtlStopWorkers, 0, 0, "the last driver left", {}});
+    }
+    return;
+  }
+  unix_conns_.erase(conn);
   auto it = conn_addr_.find(conn);
   if (it == conn_addr_.end()) return;
   routes_.erase(it->second);
@@ -512,13 +800,13 @@ void Host::Stop() {
 EfCommandResult UserRuntime::Run(Command cmd) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (abandoned_) throw Error("dray: the runtime has stopped (dray::Shutdown was called)");
+    if (abandoned_) throw Error("dray: " + abandoned_why_);
     result_.reset();
   }
   host_->PostCommand(addr_, std::move(cmd));
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [this] { return result_.has_value() || abandoned_; });
-  if (!result_) throw Error("dray: the runtime has stopped (dray::Shutdown was called)");
+  if (!result_) throw Error("dray: " + abandoned_why_);
   EfCommandResult r = std::move(*result_);
   result_.reset();
   return r;
@@ -533,7 +821,7 @@ EfCompleteWait UserRuntime::WaitFor(uint64_t waiter) {
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [&] { return completions_.count(waiter) || abandoned_; });
   auto it = completions_.find(waiter);
-  if (it == completions_.end()) throw Error("dray: the runtime has stopped (dray::Shutdown was called)");
+  if (it == completions_.end()) throw Error("dray: " + abandoned_why_);
   EfCompleteWait c = std::move(it->second);
   completions_.erase(it);
   return c;
@@ -541,8 +829,9 @@ EfCompleteWait UserRuntime::WaitFor(uint64_t waiter) {
 
 void UserRuntime::WaitStarted() { WaitFor(kStartWaiter); }
 
-void UserRuntime::Abandon() {
+void UserRuntime::Abandon(const std::string& why) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (!abandoned_) abandoned_why_ = why;
   abandoned_ = true;
   cv_.notify_all();
 }

@@ -15,6 +15,10 @@
 #pragma once
 #include <condition_variable>
 #include <deque>
+#include <functional>
+#include <future>
+#include <set>
+#include <tuple>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -60,8 +64,8 @@ class UserRuntime final : public internal::ProcessRuntime {
   void WaitStarted();
   // User thread of a worker: runs every task it is handed, forever.
   [[noreturn]] void ServeTasks();
-  // Any thread: the process is ending; blocked calls throw.
-  void Abandon();
+  // Any thread: the process is ending; blocked calls throw an Error saying `why`.
+  void Abandon(const std::string& why = "the runtime has stopped (dray::Shutdown was called)");
   void MarkEnded() { *alive_ = false; }
   void set_init_ns(int64_t ns) { init_ns_ = ns; }
 
@@ -88,9 +92,49 @@ class UserRuntime final : public internal::ProcessRuntime {
   std::optional<EfCommandResult> result_;           // guarded by mu_
   std::deque<TaskSpec> tasks_;                      // guarded by mu_
   bool abandoned_ = false;                          // guarded by mu_
+  std::string abandoned_why_;                       // guarded by mu_
 };
 
+// What a host runs (docs/architecture.md, "The real runtime"):
+//  - kEmbedded: the embedded cluster's driver process (control service, node
+//    manager, driver; workers on the Unix socket);
+//  - kHead: `dray start --head` (control service, node 0's manager; TCP for
+//    nodes and drivers, the Unix socket for its workers); it relays every
+//    frame between nodes and drivers;
+//  - kNode: `dray start --address` (one node manager; its uplink to the head
+//    over TCP, the Unix socket for its workers);
+//  - kDriver: a driver joined to a cluster (its Owner; the uplink to the head);
+//  - kWorker: a worker (its Owner; the uplink to its node's Unix socket).
+enum class HostRole { kEmbedded, kHead, kNode, kDriver, kWorker };
+
+// A host's own message (a FrameKind::kControl frame): joining a cluster, the
+// drivers' program, status. docs/protocol.md, "Cluster control".
+struct HostControl {
+  std::string type;  // one of the kCtl* below
+  uint32_t node = 0;
+  uint32_t proc = 0;
+  std::string text;
+  std::vector<std::string> args;
+  MSGPACK_DEFINE(type, node, proc, text, args);
+};
+inline constexpr const char* kCtlJoinNode = "join-node";      // node -> head; text: its host name
+inline constexpr const char* kCtlJoinDriver = "join-driver";  // driver -> head; args: its program (exe, argv...)
+inline constexpr const char* kCtlWelcome = "welcome";         // head -> joiner: node (and proc of a driver)
+inline constexpr const char* kCtlRefuse = "refuse";           // head -> joiner: text says why; then closed
+inline constexpr const char* kCtlProgram = "program";         // head -> node: args: what workers run
+inline constexpr const char* kCtlStopWorkers = "stop-workers";  // head -> node: the last driver left
+inline constexpr const char* kCtlStatus = "status";           // anyone -> head
+inline constexpr const char* kCtlStatusReply = "status-reply";  // head -> asker: text
+inline constexpr size_t kControlMaxBytes = 1 << 20;
+std::string EncodeControl(const HostControl& c);
+bool DecodeControl(const std::string& body, HostControl* c, std::string* error);
+
+// Remote drivers' processes on node 0: far above any worker's (they count up
+// from 66), never reused (a driver's death is remembered by address).
+inline constexpr uint32_t kRemoteDriverProcBase = 1u << 30;
+
 struct HostOptions {
+  HostRole role = HostRole::kEmbedded;
   std::string token;
   // The hub: the node's Unix socket it listens on, and what a worker it starts
   // is told (DRAY_WORKER=<node>,<proc>,<socket>,<token file>).
@@ -98,6 +142,18 @@ struct HostOptions {
   std::string token_file;
   // A worker: its node's socket and its own address (the sender of its frames).
   std::string uplink_unix;
+  // kHead: the TCP address nodes and drivers dial (port 0: any; see bound_port()).
+  std::string listen_tcp_host;
+  uint16_t listen_tcp_port = 0;
+  // kNode, kDriver: the head's TCP address.
+  std::string uplink_tcp_host;
+  uint16_t uplink_tcp_port = 0;
+  // kDriver: the program workers run for it (exe path, then the arguments).
+  std::vector<std::string> program;
+  // kHead: renders `dray status` (on the loop thread).
+  std::function<std::string()> status;
+  // kNode, kDriver: the head's connection closed (loop thread).
+  std::function<void(const std::string& reason)> on_uplink_lost;
   bool check_invariants = false;  // DRAY_CHECK_INVARIANTS=1: after every step
   std::chrono::milliseconds stop_grace{2000};  // SIGTERM, then SIGKILL after this
 };
@@ -113,9 +169,16 @@ class Host {
   // the component is this process's Owner, driven by a user thread.
   void Add(Addr addr, std::unique_ptr<Component> comp, uint64_t seed);
   UserRuntime* AddUser(Addr addr, std::unique_ptr<Component> owner, uint64_t seed);
+  // kNode, kDriver, before Add: dials the head and joins; *assigned is this
+  // process's node (and, for a driver, its address). Blocks up to `timeout`.
+  bool Join(Addr* assigned, std::string* error, std::chrono::milliseconds timeout = std::chrono::seconds(15));
   // Listens (hub) or dials the uplink (worker), then steps CmdStart into every
   // component in the order they were added (a worker: once the uplink is open).
   bool Start(std::string* error);
+  uint16_t bound_port() const { return bound_port_; }
+  // kHead, loop thread: node ids handed out so far are [0, next_node()); whether one is connected.
+  NodeId next_node() const { return next_node_; }
+  bool node_connected(NodeId n) const { return n == 0 || nodes_by_id_.count(n) != 0; }
   // Stops every worker process (SIGTERM, SIGKILL after the grace period),
   // reaps them, and stops the loop. Idempotent. REQUIRES: not on the loop.
   void Stop();
@@ -140,7 +203,12 @@ class Host {
   void OnRouted(ConnId conn, const Route& route, Message&& m);
   void OnOpen(ConnId conn);
   void OnClose(ConnId conn, const std::string& reason);
+  void OnControl(ConnId conn, std::string&& body);
+  void OnHeadControl(ConnId conn, const HostControl& c);
+  void SendControl(ConnId conn, const HostControl& c);
+  void KillAllWorkers(const std::string& why);
   void StartAll();
+  bool hub() const { return options_.role == HostRole::kEmbedded || options_.role == HostRole::kHead || options_.role == HostRole::kNode; }
 
   HostOptions options_;
   std::chrono::steady_clock::time_point start_;
@@ -148,10 +216,24 @@ class Host {
   std::vector<std::unique_ptr<Local>> locals_;  // fixed after Start
   bool worker_mode_ = false;
   ConnId uplink_ = 0;
+  uint16_t bound_port_ = 0;
+  NodeId node_ = 0;  // kNode: this node, once joined
+  // Loop thread only (cluster roles):
+  bool ready_ = true;  // false between Join and Start: routed frames wait
+  std::vector<std::tuple<ConnId, Route, Message>> early_;
+  std::map<ConnId, NodeId> node_conns_;      // kHead: a node's connection
+  std::map<NodeId, ConnId> nodes_by_id_;
+  std::map<ConnId, Addr> driver_conns_;      // kHead: a driver's connection
+  std::set<Addr> departed_;                  // kHead: drivers that left (messages to them: no news)
+  std::vector<std::string> program_;         // kHead, kNode: what workers run
+  NodeId next_node_ = 1;
+  uint32_t next_driver_ = 0;
+  std::shared_ptr<std::promise<std::pair<bool, HostControl>>> join_;  // kNode, kDriver: until welcomed
   bool started_ = false;
   // Loop thread only:
   std::map<Addr, ConnId> routes_;    // worker -> its connection (hub)
   std::map<ConnId, Addr> conn_addr_;
+  std::set<ConnId> unix_conns_;      // inbound on the Unix socket (only these may be workers)
   std::map<int, Child> children_;    // pid -> worker process
   std::map<Addr, int> child_pids_;
   bool shutting_down_ = false;

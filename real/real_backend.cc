@@ -16,6 +16,7 @@
 #include "core/node/node_manager.h"
 #include "core/owner/owner.h"
 #include "dray/errors.h"
+#include "real/cluster.h"
 #include "real/host.h"
 #include "real/token.h"
 
@@ -80,6 +81,7 @@ class EmbeddedCluster final : public internal::Backend {
     if (!WriteTokenFile(ho.token_file, token, &err)) throw Error("dray: " + err);
     ho.listen_unix = dir_ + "/node.sock";
     ho.check_invariants = CheckInvariants();
+    ho.role = HostRole::kEmbedded;
     host_ = std::make_unique<Host>(std::move(ho));
 
     const Addr gcs{0, kControlServiceProc};
@@ -113,6 +115,60 @@ class EmbeddedCluster final : public internal::Backend {
 
   Config config_;
   std::string dir_;
+  std::unique_ptr<Host> host_;
+};
+
+// A driver joined to a running cluster (`dray start`): its Owner here, its
+// node manager the head's (node 0); every frame goes over one TCP connection
+// to the head. Shutdown disconnects; the cluster keeps running.
+class ClusterDriver final : public internal::Backend {
+ public:
+  explicit ClusterDriver(const Config& c) : config_(c) {}
+  ~ClusterDriver() override { Stop(); }
+
+  internal::ProcessRuntime* StartDriver() override {
+    const char* td = std::getenv("DRAY_TEMP_DIR");
+    std::string temp = td && *td ? td : DefaultTempDir();
+    HostOptions ho;
+    ho.role = HostRole::kDriver;
+    std::string err;
+    if (!ResolveAddress(config_.address, temp, &ho.uplink_tcp_host, &ho.uplink_tcp_port, &err) ||
+        !ResolveToken(temp, "", &ho.token, &err))
+      throw Error("dray: cannot join the cluster at '" + config_.address + "': " + err);
+    // Workers run this program: its path and its arguments.
+    std::error_code ec;
+    std::string exe = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+    if (ec) throw Error("dray: cannot read /proc/self/exe: " + ec.message());
+    ho.program.push_back(exe);
+    for (auto& a : SelfArgv()) ho.program.push_back(a);
+    if (ho.program.size() < 2) ho.program.push_back(exe);
+    ho.check_invariants = CheckInvariants();
+    host_ = std::make_unique<Host>(std::move(ho));
+    try {
+      Addr self;
+      if (!host_->Join(&self, &err)) throw Error("dray: " + err);
+      OwnerConfig oc{self, Addr{0, kNodeManagerProc}, Addr{0, kControlServiceProc}, false, EntropySeed()};
+      UserRuntime* rt = host_->AddUser(self, std::make_unique<Owner>(oc), oc.seed);
+      if (!host_->Start(&err)) throw Error("dray: cannot join the cluster: " + err);
+      internal::SetCurrentRuntime(rt);
+      rt->WaitStarted();
+      rt->set_init_ns(host_->NowNs());
+      return rt;
+    } catch (...) {
+      Stop();
+      throw;
+    }
+  }
+
+  void Stop() override {
+    if (host_) {
+      host_->Stop();
+      host_.reset();
+    }
+  }
+
+ private:
+  Config config_;
   std::unique_ptr<Host> host_;
 };
 
@@ -161,10 +217,7 @@ namespace internal {
 
 std::unique_ptr<Backend> CreateRealBackend(const Config& config) {
   if (const char* w = std::getenv("DRAY_WORKER"); w && *w) real::RunWorker(w);
-  if (!config.address.empty())
-    throw Error("dray: joining a cluster at '" + config.address +
-                "' is not supported yet (the cluster commands come later); leave the address empty for the embedded "
-                "single-node cluster");
+  if (!config.address.empty()) return std::make_unique<real::ClusterDriver>(config);
   return std::make_unique<real::EmbeddedCluster>(config);
 }
 

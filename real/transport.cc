@@ -103,6 +103,13 @@ class Transport::Impl : public ConnectionHost {
   void OnRouted(ConnId id, const Route& route, Message&& m) override {
     if (handlers.on_routed) handlers.on_routed(id, route, std::move(m));
   }
+  void OnControl(ConnId id, std::string&& body) override {
+    if (handlers.on_control) {
+      handlers.on_control(id, std::move(body));
+    } else if (auto it = conns.find(id); it != conns.end()) {
+      it->second->Close("a control frame, which this process does not take");
+    }
+  }
   void OnClosed(ConnId id, bool was_open, const std::string& reason) override {
     DRAY_ASSERT(conns.count(id) == 1);
     conns.erase(id);
@@ -359,6 +366,21 @@ bool Transport::SendRouted(ConnId id, const Route& route, Frame f, std::string* 
       return false;
     }
     return it->second->SendRouted(route, std::move(f), error);
+  });
+}
+
+bool Transport::SendControl(ConnId id, std::string body, std::string* error) {
+  if (!OnLoopThread() && impl_->IsStopped()) {
+    *error = "the transport is stopped";
+    return false;
+  }
+  return impl_->OnLoop([&] {
+    auto it = impl_->conns.find(id);
+    if (it == impl_->conns.end()) {
+      *error = "no connection " + std::to_string(id);
+      return false;
+    }
+    return it->second->SendControl(std::move(body), error);
   });
 }
 

@@ -34,6 +34,8 @@ struct TransportHandlers {
   std::function<void(ConnId, Message&&)> on_message;
   // A routed message (kRouted frame); unset: such frames are dropped.
   std::function<void(ConnId, const Route&, Message&&)> on_routed;
+  // A kControl frame's body; unset: the connection is closed.
+  std::function<void(ConnId, std::string&&)> on_control;
   // Once per opened connection and per Connect* id (also when the dial or the
   // handshake failed), never for inbound peers that did not authenticate.
   std::function<void(ConnId, const std::string& reason)> on_close;
@@ -64,6 +66,8 @@ class Transport {
   bool SendFrame(ConnId id, Frame f, std::string* error);
   // As SendFrame, as a routed frame (from, to) (docs/protocol.md, "Routing").
   bool SendRouted(ConnId id, const Route& route, Frame f, std::string* error);
+  // A kControl frame (a host's own message) with `body` as its header.
+  bool SendControl(ConnId id, std::string body, std::string* error);
   // Closes a connection, dropping what is queued; on_close follows. Any thread.
   void Close(ConnId id);
   // Runs `fn` on the event-loop thread.

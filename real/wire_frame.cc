@@ -108,7 +108,7 @@ bool FrameReader::ParsePrefix() {
   }
   auto kind = static_cast<uint8_t>(p[5]);
   if (kind != static_cast<uint8_t>(FrameKind::kHandshake) && kind != static_cast<uint8_t>(FrameKind::kMessage) &&
-      kind != static_cast<uint8_t>(FrameKind::kRouted)) {
+      kind != static_cast<uint8_t>(FrameKind::kRouted) && kind != static_cast<uint8_t>(FrameKind::kControl)) {
     Fail("unknown frame kind " + std::to_string(kind));
     return false;
   }
@@ -120,8 +120,9 @@ bool FrameReader::ParsePrefix() {
   uint32_t count = GetU32(p + 12);
   out_ = WireFrame{};
   out_.kind = static_cast<FrameKind>(kind);
-  if (out_.kind == FrameKind::kHandshake && count != 0) {
-    Fail("a handshake frame with " + std::to_string(count) + " attachments (it takes none)");
+  if ((out_.kind == FrameKind::kHandshake || out_.kind == FrameKind::kControl) && count != 0) {
+    Fail(std::string(out_.kind == FrameKind::kHandshake ? "a handshake" : "a control") + " frame with " +
+         std::to_string(count) + " attachments (it takes none)");
     return false;
   }
   if (header_bytes_ > limits_.max_header_bytes) {

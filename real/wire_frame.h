@@ -24,6 +24,7 @@ enum class FrameKind : uint8_t {
   kHandshake = 1,  // a handshake body (real/handshake.h) in the header, no attachments
   kMessage = 2,    // a Message: EncodeFrame's header and attachments
   kRouted = 3,     // a Message with its route: 16 bytes (from, to: Addr) then kMessage's header
+  kControl = 4,    // a process host's own message (real/cluster.h: joining, status), no attachments
 };
 
 struct FrameLimits {

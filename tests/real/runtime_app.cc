@@ -5,13 +5,19 @@
 //                no socket or temp file of the cluster is left behind
 //   kill9 MARK   a worker is killed with SIGKILL mid-task (its pid is in the
 //                file MARK); the task is retried and the right result comes back
+//   join ADDR    joins the cluster at ADDR with Init({.address}): tasks run on
+//                several nodes (each says which); Shutdown, then join again
+//   demand ADDR COMMAND   joins, submits a task no node fits (CPU: 64), runs
+//                COMMAND (`dray status ...`) while it waits, then leaves
 #include <dirent.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <set>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -40,8 +46,16 @@ int SquareOnceKilled(std::string mark, int x) {
   return x * x;
 }
 
+// The node of the worker running this (DRAY_WORKER=<node>,<proc>,...).
+int WhichNode(int i) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const char* w = std::getenv("DRAY_WORKER");
+  (void)i;
+  return w ? std::atoi(w) : -1;
+}
+
 }  // namespace
-DRAY_REMOTE(Square, SquareOnceKilled);
+DRAY_REMOTE(Square, SquareOnceKilled, WhichNode);
 
 namespace {
 
@@ -129,6 +143,36 @@ int Kill9(const std::string& mark) {
   return v == 49 ? 0 : 1;
 }
 
+int Join(const std::string& address) {
+  bool ok = true;
+  for (int round = 0; round < 2; ++round) {
+    dray::Init(dray::Config{.address = address});
+    std::vector<dray::ObjectRef<int>> refs;
+    for (int i = 0; i < 12; ++i) refs.push_back(dray::Task(WhichNode).Remote(i));
+    std::set<int> nodes;
+    for (const auto& v : dray::Get(refs)) nodes.insert(*v);
+    int sq = *dray::Get(dray::Task(Square).Remote(9));
+    dray::Shutdown();
+    std::printf("round %d: nodes used:", round);
+    for (int n : nodes) std::printf(" %d", n);
+    std::printf("; square = %d\n", sq);
+    ok = ok && nodes.size() >= 2 && !nodes.count(-1) && sq == 81;
+  }
+  std::printf("%s\n", ok ? "joined ok" : "JOIN FAILED");
+  return ok ? 0 : 1;
+}
+
+int Demand(const std::string& address, const std::string& command) {
+  dray::Init(dray::Config{.address = address});
+  auto ref = dray::Task(Square).SetResource("CPU", 64).Remote(3);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  std::fflush(stdout);
+  int rc = std::system(command.c_str());
+  dray::Shutdown();
+  std::printf("status exit %d\n", rc);
+  return rc == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -136,6 +180,8 @@ int main(int argc, char** argv) {
   try {
     if (mode == "cleanup") return Cleanup();
     if (mode == "kill9" && argc > 2) return Kill9(argv[2]);
+    if (mode == "join" && argc > 2) return Join(argv[2]);
+    if (mode == "demand" && argc > 3) return Demand(argv[2], argv[3]);
   } catch (const std::exception& e) {
     std::printf("error: %s\n", e.what());
     return 1;

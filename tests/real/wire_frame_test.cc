@@ -184,6 +184,17 @@ TEST(WireFrame, WrongVersionKindOrReservedBytes) {
   EXPECT_NE(ErrorOf(Prefix(1, 9, 0, 0)).find("unknown frame kind 9"), std::string::npos);
   EXPECT_NE(ErrorOf(Prefix(1, 2, 0, 0, 1)).find("reserved"), std::string::npos);
   EXPECT_NE(ErrorOf(Prefix(1, 1, 2, 1)).find("a handshake frame with 1 attachments"), std::string::npos);
+  EXPECT_NE(ErrorOf(Prefix(1, 4, 2, 1)).find("a control frame with 1 attachments"), std::string::npos);
+}
+
+TEST(WireFrame, ControlFramesCarryTheirBody) {
+  std::string bytes = EncodeWireFrame(FrameKind::kControl, Frame{"hello control", {}});
+  std::vector<WireFrame> got;
+  FrameReader r;
+  EXPECT_EQ(ReadAll(r, {bytes}, &got), "");
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].kind, FrameKind::kControl);
+  EXPECT_EQ(got[0].frame.header, "hello control");
 }
 
 TEST(WireFrame, OversizedFramesAreRefusedBeforeTheirBytesArrive) {
