@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Builds the benchmarks (Release, in build-bench/ unless BUILD_DIR is set) and
-# runs them: the Google Benchmark microbenchmarks, then the random-DAG
-# benchmark. Extra arguments go to dag_bench (e.g. --tasks 10000).
+# runs them: the Google Benchmark microbenchmarks, the random-DAG benchmark,
+# then the end-to-end benchmark on the embedded cluster (e2e_bench). Extra
+# arguments go to dag_bench (e.g. --tasks 10000).
 #   bench/run.sh                 everything; the 100,000-task DAG with small values,
 #                                then with default values if ~18 GB are free
 #   BENCH_FILTER=BM_Encode bench/run.sh    only matching microbenchmarks
-#   SKIP_MICRO=1 bench/run.sh --tasks 20000   only the DAG
+#   SKIP_MICRO=1 SKIP_E2E=1 bench/run.sh --tasks 20000   only the DAG
+#   SKIP_MICRO=1 SKIP_DAG=1 E2E_ARGS="--seconds 1" bench/run.sh   only e2e_bench
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${BUILD_DIR:-$root/build-bench}"
@@ -17,7 +19,7 @@ if [ -z "${BENCH_CXXFLAGS+x}" ] && "${CXX:-c++}" --version 2>/dev/null | grep -q
   flags="-Wno-restrict"
 fi
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS=$flags" >/dev/null
-targets=(micro_bench)
+targets=(micro_bench e2e_bench)
 # (not `| grep -q`: with pipefail, grep closing the pipe early fails the test)
 known_targets="$(cmake --build "$build" --target help)"
 if grep -qw dag_bench <<<"$known_targets"; then targets+=(dag_bench); fi
@@ -29,7 +31,7 @@ if [ -z "${SKIP_MICRO:-}" ]; then
   echo "== micro_bench"
   "$build/bench/micro_bench" --benchmark_filter="${BENCH_FILTER:-.}" --benchmark_counters_tabular=false
 fi
-if [ -x "$build/bench/dag_bench" ]; then
+if [ -z "${SKIP_DAG:-}" ] && [ -x "$build/bench/dag_bench" ]; then
   if [ $# -gt 0 ]; then
     echo "== dag_bench $*"
     "$build/bench/dag_bench" "$@"
@@ -48,6 +50,13 @@ if [ -x "$build/bench/dag_bench" ]; then
       echo "   run it by hand with: $build/bench/dag_bench --tasks 100000"
     fi
   fi
-else
+elif [ -z "${SKIP_DAG:-}" ]; then
   echo "== dag_bench: not built (examples/random_dag.h or dray_examples missing)"
+fi
+if [ -z "${SKIP_E2E:-}" ]; then
+  # Ray's microbenchmark cases on the embedded cluster, about 2 s each, plus
+  # this machine's loopback and memcpy limits (docs/performance.md).
+  echo "== e2e_bench ${E2E_ARGS:-}"
+  # shellcheck disable=SC2086
+  "$build/bench/e2e_bench" ${E2E_ARGS:-}
 fi
