@@ -346,6 +346,10 @@ void Host::Exec(Local& l, std::vector<Effect>& effects) {
           } else if constexpr (std::is_same_v<E, EfCommandResult>) {
             DRAY_ASSERT(l.user, "CommandResult for a process without user code");
             l.user->OnCommandResult(std::move(e));
+          } else if constexpr (std::is_same_v<E, EfPersist>) {
+            // The control service's durable rows: kept by the simulator (its
+            // restarts are simulated); a real control service does not
+            // restart yet, so nothing reads them back (docs/fault-tolerance.md).
           }
         },
         eff);
