@@ -1,6 +1,5 @@
 #include "real/host.h"
 
-#include <cxxabi.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
@@ -18,6 +17,7 @@
 #include <future>
 #include <sstream>
 
+#include "core/api/user_calls.h"
 #include "core/common/assert.h"
 #include "core/node/node_manager.h"
 #include "core/owner/owner.h"
@@ -29,58 +29,15 @@ extern char** environ;
 
 namespace dray::real {
 
+using internal::ToObjectValue;
+using internal::ToRefData;
+using internal::ToRefInfo;
+using internal::ToValueData;
+
 namespace asio = boost::asio;
 using boost::system::error_code;
 
 namespace {
-
-std::string Demangle(const char* name) {
-  int status = 0;
-  char* d = abi::__cxa_demangle(name, nullptr, nullptr, &status);
-  std::string out = status == 0 && d ? d : name;
-  std::free(d);
-  return out;
-}
-
-RefInfo ToRefInfo(const internal::RefData& r) { return {{r.task, r.index}, {r.owner_node, r.owner_proc}}; }
-internal::RefData ToRefData(const RefInfo& r) { return {r.id.task, r.id.index, r.owner.node, r.owner.proc}; }
-
-ObjectValue ToObjectValue(const internal::ValueData& v) {
-  ObjectValue o;
-  o.data.p = v.data;
-  o.is_error = v.is_error;
-  for (const auto& r : v.contained) o.contained.push_back(ToRefInfo(r));
-  return o;
-}
-internal::ValueData ToValueData(const ObjectValue& o) {
-  internal::ValueData v;
-  v.data = o.data.p ? o.data.p : std::make_shared<const std::string>();
-  v.is_error = o.is_error;
-  for (const auto& r : o.contained) v.contained.push_back(ToRefData(r));
-  return v;
-}
-
-std::vector<TaskArg> ToTaskArgs(std::vector<internal::ArgData>& args) {
-  std::vector<TaskArg> out;
-  out.reserve(args.size());
-  for (auto& a : args) {
-    TaskArg t;
-    if (a.is_ref) {
-      t.kind = TaskArg::kRef;
-      t.ref = ToRefInfo(a.ref);
-    } else {
-      t.value = ToObjectValue(a.value);
-      t.resolved = true;
-    }
-    out.push_back(std::move(t));
-  }
-  return out;
-}
-
-void CheckRetries(const std::string& what, const char* option, int n) {
-  if (n < -1)
-    throw Error("dray: " + what + ": " + option + " " + std::to_string(n) + " is invalid (-1 without limit, 0 never)");
-}
 
 // Ray's defaults (DESIGN §6).
 constexpr int kTaskRetries = 3;
@@ -858,48 +815,12 @@ void UserRuntime::OnCommandResult(EfCommandResult e) {
 }
 
 internal::RefData UserRuntime::Submit(const internal::TaskOptions& opts, std::vector<internal::ArgData> args) {
-  TaskSpec spec;
-  spec.function = opts.function;
-  spec.name = opts.name.empty() ? opts.function : opts.name;
-  for (const auto& [k, v] : opts.resources) {
-    if (v < 0) throw Error("dray: task '" + spec.name + "': resource '" + k + "' must not be negative");
-    spec.resources.SetUnits(k, v);
-  }
-  int retries = opts.max_retries.value_or(kTaskRetries);
-  if (retries < -1)
-    throw Error("dray: task '" + spec.name + "': max_retries " + std::to_string(retries) +
-                " is invalid (-1 retries without limit, 0 never)");
-  spec.max_retries = retries;
-  spec.retry_exceptions = opts.retry_exceptions;
-  spec.args = ToTaskArgs(args);
-  EfCommandResult r = Run(CmdSubmit{std::move(spec)});
+  EfCommandResult r = Run(CmdSubmit{internal::TaskCallSpec(opts, args, kTaskRetries)});
   return ToRefData({r.ids.at(0), addr_});
 }
 
 internal::RefData UserRuntime::CreateActor(const internal::ActorOptions& o, std::vector<internal::ArgData> args) {
-  std::string what = "actor '" + (o.name.empty() ? o.factory : o.name) + "'";
-  int restarts = o.max_restarts.value_or(kActorRestarts);
-  int task_retries = o.max_task_retries.value_or(kActorTaskRetries);
-  CheckRetries(what, "max_restarts", restarts);
-  CheckRetries(what, "max_task_retries", task_retries);
-  if (o.max_concurrency < 1)
-    throw Error("dray: " + what + ": max_concurrency " + std::to_string(o.max_concurrency) + " must be at least 1");
-  ActorSpec as;
-  as.name = o.name;
-  as.class_name = o.class_name;
-  as.max_restarts = restarts;
-  as.max_task_retries = task_retries;
-  as.max_concurrency = static_cast<uint32_t>(o.max_concurrency);
-  TaskSpec& spec = as.creation;
-  spec.function = o.factory;
-  spec.name = o.name.empty() ? o.factory : o.name;
-  for (const auto& [k, v] : o.resources) {
-    if (v < 0) throw Error("dray: " + what + ": resource '" + k + "' must not be negative");
-    spec.resources.SetUnits(k, v);
-  }
-  spec.actor_holds_resources = o.resources_set;
-  spec.max_retries = 0;
-  spec.args = ToTaskArgs(args);
+  ActorSpec as = internal::ActorCreationSpec(o, args, kActorRestarts, kActorTaskRetries);
   uint64_t waiter = next_waiter_++;
   EfCommandResult r = Run(CmdCreateActor{waiter, std::move(as)});
   internal::RefData anchor = ToRefData({r.ids.at(0), addr_});
@@ -912,27 +833,15 @@ internal::RefData UserRuntime::CreateActor(const internal::ActorOptions& o, std:
 
 internal::RefData UserRuntime::SubmitActorTask(const internal::RefData& anchor, const internal::TaskOptions& opts,
                                                std::vector<internal::ArgData> args) {
-  TaskSpec spec;
-  spec.function = opts.function;
-  spec.name = opts.name.empty() ? opts.function : opts.name;
-  spec.actor_kind = kActorCall;
-  spec.actor = anchor.task;
-  spec.max_retries = 0;
-  spec.args = ToTaskArgs(args);
-  EfCommandResult r = Run(CmdSubmit{std::move(spec), Addr{anchor.owner_node, anchor.owner_proc}});
+  EfCommandResult r =
+      Run(CmdSubmit{internal::ActorCallSpec(anchor, opts, args), Addr{anchor.owner_node, anchor.owner_proc}});
   return ToRefData({r.ids.at(0), addr_});
 }
 
 std::optional<std::pair<internal::RefData, std::string>> UserRuntime::GetActor(const std::string& name) {
   uint64_t waiter = next_waiter_++;
   Run(CmdGetActor{waiter, name});
-  EfCompleteWait c = WaitFor(waiter);
-  if (c.values.empty()) return std::nullopt;
-  ActorInfo info;
-  std::string err;
-  const std::string& b = c.values[0].data.str();
-  if (!Unpack(b.data(), b.size(), &info, &err)) throw Error("dray: GetActor('" + name + "'): an unreadable reply: " + err);
-  return std::make_pair(internal::RefData{info.actor, 1, info.owner.node, info.owner.proc}, info.class_name);
+  return internal::FoundActor(WaitFor(waiter), name);
 }
 
 void UserRuntime::KillActor(const internal::RefData& anchor, bool no_restart) {
@@ -992,27 +901,7 @@ void UserRuntime::ServeTasks() {
 // As the simulator's UserThread::RunTask: the user's exception becomes the
 // task's error value; a missing function, a FunctionNotFoundError.
 void UserRuntime::RunTask(const TaskSpec& spec) {
-  internal::ValueData result;
-  const internal::Invoker* inv = internal::FindFunction(spec.function);
-  if (!inv) {
-    result = internal::MakeErrorValue(
-        "FunctionNotFoundError", spec.name, "",
-        "function '" + spec.function + "' is not registered in this executable (add it to DRAY_REMOTE)");
-  } else {
-    std::vector<internal::ValueData> args;
-    args.reserve(spec.args.size());
-    for (const auto& a : spec.args) args.push_back(ToValueData(a.value));
-    try {
-      result = (*inv)(args);
-    } catch (const TaskError& e) {
-      // A failed dependency fetched inside the task: keep the original error.
-      result = internal::MakeErrorValue("TaskError", e.task_name(), e.exception_type(), e.message());
-    } catch (const std::exception& e) {
-      result = internal::MakeErrorValue("TaskError", spec.name, Demangle(typeid(e).name()), e.what());
-    } catch (...) {
-      result = internal::MakeErrorValue("TaskError", spec.name, "unknown", "a non-standard exception");
-    }
-  }
+  internal::ValueData result = internal::InvokeTask(spec);
   Notify(CmdTaskReturned{spec.task, {ToObjectValue(result)}});
 }
 

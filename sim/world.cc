@@ -1,6 +1,5 @@
 #include "sim/world.h"
 
-#include <cxxabi.h>
 #include <sqlite3.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -10,6 +9,7 @@
 #include <cstring>
 
 #include "core/api/backend.h"
+#include "core/api/user_calls.h"
 #include "core/proto/codec.h"
 #include "dray/errors.h"
 #include "dray/remote.h"
@@ -17,35 +17,16 @@
 
 namespace dray::sim {
 
+using internal::ToObjectValue;
+using internal::ToRefData;
+using internal::ToRefInfo;
+using internal::ToValueData;
+
 namespace {
-// Thrown inside a killed process's thread to unwind it from the blocking call.
-struct ProcessKilled {};
+// Thrown inside a killed process's thread to unwind it from the blocking call
+// (InvokeTask lets it through).
+struct ProcessKilled : internal::ProcessEnded {};
 
-std::string Demangle(const char* name) {
-  int status = 0;
-  char* d = abi::__cxa_demangle(name, nullptr, nullptr, &status);
-  std::string out = status == 0 && d ? d : name;
-  std::free(d);
-  return out;
-}
-
-RefInfo ToRefInfo(const internal::RefData& r) { return {{r.task, r.index}, {r.owner_node, r.owner_proc}}; }
-internal::RefData ToRefData(const RefInfo& r) { return {r.id.task, r.id.index, r.owner.node, r.owner.proc}; }
-
-ObjectValue ToObjectValue(const internal::ValueData& v) {
-  ObjectValue o;
-  o.data.p = v.data;
-  o.is_error = v.is_error;
-  for (const auto& r : v.contained) o.contained.push_back(ToRefInfo(r));
-  return o;
-}
-internal::ValueData ToValueData(const ObjectValue& o) {
-  internal::ValueData v;
-  v.data = o.data.p ? o.data.p : std::make_shared<const std::string>();
-  v.is_error = o.is_error;
-  for (const auto& r : o.contained) v.contained.push_back(ToRefData(r));
-  return v;
-}
 uint64_t PairKey(const Addr& a, const Addr& b) { return Mix64(a.Key()) ^ (b.Key() * 0x9e3779b97f4a7c15ULL); }
 
 // A node's cut links (NodeNet::cut).
@@ -131,68 +112,11 @@ struct World::UserThread final : internal::ProcessRuntime {
   }
 
   internal::RefData Submit(const internal::TaskOptions& opts, std::vector<internal::ArgData> args) override {
-    TaskSpec spec;
-    spec.function = opts.function;
-    spec.name = opts.name.empty() ? opts.function : opts.name;
-    for (const auto& [k, v] : opts.resources) {
-      if (v < 0) throw Error("dray: task '" + spec.name + "': resource '" + k + "' must not be negative");
-      spec.resources.SetUnits(k, v);
-    }
-    int retries = opts.max_retries.value_or(w->spec_.task_retries);
-    if (retries < -1)
-      throw Error("dray: task '" + spec.name + "': max_retries " + std::to_string(retries) +
-                  " is invalid (-1 retries without limit, 0 never)");
-    spec.max_retries = retries;
-    spec.retry_exceptions = opts.retry_exceptions;
-    spec.args = ToTaskArgs(args);
-    EfCommandResult r = Run(CmdSubmit{std::move(spec)});
+    EfCommandResult r = Run(CmdSubmit{internal::TaskCallSpec(opts, args, w->spec_.task_retries)});
     return ToRefData({r.ids.at(0), p->addr});
   }
-  static std::vector<TaskArg> ToTaskArgs(std::vector<internal::ArgData>& args) {
-    std::vector<TaskArg> out;
-    out.reserve(args.size());
-    for (auto& a : args) {
-      TaskArg t;
-      if (a.is_ref) {
-        t.kind = TaskArg::kRef;
-        t.ref = ToRefInfo(a.ref);
-      } else {
-        t.value = ToObjectValue(a.value);
-        t.resolved = true;
-      }
-      out.push_back(std::move(t));
-    }
-    return out;
-  }
-  static void CheckRetries(const std::string& what, const char* option, int n) {
-    if (n < -1)
-      throw Error("dray: " + what + ": " + option + " " + std::to_string(n) +
-                  " is invalid (-1 without limit, 0 never)");
-  }
   internal::RefData CreateActor(const internal::ActorOptions& o, std::vector<internal::ArgData> args) override {
-    std::string what = "actor '" + (o.name.empty() ? o.factory : o.name) + "'";
-    int restarts = o.max_restarts.value_or(w->spec_.actor_restarts);
-    int task_retries = o.max_task_retries.value_or(w->spec_.actor_task_retries);
-    CheckRetries(what, "max_restarts", restarts);
-    CheckRetries(what, "max_task_retries", task_retries);
-    if (o.max_concurrency < 1)
-      throw Error("dray: " + what + ": max_concurrency " + std::to_string(o.max_concurrency) + " must be at least 1");
-    ActorSpec as;
-    as.name = o.name;
-    as.class_name = o.class_name;
-    as.max_restarts = restarts;
-    as.max_task_retries = task_retries;
-    as.max_concurrency = static_cast<uint32_t>(o.max_concurrency);
-    TaskSpec& spec = as.creation;
-    spec.function = o.factory;
-    spec.name = o.name.empty() ? o.factory : o.name;
-    for (const auto& [k, v] : o.resources) {
-      if (v < 0) throw Error("dray: " + what + ": resource '" + k + "' must not be negative");
-      spec.resources.SetUnits(k, v);
-    }
-    spec.actor_holds_resources = o.resources_set;
-    spec.max_retries = 0;
-    spec.args = ToTaskArgs(args);
+    ActorSpec as = internal::ActorCreationSpec(o, args, w->spec_.actor_restarts, w->spec_.actor_task_retries);
     uint64_t waiter = next_waiter++;
     EfCommandResult r = Run(CmdCreateActor{waiter, std::move(as)});
     internal::RefData anchor = ToRefData({r.ids.at(0), p->addr});
@@ -204,26 +128,14 @@ struct World::UserThread final : internal::ProcessRuntime {
   }
   internal::RefData SubmitActorTask(const internal::RefData& anchor, const internal::TaskOptions& opts,
                                     std::vector<internal::ArgData> args) override {
-    TaskSpec spec;
-    spec.function = opts.function;
-    spec.name = opts.name.empty() ? opts.function : opts.name;
-    spec.actor_kind = kActorCall;
-    spec.actor = anchor.task;
-    spec.max_retries = 0;
-    spec.args = ToTaskArgs(args);
-    EfCommandResult r = Run(CmdSubmit{std::move(spec), Addr{anchor.owner_node, anchor.owner_proc}});
+    EfCommandResult r =
+        Run(CmdSubmit{internal::ActorCallSpec(anchor, opts, args), Addr{anchor.owner_node, anchor.owner_proc}});
     return ToRefData({r.ids.at(0), p->addr});
   }
   std::optional<std::pair<internal::RefData, std::string>> GetActor(const std::string& name) override {
     uint64_t waiter = next_waiter++;
     Run(CmdGetActor{waiter, name});
-    EfCompleteWait c = WaitFor(waiter);
-    if (c.values.empty()) return std::nullopt;
-    ActorInfo info;
-    std::string err;
-    const std::string& b = c.values[0].data.str();
-    DRAY_ASSERT(Unpack(b.data(), b.size(), &info, &err), "an unreadable ActorInfo");
-    return std::make_pair(internal::RefData{info.actor, 1, info.owner.node, info.owner.proc}, info.class_name);
+    return internal::FoundActor(WaitFor(waiter), name);
   }
   void KillActor(const internal::RefData& anchor, bool no_restart) override {
     Notify(CmdKillActor{anchor.task, no_restart});
@@ -304,29 +216,7 @@ struct World::UserThread final : internal::ProcessRuntime {
   }
 
   void RunTask(const TaskSpec& spec) {
-    internal::ValueData result;
-    const internal::Invoker* inv = internal::FindFunction(spec.function);
-    if (!inv) {
-      result = internal::MakeErrorValue("FunctionNotFoundError", spec.name, "",
-                                        "function '" + spec.function +
-                                            "' is not registered in this executable (add it to DRAY_REMOTE)");
-    } else {
-      std::vector<internal::ValueData> args;
-      args.reserve(spec.args.size());
-      for (const auto& a : spec.args) args.push_back(ToValueData(a.value));
-      try {
-        result = (*inv)(args);
-      } catch (const ProcessKilled&) {
-        throw;
-      } catch (const TaskError& e) {
-        // A failed dependency fetched inside the task: keep the original error.
-        result = internal::MakeErrorValue("TaskError", e.task_name(), e.exception_type(), e.message());
-      } catch (const std::exception& e) {
-        result = internal::MakeErrorValue("TaskError", spec.name, Demangle(typeid(e).name()), e.what());
-      } catch (...) {
-        result = internal::MakeErrorValue("TaskError", spec.name, "unknown", "a non-standard exception");
-      }
-    }
+    internal::ValueData result = internal::InvokeTask(spec);
     CmdTaskReturned ret{spec.task, {ToObjectValue(result)}};
     Notify(std::move(ret));
   }

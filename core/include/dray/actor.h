@@ -37,18 +37,11 @@ class ActorTaskCaller {
 
   template <class... A>
   ObjectRef<R> Remote(A&&... args) {
-    static_assert(sizeof...(A) == sizeof...(P), "Remote(): wrong number of arguments");
-    return RemoteImpl(std::index_sequence_for<P...>{}, std::forward<A>(args)...);
+    auto v = internal::MakeArgs<P...>(std::forward<A>(args)...);
+    return ObjectRef<R>::FromData(internal::RequireRuntime().SubmitActorTask(anchor_, opts_, std::move(v)));
   }
 
  private:
-  template <size_t... I, class... A>
-  ObjectRef<R> RemoteImpl(std::index_sequence<I...>, A&&... args) {
-    std::vector<internal::ArgData> v;
-    v.reserve(sizeof...(A));
-    (v.push_back(internal::MakeArg<std::tuple_element_t<I, std::tuple<P...>>>(std::forward<A>(args))), ...);
-    return ObjectRef<R>::FromData(internal::RequireRuntime().SubmitActorTask(anchor_, opts_, std::move(v)));
-  }
   internal::RefData anchor_;
   internal::TaskOptions opts_;
 };
@@ -65,6 +58,8 @@ class ActorHandle {
     return h;
   }
   bool IsNull() const { return anchor_.IsNull(); }
+  // Its handle object: what keeps the actor alive (and how a handle travels).
+  const ObjectRef<void>& Anchor() const { return anchor_; }
   const internal::RefData& Data() const { return anchor_.Data(); }
   std::shared_ptr<const void> Pin() const { return anchor_.Pin(); }
   // Hex id, as Ray prints it.
@@ -123,18 +118,11 @@ class ActorCreator {
 
   template <class... A>
   ActorHandle<T> Remote(A&&... args) {
-    static_assert(sizeof...(A) == sizeof...(P), "Remote(): wrong number of arguments");
-    return RemoteImpl(std::index_sequence_for<P...>{}, std::forward<A>(args)...);
+    auto v = internal::MakeArgs<P...>(std::forward<A>(args)...);
+    return ActorHandle<T>::FromData(internal::RequireRuntime().CreateActor(opts_, std::move(v)));
   }
 
  private:
-  template <size_t... I, class... A>
-  ActorHandle<T> RemoteImpl(std::index_sequence<I...>, A&&... args) {
-    std::vector<internal::ArgData> v;
-    v.reserve(sizeof...(A));
-    (v.push_back(internal::MakeArg<std::tuple_element_t<I, std::tuple<P...>>>(std::forward<A>(args))), ...);
-    return ActorHandle<T>::FromData(internal::RequireRuntime().CreateActor(opts_, std::move(v)));
-  }
   internal::ActorOptions opts_;
 };
 
@@ -163,7 +151,8 @@ template <class T> struct IsActorHandle<ActorHandle<T>> : std::true_type {};
 
 }  // namespace dray
 
-// A handle nested in a value travels as its handle object's ref.
+// A handle nested in a value travels as its handle object's ref (and is
+// counted as one).
 namespace msgpack {
 MSGPACK_API_VERSION_NAMESPACE(MSGPACK_DEFAULT_API_NS) {
 namespace adaptor {
@@ -171,26 +160,15 @@ template <class T>
 struct pack<dray::ActorHandle<T>> {
   template <typename Stream>
   packer<Stream>& operator()(packer<Stream>& o, const dray::ActorHandle<T>& h) const {
-    const auto& d = h.Data();
-    if (!h.IsNull()) dray::internal::ContainedRefs::Note(d, h.Pin());
-    o.pack_array(4);
-    o.pack(d.task);
-    o.pack(d.index);
-    o.pack(d.owner_node);
-    o.pack(d.owner_proc);
-    return o;
+    return o.pack(h.Anchor());
   }
 };
 template <class T>
 struct convert<dray::ActorHandle<T>> {
   const msgpack::object& operator()(const msgpack::object& o, dray::ActorHandle<T>& h) const {
-    if (o.type != msgpack::type::ARRAY || o.via.array.size != 4) throw msgpack::type_error();
-    dray::internal::RefData d;
-    d.task = o.via.array.ptr[0].as<uint64_t>();
-    d.index = o.via.array.ptr[1].as<uint32_t>();
-    d.owner_node = o.via.array.ptr[2].as<uint32_t>();
-    d.owner_proc = o.via.array.ptr[3].as<uint32_t>();
-    h = d.task == 0 && d.index == 0 ? dray::ActorHandle<T>() : dray::ActorHandle<T>::FromData(d);
+    dray::ObjectRef<void> anchor;
+    o.convert(anchor);
+    h = anchor.IsNull() ? dray::ActorHandle<T>() : dray::ActorHandle<T>::FromData(anchor.Data());
     return o;
   }
 };

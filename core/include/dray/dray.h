@@ -51,6 +51,15 @@ ArgData MakeArg(A&& a) {
   }
   return out;
 }
+// The arguments of a call of a function taking P..., in order.
+template <class... P, class... A>
+std::vector<ArgData> MakeArgs(A&&... args) {
+  static_assert(sizeof...(A) == sizeof...(P), "Remote(): wrong number of arguments");
+  std::vector<ArgData> v;
+  v.reserve(sizeof...(A));
+  (v.push_back(MakeArg<P>(std::forward<A>(args))), ...);
+  return v;
+}
 template <class T>
 std::vector<RefData> Datas(const std::vector<ObjectRef<T>>& refs) {
   std::vector<RefData> d;
@@ -84,19 +93,11 @@ class TaskCaller {
 
   template <class... A>
   ObjectRef<R> Remote(A&&... args) {
-    static_assert(sizeof...(A) == sizeof...(P), "Remote(): wrong number of arguments");
-    return RemoteImpl(std::index_sequence_for<P...>{}, std::forward<A>(args)...);
+    return ObjectRef<R>::FromData(
+        internal::RequireRuntime().Submit(opts_, internal::MakeArgs<P...>(std::forward<A>(args)...)));
   }
 
  private:
-  template <size_t... I, class... A>
-  ObjectRef<R> RemoteImpl(std::index_sequence<I...>, A&&... args) {
-    std::vector<internal::ArgData> v;
-    v.reserve(sizeof...(A));
-    (v.push_back(internal::MakeArg<std::tuple_element_t<I, std::tuple<P...>>>(std::forward<A>(args))), ...);
-    internal::RefData ref = internal::RequireRuntime().Submit(opts_, std::move(v));
-    return ObjectRef<R>::FromData(ref);
-  }
   R (*f_)(P...);
   internal::TaskOptions opts_;
 };
