@@ -32,7 +32,7 @@ double ParseDouble(const std::string& key, const std::string& v, const std::stri
 
 const char* const kFaultKindNames[] = {"worker_crash", "node_crash", "partition", "one_way_partition",
                                        "latency_spike", "slow_node", "clog", "loss", "duplicate",
-                                       "reorder", "buggify"};
+                                       "reorder", "buggify", "gcs_restart"};
 const int kNumFaultKinds = sizeof(kFaultKindNames) / sizeof(kFaultKindNames[0]);
 
 std::string FaultKindsStr(uint32_t kinds) {

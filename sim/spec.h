@@ -23,6 +23,7 @@ enum FaultKind : uint32_t {  // plain enum: the kinds combine as bits
   kFaultDuplicate = 1u << 8,         // frames delivered twice (deduplicated)
   kFaultReorder = 1u << 9,           // frames overtaken (buffered and put back in order)
   kFaultBuggify = 1u << 10,          // rare paths in core/ turned on (DRAY_BUGGIFY)
+  kFaultGcsRestart = 1u << 11,       // the control service crashes once and restarts from its tables
 };
 // The kinds' names, in bit order.
 extern const char* const kFaultKindNames[];

@@ -269,6 +269,8 @@ World::World(SimSpec spec)
       lossy_ = true;  // sequenced even when every rate drew 0: the layer itself is under test
     }
     if (mix.Chance(1, 2)) kinds_ |= kFaultBuggify;
+    // Control-service restarts, from a PRNG of their own as well.
+    if (root_.Fork("faults.gcs").Chance(1, 2)) kinds_ |= kFaultGcsRestart;
   } else {
     // Listed kinds share the crash stream equally (a worker crash takes what
     // is left).
@@ -346,6 +348,14 @@ internal::ProcessRuntime* World::StartDriver() {
   if (kinds_ & (kFaultOneWayPartition | kFaultLatencySpike | kFaultSlowNode | kFaultClog))
     Push(Event{1 + static_cast<TimeNs>(net_fault_rng_.Below(static_cast<uint64_t>(2 * net_fault_every_ns_))), 0,
                Ev::kNetFault, 0});
+  if (kinds_ & kFaultGcsRestart) {
+    // One control-service crash during the fault phase, down 0.5, 2 or 5 s.
+    Prng g = root_.Fork("faults.gcs.when");
+    static constexpr TimeNs kDown[] = {500'000'000, 2'000'000'000, 5'000'000'000};
+    TimeNs at = 1 + static_cast<TimeNs>(g.Below(static_cast<uint64_t>(std::max<int64_t>(spec_.faults_until_ms, 1) * 1'000'000)));
+    Push(Event{at, 0, Ev::kGcs, 0, 0});
+    Push(Event{at + kDown[g.Below(3)], 0, Ev::kGcs, 0, 1});
+  }
   for (size_t i = 0; i < spec_.script.size(); ++i)
     Push(Event{std::max<TimeNs>(1, spec_.script[i].at_us * 1000), 0, Ev::kScript, 0, i});
   // The driver starts once the nodes had a moment to register.
@@ -1135,7 +1145,11 @@ void World::ControlServiceUp() {
   Proc& g = *Find(gcs_.Key());
   g.comp = std::make_unique<ControlService>(c);
   gcs_comp_ = static_cast<ControlService*>(g.comp.get());
-  g.timer_gen.clear();
+  // Its predecessor's timers still in the queue must never fire into it:
+  // move every armed timer's generation on (clearing the map would restart
+  // the counters, and a stale timer could match a new one: the swarm found
+  // health rounds running twice as often after a restart).
+  for (auto& [id, gen] : g.timer_gen) ++gen;
   g.rng = Prng(c.seed);
   if (trace_) trace_->Create(seq_, now_, gcs_, g.comp->Kind(), Pack(c));
   gcs_down_ = false;
@@ -1235,6 +1249,10 @@ bool World::CrashWorkerRunning(const std::string& task_name) {
 
 void World::ActorCallStarts(const Addr& worker, const TaskSpec& spec) {
   ActorWatch& a = actor_watch_[spec.actor];
+  if (spec.incarnation < a.newest)
+    std::fprintf(stderr, "dray sim: actor %llx: incarnation %u on %s starts '%s' at %lld ns after incarnation %u ran\n",
+                 (unsigned long long)spec.actor, spec.incarnation, worker.Str().c_str(), spec.name.c_str(),
+                 (long long)now_, a.newest);
   DRAY_ASSERT(spec.incarnation >= a.newest, "an old incarnation of an actor ran a call after a newer one did");
   a.newest = spec.incarnation;
   for (const auto& [w, inc] : a.running) {
