@@ -77,6 +77,14 @@ if(TARGET dray-sim)
            COMMAND dray-sim --scenario ${CMAKE_CURRENT_SOURCE_DIR}/scenarios/control_service_restart.scenario)
   set_tests_properties(dray_sim.scenario_control_service_restart PROPERTIES PASS_REGULAR_EXPRESSION
                        "workload=actors ok .*crashes=1 ")
+  # A restarted control service once inherited its predecessor's health timer
+  # (health rounds ran twice as often, live nodes were declared dead, and an
+  # old actor incarnation ran after a newer one): this seed caught it.
+  add_test(NAME dray_sim.actors_seed767_control_service_restart
+           COMMAND dray-sim --seed 767 --nodes 4 --cpus 2 --workload actors
+                   --spec faults=swarm,faults_until_ms=500,task_retries=-1,head_cpus=0)
+  set_tests_properties(dray_sim.actors_seed767_control_service_restart PROPERTIES
+                       PASS_REGULAR_EXPRESSION "seed=767 workload=actors ok")
   add_test(NAME dray_sim.bad_jobs COMMAND dray-sim --workload four_tasks --jobs 0)
   set_tests_properties(dray_sim.bad_jobs PROPERTIES PASS_REGULAR_EXPRESSION "--jobs must be in \\[1, 256\\]")
   add_test(NAME dray_sim.bad_flag COMMAND dray-sim --workload four_tasks --bogus 1)
