@@ -855,27 +855,15 @@ internal::RefData UserRuntime::Put(internal::ValueData value) {
 
 internal::WaitOutcome UserRuntime::Get(const std::vector<internal::RefData>& refs, int64_t timeout_ns) {
   uint64_t waiter = next_waiter_++;
-  CmdGet g{waiter, {}, timeout_ns};
-  for (const auto& r : refs) g.refs.push_back(ToRefInfo(r));
-  Notify(std::move(g));
-  EfCompleteWait c = WaitFor(waiter);
-  internal::WaitOutcome out;
-  out.timed_out = c.status == kWaitTimeout;
-  for (auto& v : c.values) out.values.push_back(ToValueData(v));
-  return out;
+  Notify(internal::GetCommand(waiter, refs, timeout_ns));
+  return internal::GetOutcome(WaitFor(waiter));
 }
 
 internal::WaitOutcome UserRuntime::Wait(const std::vector<internal::RefData>& refs, int num_returns,
                                         int64_t timeout_ns) {
   uint64_t waiter = next_waiter_++;
-  CmdWait c{waiter, {}, static_cast<uint32_t>(num_returns), timeout_ns};
-  for (const auto& r : refs) c.refs.push_back(ToRefInfo(r));
-  Notify(std::move(c));
-  EfCompleteWait done = WaitFor(waiter);
-  internal::WaitOutcome out;
-  out.timed_out = done.status == kWaitTimeout;
-  for (uint8_t b : done.ready) out.ready.push_back(b != 0);
-  return out;
+  Notify(internal::WaitCommand(waiter, refs, num_returns, timeout_ns));
+  return internal::WaitOutcomeOf(WaitFor(waiter));
 }
 
 void UserRuntime::AddRef(const internal::RefData& r) { Notify(CmdAddRef{ToRefInfo(r)}); }

@@ -147,25 +147,13 @@ struct World::UserThread final : internal::ProcessRuntime {
   }
   internal::WaitOutcome Get(const std::vector<internal::RefData>& refs, int64_t timeout_ns) override {
     uint64_t waiter = next_waiter++;
-    CmdGet g{waiter, {}, timeout_ns};
-    for (const auto& r : refs) g.refs.push_back(ToRefInfo(r));
-    Notify(std::move(g));
-    EfCompleteWait c = WaitFor(waiter);
-    internal::WaitOutcome out;
-    out.timed_out = c.status == kWaitTimeout;
-    for (const auto& v : c.values) out.values.push_back(ToValueData(v));
-    return out;
+    Notify(internal::GetCommand(waiter, refs, timeout_ns));
+    return internal::GetOutcome(WaitFor(waiter));
   }
   internal::WaitOutcome Wait(const std::vector<internal::RefData>& refs, int num_returns, int64_t timeout_ns) override {
     uint64_t waiter = next_waiter++;
-    CmdWait c{waiter, {}, static_cast<uint32_t>(num_returns), timeout_ns};
-    for (const auto& r : refs) c.refs.push_back(ToRefInfo(r));
-    Notify(std::move(c));
-    EfCompleteWait done = WaitFor(waiter);
-    internal::WaitOutcome out;
-    out.timed_out = done.status == kWaitTimeout;
-    for (uint8_t b : done.ready) out.ready.push_back(b != 0);
-    return out;
+    Notify(internal::WaitCommand(waiter, refs, num_returns, timeout_ns));
+    return internal::WaitOutcomeOf(WaitFor(waiter));
   }
   void AddRef(const internal::RefData& r) override { Notify(CmdAddRef{ToRefInfo(r)}); }
   void RemoveRef(const internal::RefData& r) override { Notify(CmdRemoveRef{ToRefInfo(r)}); }

@@ -117,6 +117,32 @@ TaskSpec ActorCallSpec(const RefData& anchor, const TaskOptions& opts, std::vect
   return spec;
 }
 
+CmdGet GetCommand(uint64_t waiter, const std::vector<RefData>& refs, int64_t timeout_ns) {
+  CmdGet g{waiter, {}, timeout_ns};
+  for (const auto& r : refs) g.refs.push_back(ToRefInfo(r));
+  return g;
+}
+
+CmdWait WaitCommand(uint64_t waiter, const std::vector<RefData>& refs, int num_returns, int64_t timeout_ns) {
+  CmdWait c{waiter, {}, static_cast<uint32_t>(num_returns), timeout_ns};
+  for (const auto& r : refs) c.refs.push_back(ToRefInfo(r));
+  return c;
+}
+
+WaitOutcome GetOutcome(const EfCompleteWait& c) {
+  WaitOutcome out;
+  out.timed_out = c.status == kWaitTimeout;
+  for (const auto& v : c.values) out.values.push_back(ToValueData(v));
+  return out;
+}
+
+WaitOutcome WaitOutcomeOf(const EfCompleteWait& c) {
+  WaitOutcome out;
+  out.timed_out = c.status == kWaitTimeout;
+  for (uint8_t b : c.ready) out.ready.push_back(b != 0);
+  return out;
+}
+
 std::optional<std::pair<RefData, std::string>> FoundActor(const EfCompleteWait& c, const std::string& name) {
   if (c.values.empty()) return std::nullopt;
   ActorInfo info;

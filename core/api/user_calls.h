@@ -26,6 +26,11 @@ TaskSpec TaskCallSpec(const TaskOptions& opts, std::vector<ArgData>& args, int d
 ActorSpec ActorCreationSpec(const ActorOptions& o, std::vector<ArgData>& args, int default_restarts,
                             int default_task_retries);
 TaskSpec ActorCallSpec(const RefData& anchor, const TaskOptions& opts, std::vector<ArgData>& args);
+// Get and Wait: the command for `waiter`, and what its completion means.
+CmdGet GetCommand(uint64_t waiter, const std::vector<RefData>& refs, int64_t timeout_ns);
+CmdWait WaitCommand(uint64_t waiter, const std::vector<RefData>& refs, int num_returns, int64_t timeout_ns);
+WaitOutcome GetOutcome(const EfCompleteWait& c);
+WaitOutcome WaitOutcomeOf(const EfCompleteWait& c);
 // The named actor in a GetActor's completion: its handle object and class.
 std::optional<std::pair<RefData, std::string>> FoundActor(const EfCompleteWait& c, const std::string& name);
 

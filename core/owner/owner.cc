@@ -326,6 +326,11 @@ void Owner::Submit(TaskSpec spec, Context& cx, Addr actor_owner) {
     spec.actor_seq = client.next_seq++;
     client.unfinished[spec.actor_seq] = spec.task;
   }
+  MaybeSubmit(FileTask(std::move(t), std::move(spec), cx), cx);
+  cx.Emit(std::move(result));
+}
+
+Owner::PendingTask& Owner::FileTask(PendingTask t, TaskSpec spec, Context& cx) {
   for (const auto& a : spec.args) {
     if (a.kind == TaskArg::kRef) t.holds.push_back(a.ref);
     for (const auto& r : a.value.contained) t.holds.push_back(r);
@@ -336,8 +341,7 @@ void Owner::Submit(TaskSpec spec, Context& cx, Addr actor_owner) {
   DRAY_ASSERT(inserted, "task id derived twice");
   for (const auto& r : it->second.holds) Hold(r, cx);
   ResolveArgs(it->second, cx);
-  MaybeSubmit(it->second, cx);
-  cx.Emit(std::move(result));
+  return it->second;
 }
 
 void Owner::ResolveArgs(PendingTask& t, Context& cx) {

@@ -130,6 +130,9 @@ class Owner final : public Component {
   void OnCommand(const Command& cmd, Context& cx);
   void OnDeliver(const Addr& from, const Message& msg, Context& cx);
   void Submit(TaskSpec spec, Context& cx, Addr actor_owner = {});
+  // Files a pending task: holds its ref arguments (and refs nested in its
+  // values) and starts resolving them.
+  PendingTask& FileTask(PendingTask t, TaskSpec spec, Context& cx);
   void ResolveArgs(PendingTask& t, Context& cx);
   void MaybeSubmit(PendingTask& t, Context& cx);
   void OnTaskDone(const Addr& from, const TaskDone& m, Context& cx);

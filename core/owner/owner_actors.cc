@@ -50,17 +50,8 @@ void Owner::CreateActor(const CmdCreateActor& c, Context& cx) {
   client.owner = cfg_.addr;
   client.info.actor = actor;
   client.info.max_task_retries = c.spec.max_task_retries;
-  PendingTask t;
-  for (const auto& a : spec.args) {
-    if (a.kind == TaskArg::kRef) t.holds.push_back(a.ref);
-    for (const auto& r : a.value.contained) t.holds.push_back(r);
-  }
   TaskId id = spec.task;
-  t.spec = std::move(spec);
-  auto [it, inserted] = tasks_.emplace(id, std::move(t));
-  DRAY_ASSERT(inserted, "task id derived twice");
-  for (const auto& r : it->second.holds) Hold(r, cx);
-  ResolveArgs(it->second, cx);
+  PendingTask& t = FileTask(PendingTask{}, std::move(spec), cx);
   cx.Emit(EfCommandResult{id, {anchor}});
   if (cr.waiter != 0 && executing_ && !blocked_ && executing_->actor_kind != kActorCall) {
     // A named creation waits for the control service (after its arguments):
@@ -68,7 +59,7 @@ void Owner::CreateActor(const CmdCreateActor& c, Context& cx) {
     blocked_ = true;
     cx.Send(cfg_.node, WorkerBlocked{executing_->task});
   }
-  MaybeSubmit(it->second, cx);
+  MaybeSubmit(t, cx);
 }
 
 // The constructor's arguments are resolved: the control service takes over
