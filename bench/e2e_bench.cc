@@ -366,7 +366,7 @@ void RunCases(const Params& p) {
     // every Put makes before the runtime sees the value).
     Timed(p, "large: serialize only", "values", [&] {
       auto v = dray::internal::Serialize(big);
-      asm volatile("" ::"r"(v.data.get()) : "memory");
+      asm volatile("" ::"r"(v.data.data()) : "memory");
       return 1.0;
     }, mb + " std::string, no runtime");
     if (!g_results.empty() && g_results.back().name == "large: serialize only") {

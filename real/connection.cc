@@ -235,7 +235,7 @@ void Connection::WriteNext() {
   bufs.push_back(asio::buffer(out.prefix));
   bufs.push_back(asio::buffer(out.frame.header));
   for (const auto& a : out.frame.attachments)
-    if (a && !a->empty()) bufs.push_back(asio::buffer(*a));
+    if (!a.empty()) bufs.push_back(asio::buffer(a.data(), a.size()));
   asio::async_write(socket_, bufs, [self = shared_from_this()](const error_code& ec, size_t) {
     self->writing_ = false;
     if (self->closed_) {

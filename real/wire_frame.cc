@@ -50,7 +50,7 @@ std::string EncodeFramePrefix(FrameKind kind, const Frame& f) {
   PutU32(&s, static_cast<uint32_t>(f.header.size()));
   PutU32(&s, static_cast<uint32_t>(f.attachments.size()));
   for (const auto& a : f.attachments) {
-    size_t n = a ? a->size() : 0;
+    size_t n = a.size();
     DRAY_ASSERT(n <= UINT32_MAX, "an attachment of 4 GiB or more");
     PutU32(&s, static_cast<uint32_t>(n));
   }
@@ -61,8 +61,7 @@ std::string EncodeFramePrefix(FrameKind kind, const Frame& f) {
 std::string EncodeWireFrame(FrameKind kind, const Frame& f) {
   std::string s = EncodeFramePrefix(kind, f);
   s += f.header;
-  for (const auto& a : f.attachments)
-    if (a) s += *a;
+  for (const auto& a : f.attachments) s += a.view();
   return s;
 }
 
@@ -79,7 +78,7 @@ bool FrameFits(const Frame& f, const FrameLimits& limits, std::string* error) {
              std::to_string(limits.max_frame_bytes);
   } else {
     for (const auto& a : f.attachments)
-      if (a && a->size() > UINT32_MAX) {
+      if (a.size() > UINT32_MAX) {
         *error = "an attachment of 4 GiB or more";
         return false;
       }
@@ -227,7 +226,7 @@ FrameReader::Status FrameReader::Feed(const char* data, size_t size, size_t* con
         off += n;
         *consumed = off;
         if (piece_.size() < attachment_bytes_[attachment_]) return Status::kNeedMore;
-        out_.frame.attachments.push_back(std::make_shared<const std::string>(std::move(piece_)));
+        out_.frame.attachments.push_back(Buf(std::move(piece_)));
         if (++attachment_ == attachment_bytes_.size()) {
           stage_ = Stage::kDone;
         } else {

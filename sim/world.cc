@@ -36,9 +36,9 @@ constexpr uint8_t kClogged = 4;   // both, until unclogged (independent of parti
 // Network operations carried by Ev::kNet events.
 enum NetOpCode : uint64_t { kOpHeal = 1, kOpClog, kOpUnclog, kOpSpikeEnd, kOpSlowEnd };
 
-uint64_t FrameBytes(const std::string& header, const std::vector<std::shared_ptr<const std::string>>& att) {
+uint64_t FrameBytes(const std::string& header, const std::vector<Buf>& att) {
   uint64_t n = header.size();
-  for (const auto& a : att) n += a ? a->size() : 0;
+  for (const auto& a : att) n += a.size();
   return n;
 }
 }  // namespace
@@ -1267,7 +1267,7 @@ void World::ActorCallEnds(const Addr& worker, uint64_t actor) {
 }
 
 void World::CheckObjectValue(const ObjectId& id, const ObjectValue& v) {
-  uint64_t h = HashBytes(v.data.str().data(), v.data.size()) ^ (v.is_error ? 1 : 0);
+  uint64_t h = HashBytes(v.data.data(), v.data.size()) ^ (v.is_error ? 1 : 0);
   auto [it, inserted] = value_hashes_.emplace(id, h);
   DRAY_ASSERT(inserted || it->second == h || v.is_error, "one object id, two different values");
 }

@@ -90,7 +90,7 @@ class World {
     uint64_t b = 0;
     bool background = false;  // health checks: they alone never keep a run going
     std::string bytes;  // a delivery's frame: header ...
-    std::vector<std::shared_ptr<const std::string>> attachments;  // ... and attachments
+    std::vector<Buf> attachments;  // ... and attachments
     uint64_t chan_seq = 0;  // lossy network: the frame's number on its connection (0: not sequenced)
   };
   // A connection's receiving end under frame faults (docs/fault-tolerance.md):

@@ -365,7 +365,7 @@ TEST(Frame, LargePayloadsAreAttachedAndShared) {
   ASSERT_TRUE(DecodeFrame(f.header.data(), f.header.size(), f.attachments, &out, &err)) << err;
   EXPECT_EQ(EncodeMessage(out), EncodeMessage(m));
   // Shared with the sender, not copied.
-  EXPECT_EQ(std::get<ObjectReady>(out).value.data.p.get(), std::get<ObjectReady>(m).value.data.p.get());
+  EXPECT_EQ(std::get<ObjectReady>(out).value.data.data(), std::get<ObjectReady>(m).value.data.data());
 }
 
 TEST(Frame, SmallPayloadsStayInTheHeader) {
@@ -397,7 +397,7 @@ TEST(Frame, BadAttachmentsAreRejectedWithAReason) {
   EXPECT_NE(err.find("attachment 0 of 0"), std::string::npos) << err;
   // One too many.
   auto extra = f.attachments;
-  extra.push_back(std::make_shared<const std::string>("x"));
+  extra.push_back(Buf(std::string("x")));
   EXPECT_FALSE(DecodeFrame(f.header.data(), f.header.size(), extra, &out, &err));
   EXPECT_NE(err.find("attachment 1 of 2 is not referred to"), std::string::npos) << err;
   // A plain message decoder meets an attachment reference.

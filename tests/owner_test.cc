@@ -49,7 +49,7 @@ TaskArg ValueArg(ObjectValue v) {
 ErrorRecord ErrorOf(const ObjectValue& v) {
   ErrorRecord rec;
   std::string err;
-  EXPECT_TRUE(Unpack(v.data.str().data(), v.data.size(), &rec, &err)) << err;
+  EXPECT_TRUE(Unpack(v.data.data(), v.data.size(), &rec, &err)) << err;
   return rec;
 }
 

@@ -1,5 +1,6 @@
 // The public API front (DESIGN §6): hands user calls to the backend that runs
 // this process. It may block the calling thread; it reads no clock of its own.
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -34,6 +35,12 @@ std::unique_ptr<Backend>& CurrentBackend() {
   return b;
 }
 }  // namespace
+
+namespace {
+std::atomic<ValueArena*> g_value_arena{nullptr};
+}  // namespace
+void SetValueArena(ValueArena* arena) { g_value_arena.store(arena, std::memory_order_release); }
+ValueArena* CurrentValueArena() { return g_value_arena.load(std::memory_order_acquire); }
 
 ProcessRuntime* CurrentRuntime() { return tls_runtime; }
 void SetCurrentRuntime(ProcessRuntime* rt) { tls_runtime = rt; }
@@ -145,7 +152,7 @@ ValueData MakeErrorValue(const std::string& kind, const std::string& task_name, 
 void ThrowErrorValue(const ValueData& v) {
   std::string kind = "Error", task, type, message;
   try {
-    msgpack::object_handle oh = msgpack::unpack(v.data->data(), v.data->size());
+    msgpack::object_handle oh = msgpack::unpack(v.data.data(), v.data.size());
     std::tuple<std::string, std::string, std::string, std::string> t;
     oh.get().convert(t);
     std::tie(kind, task, type, message) = t;

@@ -37,7 +37,7 @@ RefData ToRefData(const RefInfo& r) { return {r.id.task, r.id.index, r.owner.nod
 
 ObjectValue ToObjectValue(const ValueData& v) {
   ObjectValue o;
-  o.data.p = v.data;
+  o.data = v.data;
   o.is_error = v.is_error;
   for (const auto& r : v.contained) o.contained.push_back(ToRefInfo(r));
   return o;
@@ -45,7 +45,7 @@ ObjectValue ToObjectValue(const ValueData& v) {
 
 ValueData ToValueData(const ObjectValue& o) {
   ValueData v;
-  v.data = o.data.p ? o.data.p : std::make_shared<const std::string>();
+  v.data = o.data;
   v.is_error = o.is_error;
   for (const auto& r : o.contained) v.contained.push_back(ToRefData(r));
   return v;
@@ -147,7 +147,7 @@ std::optional<std::pair<RefData, std::string>> FoundActor(const EfCompleteWait& 
   if (c.values.empty()) return std::nullopt;
   ActorInfo info;
   std::string err;
-  const std::string& b = c.values[0].data.str();
+  const Buf& b = c.values[0].data;
   if (!Unpack(b.data(), b.size(), &info, &err))
     throw Error("dray: GetActor(\"" + name + "\"): an unreadable reply: " + err);
   return std::make_pair(RefData{info.actor, 1, info.owner.node, info.owner.proc}, info.class_name);

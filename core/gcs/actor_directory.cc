@@ -100,7 +100,7 @@ void ActorDirectory::OnCreationDone(const Addr& from, const TaskDone& m, Context
   if (r && r->value.is_error) {
     ErrorRecord rec;
     std::string why = "its constructor failed";
-    if (Unpack(r->value.data.str().data(), r->value.data.size(), &rec, nullptr))
+    if (Unpack(r->value.data.data(), r->value.data.size(), &rec, nullptr))
       why = rec.kind == "TaskError" ? "its constructor threw " + rec.type + ": " + rec.message
                                     : "an argument of its constructor failed: " + rec.kind + ": " + rec.message;
     e.info.worker = m.worker;

@@ -2,6 +2,8 @@
 
 #include "core/common/probe.h"
 
+#include <cstring>
+
 #include <algorithm>
 
 namespace dray {
@@ -783,8 +785,7 @@ void NodeManager::OnPullRequest(const Addr& from, const PullObject& m, Context& 
     cx.Send(from, std::move(c));
     return;
   }
-  const Buf& buf = it->second.value.data;
-  const std::string& data = buf.str();
+  const Buf& data = it->second.value.data;
   uint64_t chunk = std::max<uint64_t>(cfg_.chunk_bytes, 1);
   // Buggify: tiny chunks (about eight per object), the same for every request
   // of a run, so a multi-chunk transfer happens even for small objects.
@@ -799,8 +800,8 @@ void NodeManager::OnPullRequest(const Addr& from, const PullObject& m, Context& 
   c.owner = it->second.owner;
   if (m.chunk < c.num_chunks) {
     uint64_t off = uint64_t{m.chunk} * chunk;
-    if (c.num_chunks == 1) c.data = buf;  // the whole value: shared, not copied
-    else c.data = Buf(data.substr(off, std::min<uint64_t>(chunk, data.size() - off)));
+    // A slice of the value: shared, not copied.
+    c.data = c.num_chunks == 1 ? data : data.Slice(off, std::min<uint64_t>(chunk, data.size() - off));
   }
   cx.Send(from, std::move(c));
 }
@@ -859,10 +860,14 @@ void NodeManager::OnChunk(const ObjectChunk& m, Context& cx) {
     if (p.num_chunks == 1) {
       whole = std::move(p.chunks[0]);
     } else {
-      std::string data;
-      data.reserve(p.size);
-      for (auto& c : p.chunks) data += c.str();
-      whole = Buf(std::move(data));
+      uint64_t total = 0;
+      for (auto& c : p.chunks) total += c.size();
+      whole = internal::AllocateValue(total, [&](char* out) {
+        for (auto& c : p.chunks) {
+          std::memcpy(out, c.data(), c.size());
+          out += c.size();
+        }
+      });
     }
     if (whole.size() != p.size) {
       // A sender that disagrees with itself: store nothing; the fetch fails.

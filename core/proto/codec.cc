@@ -114,7 +114,7 @@ std::string EncodeMessage(const Message& m) { return EncodeVersioned(m); }
 
 size_t Frame::Bytes() const {
   size_t n = header.size();
-  for (const auto& a : attachments) n += a ? a->size() : 0;
+  for (const auto& a : attachments) n += a.size();
   return n;
 }
 
@@ -130,7 +130,7 @@ Frame EncodeFrame(const Message& m) {
   return f;
 }
 
-bool DecodeFrame(const char* header, size_t size, const std::vector<std::shared_ptr<const std::string>>& attachments,
+bool DecodeFrame(const char* header, size_t size, const std::vector<Buf>& attachments,
                  Message* out, std::string* error) {
   internal::FrameSource src;
   src.attachments = &attachments;
@@ -168,10 +168,7 @@ Buf TakeAttachment(const msgpack::object& o) {
     throw BadAttachment("attachment " + std::to_string(index) + " of " + std::to_string(src->attachments->size()));
   if (src->used[index]) throw BadAttachment("attachment " + std::to_string(index) + " referred to twice");
   src->used[index] = 1;
-  Buf b;
-  b.p = (*src->attachments)[index];
-  if (!b.p) b.p = std::make_shared<const std::string>();
-  return b;
+  return (*src->attachments)[index];
 }
 }  // namespace internal
 bool DecodeMessage(const char* data, size_t size, Message* out, std::string* error) {

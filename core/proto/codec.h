@@ -30,12 +30,12 @@ bool DecodeMessage(const char* data, size_t size, Message* out, std::string* err
 // and out of every message it rides in.
 struct Frame {
   std::string header;
-  std::vector<std::shared_ptr<const std::string>> attachments;
+  std::vector<Buf> attachments;
   size_t Bytes() const;  // header and attachments
 };
 Frame EncodeFrame(const Message& m);
 // As DecodeMessage; every attachment must be referred to exactly once.
-bool DecodeFrame(const char* header, size_t size, const std::vector<std::shared_ptr<const std::string>>& attachments,
+bool DecodeFrame(const char* header, size_t size, const std::vector<Buf>& attachments,
                  Message* out, std::string* error);
 
 std::string EncodeInput(const Input& in);

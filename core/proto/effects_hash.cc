@@ -15,15 +15,16 @@ namespace {
 // weak_ptr tells a live payload from a new one at a reused address.
 class AttachmentHashes {
  public:
-  uint64_t Of(const std::shared_ptr<const std::string>& a) {
-    if (!a) return 0;
-    if (a->size() < kAttachMinBytes) return HashBytes(a->data(), a->size());
-    auto it = map_.find(a.get());
-    if (it != map_.end() && !it->second.owner.owner_before(a) && !a.owner_before(it->second.owner) &&
+  uint64_t Of(const Buf& a) {
+    if (a.size() < kAttachMinBytes) return HashBytes(a.data(), a.size());
+    Key key{a.data(), a.size()};
+    auto it = map_.find(key);
+    const auto& owner = a.owner();
+    if (it != map_.end() && !it->second.owner.owner_before(owner) && !owner.owner_before(it->second.owner) &&
         !it->second.owner.expired())
       return it->second.hash;
-    uint64_t h = HashBytes(a->data(), a->size());
-    map_[a.get()] = {a, h};
+    uint64_t h = HashBytes(a.data(), a.size());
+    map_[key] = {owner, h};
     if (++inserts_ % 4096 == 0) Prune();
     return h;
   }
@@ -32,15 +33,23 @@ class AttachmentHashes {
   void Prune() {
     for (auto it = map_.begin(); it != map_.end();) it = it->second.owner.expired() ? map_.erase(it) : std::next(it);
   }
+  struct Key {
+    const char* data;
+    size_t size;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const { return std::hash<const void*>()(k.data) ^ (k.size * 0x9e3779b97f4a7c15ULL); }
+  };
   struct Entry {
-    std::weak_ptr<const std::string> owner;
+    std::weak_ptr<const char> owner;
     uint64_t hash = 0;
   };
-  std::unordered_map<const std::string*, Entry> map_;
+  std::unordered_map<Key, Entry, KeyHash> map_;
   uint64_t inserts_ = 0;
 };
 
-uint64_t AttachmentHash(const std::shared_ptr<const std::string>& a) {
+uint64_t AttachmentHash(const Buf& a) {
   thread_local AttachmentHashes cache;
   return cache.Of(a);
 }
@@ -58,7 +67,7 @@ void HashPacked(const T& v, Hasher& h) {
   msgpack::pack(sb, v);
   internal::tls_frame_sink = nullptr;
   h.U64(sb.size()).Bytes(sb.data(), sb.size()).U64(sink.attachments.size());
-  for (const auto& a : sink.attachments) h.U64(a ? a->size() : 0).U64(AttachmentHash(a));
+  for (const auto& a : sink.attachments) h.U64(a.size()).U64(AttachmentHash(a));
 }
 
 template <class OnSend>
@@ -83,7 +92,7 @@ uint64_t Hash(const std::vector<Effect>& effects, OnSend&& on_send) {
 uint64_t HashFrame(const Frame& f) {
   Hasher h;
   h.Str(f.header).U64(f.attachments.size());
-  for (const auto& a : f.attachments) h.U64(a ? a->size() : 0).U64(AttachmentHash(a));
+  for (const auto& a : f.attachments) h.U64(a.size()).U64(AttachmentHash(a));
   return h.Done();
 }
 

@@ -11,19 +11,14 @@
 #include <msgpack.hpp>
 
 #include "core/common/ids.h"
+#include "dray/internal/bytes.h"
 #include "core/common/resources.h"
 
 namespace dray {
 
-// Immutable shared bytes: object payloads travel without copies in-process.
-struct Buf {
-  std::shared_ptr<const std::string> p;
-  Buf() = default;
-  explicit Buf(std::string s) : p(std::make_shared<const std::string>(std::move(s))) {}
-  size_t size() const { return p ? p->size() : 0; }
-  const std::string& str() const { static const std::string kEmpty; return p ? *p : kEmpty; }
-  bool operator==(const Buf& o) const { return str() == o.str(); }
-};
+// Immutable shared bytes (dray/internal/bytes.h): object payloads travel
+// without copies in-process, and may live in a node's shared-memory store.
+using Buf = internal::Bytes;
 
 // A reference as it travels: which object and who owns it. On the wire a flat
 // [task, index, owner node, owner proc] (the adaptor at the end of this file),
@@ -257,10 +252,10 @@ inline constexpr size_t kAttachMinBytes = 16 * 1024;
 inline constexpr int8_t kAttachmentExt = 1;
 namespace internal {
 struct FrameSink {
-  std::vector<std::shared_ptr<const std::string>> attachments;
+  std::vector<Buf> attachments;
 };
 struct FrameSource {
-  const std::vector<std::shared_ptr<const std::string>>* attachments = nullptr;
+  const std::vector<Buf>* attachments = nullptr;
   std::vector<uint8_t> used;
 };
 // Set by EncodeFrame / DecodeFrame for the duration of one call.
@@ -281,12 +276,12 @@ template <>
 struct pack<dray::Buf> {
   template <typename Stream>
   packer<Stream>& operator()(packer<Stream>& o, const dray::Buf& b) const {
-    const std::string& s = b.str();
+    std::string_view s = b.view();
     if (dray::internal::FrameSink* sink = dray::internal::tls_frame_sink;
         sink && s.size() >= dray::kAttachMinBytes) {
       // A large payload travels beside the header (see Frame in codec.h).
       uint32_t index = static_cast<uint32_t>(sink->attachments.size());
-      sink->attachments.push_back(b.p);
+      sink->attachments.push_back(b);
       char body[4] = {static_cast<char>(index), static_cast<char>(index >> 8), static_cast<char>(index >> 16),
                       static_cast<char>(index >> 24)};
       o.pack_ext(4, dray::kAttachmentExt);

@@ -67,12 +67,12 @@ void ExpectSame(const std::vector<WireFrame>& want, const std::vector<WireFrame>
     EXPECT_EQ(want[i].frame.header, got[i].frame.header);
     ASSERT_EQ(want[i].frame.attachments.size(), got[i].frame.attachments.size());
     for (size_t k = 0; k < want[i].frame.attachments.size(); ++k)
-      EXPECT_EQ(*want[i].frame.attachments[k], *got[i].frame.attachments[k]);
+      EXPECT_EQ(want[i].frame.attachments[k], got[i].frame.attachments[k]);
   }
 }
 
 TEST(WireFrame, PrefixLayout) {
-  Frame f{"abc", {std::make_shared<const std::string>(std::string(5, 'z'))}};
+  Frame f{"abc", {Buf(std::string(5, 'z'))}};
   std::string p = EncodeFramePrefix(FrameKind::kMessage, f);
   EXPECT_EQ(p, std::string("DRAY\x01\x02\0\0\x03\0\0\0\x01\0\0\0\x05\0\0\0", 20));
 }
@@ -208,7 +208,7 @@ TEST(WireFrame, OversizedFramesAreRefusedBeforeTheirBytesArrive) {
   std::string e = ErrorOf(s, small);
   EXPECT_NE(e.find("oversized frame: 1026 bytes, over the limit of 1000"), std::string::npos) << e;
   // Exactly at the limit is fine.
-  Frame f{std::string(500, 'h'), {std::make_shared<const std::string>(std::string(500 - 16 - 4, 'a'))}};
+  Frame f{std::string(500, 'h'), {Buf(std::string(500 - 16 - 4, 'a'))}};
   std::string ok = EncodeWireFrame(FrameKind::kMessage, f);
   EXPECT_EQ(ok.size(), 1000u);
   EXPECT_EQ(ErrorOf(ok, small), "");

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "dray/buffer.h"
 #include "dray/config.h"
 #include "dray/errors.h"
 #include "dray/object_ref.h"

@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "dray/internal/bytes.h"
+
 namespace dray::internal {
 
 struct RefData {
@@ -21,7 +23,7 @@ struct RefData {
 };
 
 struct ValueData {
-  std::shared_ptr<const std::string> data;  // msgpack bytes, or an error record
+  Bytes data;  // msgpack bytes, or an error record
   bool is_error = false;
   std::vector<RefData> contained;  // refs nested inside the value
   // Handles on `contained`, kept until the runtime has counted the value's
