@@ -156,6 +156,9 @@ void ControlService::HealthRound(Context& cx) {
   for (auto& [n, h] : health_) {
     h.misses = h.heard ? 0 : h.misses + 1;
     h.heard = false;
+    // Buggify: tolerate one miss more this time (detection one period later;
+    // never sooner, so a lease always runs out before its node is declared dead).
+    if (h.misses == cfg_.health_misses && DRAY_BUGGIFY(cfg_.buggify, cx.rng(), "gcs.extra_health_miss")) continue;
     if (h.misses >= cfg_.health_misses) dead.push_back(n);
   }
   for (NodeId n : dead)
@@ -192,8 +195,14 @@ void ControlService::Broadcast(Context& cx, NodeId except) {
   view.version = ++version_;
   view.nodes.reserve(nodes_.size());
   for (const auto& [id, v] : nodes_) view.nodes.push_back(v);
-  for (const auto& [id, v] : nodes_)
-    if (id != except) cx.Send(v.addr, view);
+  // Buggify: the view sent twice (a node takes a view as it comes: a copy
+  // changes nothing, as a client's resend would not).
+  bool twice = DRAY_BUGGIFY(cfg_.buggify, cx.rng(), "gcs.view_sent_twice");
+  for (const auto& [id, v] : nodes_) {
+    if (id == except) continue;
+    cx.Send(v.addr, view);
+    if (twice) cx.Send(v.addr, view);
+  }
 }
 
 void ControlService::CheckInvariants() const {
