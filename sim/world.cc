@@ -701,7 +701,9 @@ void World::Dispatch(Proc& p, Event& e) {
       in.from = Addr{static_cast<NodeId>(e.a >> 32), static_cast<uint32_t>(e.a)};
       if (const auto* td = std::get_if<TaskDone>(&in.msg))
         for (const auto& r : td->returns)
-          if (!r.stored) CheckObjectValue(r.id, r.value);
+          // (A value holding refs is per attempt: the refs' owner is the
+          // attempt's worker. The owner keeps the first; recovery swarm seed 22.)
+          if (!r.stored && r.value.contained.empty()) CheckObjectValue(r.id, r.value);
       ++stats_.messages;
       uint64_t h = DeliveryHash(in.from, e.b);
       StepProc(p, Input{std::move(in)}, h);
