@@ -33,6 +33,7 @@
 #include "actor_workload.h"
 #include "sim/scenario.h"
 #include "random_dag.h"
+#include "recovery_workload.h"
 
 namespace {
 
@@ -66,7 +67,7 @@ void Usage(FILE* out) {
                "                [--tasks N] [--max-fan-in N] [--quiet] [--jobs N] [--coverage]\n"
                "       dray-sim --list\n"
                "\n"
-               "  --workload NAME  a seed example, random_dag, actors, or all (every seed example); see --list\n"
+               "  --workload NAME  a seed example, random_dag, actors, recovery, or all (every seed example); see --list\n"
                "  --seed N         the simulation seed (default 1)\n"
                "  --seeds A-B      run seeds A..B one after the other, one line per seed\n"
                "  --nodes N        simulated nodes (default 1)\n"
@@ -220,7 +221,7 @@ Options ParseArgs(int argc, char** argv) {
   if (!o.timeline.empty() && o.trace.empty()) BadUsage("--timeline needs --trace (the timeline is made from the trace)");
   if (!o.list) {
     if (o.workload.empty()) BadUsage("--workload is required (see --list)");
-    if (o.workload != "random_dag" && o.workload != "actors" && o.workload != "all" &&
+    if (o.workload != "random_dag" && o.workload != "actors" && o.workload != "recovery" && o.workload != "all" &&
         !dray::examples::FindExample(o.workload))
       BadUsage("unknown workload '" + o.workload + "' (see --list)");
   }
@@ -246,7 +247,8 @@ std::string ReproduceCommand(const Options& o, uint64_t seed, const std::string&
   cmd += " --workload " + workload;
   if (workload == "random_dag")
     cmd += " --tasks " + std::to_string(o.tasks) + " --max-fan-in " + std::to_string(o.max_fan_in);
-  if (workload == "tiny_tasks" && o.tasks_given) cmd += " --tasks " + std::to_string(o.tasks);
+  if ((workload == "tiny_tasks" || workload == "recovery" || workload == "actors") && o.tasks_given)
+    cmd += " --tasks " + std::to_string(o.tasks);
   return cmd;
 }
 
@@ -266,6 +268,21 @@ RunOutcome RunWorkload(const Options& o, uint64_t seed, const std::string& workl
       dray::workloads::ActorResult r = dray::workloads::RunActorWorkload(p);
       out.ok = r.ok;
       out.detail = r.ok ? std::to_string(r.calls) + " actor calls" : r.error;
+    } catch (const std::exception& e) {
+      out.detail = std::string("exception: ") + e.what();
+    }
+    return out;
+  }
+  if (workload == "recovery") {
+    dray::workloads::RecoveryParams p;
+    p.seed = seed;
+    if (o.tasks_given) p.units = o.tasks;
+    try {
+      dray::workloads::RecoveryResult r = dray::workloads::RunRecoveryWorkload(p);
+      out.ok = r.ok;
+      out.detail = r.ok ? std::to_string(r.units) + " units, " + std::to_string(r.errors_accepted) +
+                              " documented errors explained by faults"
+                        : r.error;
     } catch (const std::exception& e) {
       out.detail = std::string("exception: ") + e.what();
     }
@@ -563,6 +580,8 @@ int main(int argc, char** argv) {
   Options o = ParseArgs(argc, argv);
   if (o.list) {
     std::printf("%-20s %s\n", "random_dag", "a random task DAG checked against a serial run (--tasks, --max-fan-in)");
+    std::printf("%-20s %s\n", "actors", "random actor calls from the driver and tasks, with an oracle per call");
+    std::printf("%-20s %s\n", "recovery", "limited retries, worker-owned refs and actors, killed actors: documented errors only where faults explain them (--tasks: units)");
     std::printf("%-20s %s\n", "all", "every seed example below, one after the other");
     for (const auto& e : dray::examples::AllExamples()) std::printf("%-20s %s\n", e.name, e.description);
     return 0;

@@ -4,12 +4,33 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/common/assert.h"
 #include "dray/errors.h"
 
 namespace dray::sim {
 
 namespace {
-const char* const kKindNames[] = {"crash_worker", "crash_node", "partition", "restart_gcs"};
+const char* const kKindNames[] = {"crash_worker",  "crash_node", "partition",  "restart_gcs",
+                                  "partition_out", "partition_in", "clog",     "slow_links",
+                                  "slow_node",     "loss",         "duplicate", "reorder"};
+static_assert(sizeof(kKindNames) / sizeof(kKindNames[0]) == ScriptedFault::kNumKinds, "a name per kind");
+
+std::string KnownKinds() {
+  std::string out;
+  for (const char* k : kKindNames) out += (out.empty() ? "" : ", ") + std::string(k);
+  return out;
+}
+
+const char* Usage(ScriptedFault::Kind k) {
+  switch (ScriptedFaultArgs(k)) {
+    case 0: return "an index";
+    case 1: return "an index and a duration in ms";
+    default:
+      return k == ScriptedFault::kSlowLinks   ? "an index, a duration in ms and the extra latency in us"
+             : k == ScriptedFault::kSlowNode ? "an index, a duration in ms and the time per step in us"
+                                              : "an index (unused), a duration in ms and a rate in permille";
+  }
+}
 
 [[noreturn]] void Bad(const std::string& where, int line, const std::string& what) {
   throw Error("dray: scenario " + where + ", line " + std::to_string(line) + ": " + what);
@@ -21,6 +42,24 @@ int64_t Number(const std::string& word, const std::string& where, int line, cons
   return std::stoll(word);
 }
 }  // namespace
+
+const char* ScriptedFaultName(ScriptedFault::Kind k) {
+  DRAY_ASSERT(k < ScriptedFault::kNumKinds, "a scripted fault kind out of range");
+  return kKindNames[k];
+}
+
+int ScriptedFaultArgs(ScriptedFault::Kind k) {
+  switch (k) {
+    case ScriptedFault::kCrashWorker:
+    case ScriptedFault::kCrashNode: return 0;
+    case ScriptedFault::kPartition:
+    case ScriptedFault::kRestartControlService:
+    case ScriptedFault::kPartitionOut:
+    case ScriptedFault::kPartitionIn:
+    case ScriptedFault::kClog: return 1;
+    default: return 2;
+  }
+}
 
 Scenario ParseScenario(const std::string& text, const std::string& where) {
   Scenario s;
@@ -42,20 +81,25 @@ Scenario ParseScenario(const std::string& text, const std::string& where) {
       s.workload = w[1];
       if (w.size() == 3) s.tasks = static_cast<int>(Number(w[2], where, line, "the workload's size"));
     } else if (w[0] == "at_us") {
-      if (w.size() < 4) Bad(where, line, "a fault is 'at_us T KIND INDEX [DURATION_MS]'");
+      if (w.size() < 4) Bad(where, line, "a fault is 'at_us T KIND INDEX [DURATION_MS [AMOUNT]]'");
       ScriptedFault f;
       f.at_us = Number(w[1], where, line, "at_us");
       auto k = std::find(std::begin(kKindNames), std::end(kKindNames), w[2]);
-      if (k == std::end(kKindNames))
-        Bad(where, line, "unknown fault '" + w[2] + "' (known: crash_worker, crash_node, partition, restart_gcs)");
+      if (k == std::end(kKindNames)) Bad(where, line, "unknown fault '" + w[2] + "' (known: " + KnownKinds() + ")");
       f.kind = static_cast<ScriptedFault::Kind>(k - std::begin(kKindNames));
+      int args = ScriptedFaultArgs(f.kind);
+      if (w.size() != static_cast<size_t>(4 + args))
+        Bad(where, line, "'" + w[2] + "' takes " + Usage(f.kind) + ", got " + std::to_string(w.size() - 3) + " numbers");
       f.index = static_cast<uint32_t>(Number(w[3], where, line, "the index"));
-      if (f.kind == ScriptedFault::kPartition || f.kind == ScriptedFault::kRestartControlService) {
-        if (w.size() != 5) Bad(where, line, "'" + w[2] + "' takes an index and a duration in ms");
-        f.duration_ms = Number(w[4], where, line, "the duration");
-      } else if (w.size() != 4) {
-        Bad(where, line, "'" + w[2] + "' takes one index");
+      if (args >= 1) f.duration_ms = Number(w[4], where, line, "the duration");
+      if (args >= 2) {
+        f.amount = Number(w[5], where, line, IsFrameFault(f.kind) ? "the rate" : "the amount");
+        if (IsFrameFault(f.kind) && f.amount > 900)
+          Bad(where, line, "the rate of '" + w[2] + "' is in permille, at most 900, got " + w[5]);
+        if (!IsFrameFault(f.kind) && f.amount > 60'000'000)
+          Bad(where, line, "the amount of '" + w[2] + "' is in us, at most 60000000 (a minute), got " + w[5]);
       }
+      if (f.duration_ms > 86'400'000) Bad(where, line, "the duration is in ms, at most 86400000 (a day), got " + w[4]);
       if (!s.faults.empty() && f.at_us < s.faults.back().at_us)
         Bad(where, line, "faults must be in time order");
       s.faults.push_back(f);
@@ -79,9 +123,10 @@ std::string FormatScenario(const Scenario& s) {
   if (!s.spec.empty()) out += "spec " + s.spec + "\n";
   if (!s.workload.empty()) out += "workload " + s.workload + (s.tasks ? " " + std::to_string(s.tasks) : "") + "\n";
   for (const auto& f : s.faults) {
-    out += "at_us " + std::to_string(f.at_us) + " " + kKindNames[f.kind] + " " + std::to_string(f.index);
-    if (f.kind == ScriptedFault::kPartition || f.kind == ScriptedFault::kRestartControlService)
-      out += " " + std::to_string(f.duration_ms);
+    out += "at_us " + std::to_string(f.at_us) + " " + ScriptedFaultName(f.kind) + " " + std::to_string(f.index);
+    int args = ScriptedFaultArgs(f.kind);
+    if (args >= 1) out += " " + std::to_string(f.duration_ms);
+    if (args >= 2) out += " " + std::to_string(f.amount);
     out += "\n";
   }
   return out;

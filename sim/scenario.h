@@ -9,6 +9,14 @@
 //   at_us 2000 crash_node 1                        (the 2nd live node other than 0; a new node joins)
 //   at_us 2500 partition 0 25000                   (cut the 1st node other than 0 for 25000 ms)
 //   at_us 3000 restart_gcs 0 2000                  (the control service down for 2000 ms; index unused)
+//   at_us 3500 partition_out 0 1000                (the 1st node other than 0 cannot send for 1000 ms)
+//   at_us 3500 partition_in 0 1000                 (... cannot receive)
+//   at_us 4000 clog 1 500                          (every link of the 2nd node other than 0 held 500 ms)
+//   at_us 4500 slow_links 0 300 10000              (the 1st live node, node 0 counted: +10000 us per message, 300 ms)
+//   at_us 5000 slow_node 1 300 500                 (the 2nd live node, node 0 counted: 500 us per step, 300 ms)
+//   at_us 5500 loss 0 200 50                       (frames between nodes lost at 50 permille for 200 ms; index unused)
+//   at_us 5500 duplicate 0 200 50                  (... sent twice)
+//   at_us 5500 reorder 0 200 100                   (... held back so that later ones overtake them)
 #pragma once
 #include <cstdint>
 #include <string>
@@ -17,11 +25,26 @@
 namespace dray::sim {
 
 struct ScriptedFault {
-  enum Kind : uint8_t { kCrashWorker, kCrashNode, kPartition, kRestartControlService };
+  enum Kind : uint8_t {
+    kCrashWorker,
+    kCrashNode,
+    kPartition,
+    kRestartControlService,
+    kPartitionOut,  // one-way: the node cannot send
+    kPartitionIn,   // one-way: the node cannot receive
+    kClog,
+    kSlowLinks,  // amount: extra us per message
+    kSlowNode,   // amount: us per step
+    kLoss,       // amount: permille of frame transmissions (at most 900)
+    kDuplicate,  // amount: permille
+    kReorder,    // amount: permille
+    kNumKinds
+  };
   int64_t at_us = 0;
   Kind kind = kCrashWorker;
   uint32_t index = 0;       // which worker or node, among the live ones in address order (modulo)
-  int64_t duration_ms = 0;  // kPartition: how long the cut lasts; kRestartControlService: the outage
+  int64_t duration_ms = 0;  // every kind but crashes: how long it lasts (restart_gcs: the outage)
+  int64_t amount = 0;       // slow_links, slow_node: microseconds; loss, duplicate, reorder: permille
   bool operator==(const ScriptedFault&) const = default;
 };
 
@@ -34,6 +57,14 @@ struct Scenario {
 
 // Throws dray::Error naming the file, the line and what is wrong.
 Scenario ParseScenario(const std::string& text, const std::string& where);
+// The words of a kind ("crash_worker", ...), and how many numbers follow its
+// index: 0 (crashes), 1 (a duration) or 2 (a duration and an amount).
+const char* ScriptedFaultName(ScriptedFault::Kind k);
+int ScriptedFaultArgs(ScriptedFault::Kind k);
+// Whether the kind injects frame faults (the network is then sequenced from the start).
+inline bool IsFrameFault(ScriptedFault::Kind k) {
+  return k == ScriptedFault::kLoss || k == ScriptedFault::kDuplicate || k == ScriptedFault::kReorder;
+}
 Scenario ReadScenarioFile(const std::string& path);
 std::string FormatScenario(const Scenario& s);
 

@@ -105,6 +105,7 @@ SimSpec ParseSimSpec(const std::string& text) {
     else if (k == "invariants") s.check_invariants = ParseNumber<int>(k, v, text) != 0;
     else if (k == "fault_every_us") s.fault_every_us = ParseNumber<int64_t>(k, v, text);
     else if (k == "faults_until_ms") s.faults_until_ms = ParseNumber<int64_t>(k, v, text);
+    else if (k == "liveness_ms") s.liveness_ms = ParseNumber<int64_t>(k, v, text);
     else if (k == "task_retries") s.task_retries = ParseNumber<int32_t>(k, v, text);
     else if (k == "actor_restarts") s.actor_restarts = ParseNumber<int32_t>(k, v, text);
     else if (k == "actor_task_retries") s.actor_task_retries = ParseNumber<int32_t>(k, v, text);
@@ -125,7 +126,7 @@ SimSpec ParseSimSpec(const std::string& text) {
     else {
       throw Error("dray: simulation spec '" + text + "': unknown key '" + k +
                   "' (known: seed, nodes, cpus, gpus, store_mb, faults, trace, timeline, latency_us, "
-                  "worker_start_us, chunk_kb, stack_kb, invariants, fault_every_us, faults_until_ms, task_retries, "
+                  "worker_start_us, chunk_kb, stack_kb, invariants, fault_every_us, faults_until_ms, liveness_ms, task_retries, "
                   "actor_restarts, actor_task_retries, head_cpus, inline_kb, health_period_ms, health_misses, "
                   "net_fault_every_us, loss_permille, dup_permille, reorder_permille, rto_us, scenario)");
     }
@@ -140,6 +141,8 @@ SimSpec ParseSimSpec(const std::string& text) {
     throw Error("dray: simulation spec '" + text + "': actor_restarts must be -1 (without limit) or more");
   if (s.actor_task_retries < -1)
     throw Error("dray: simulation spec '" + text + "': actor_task_retries must be -1 (without limit) or more");
+  if (s.liveness_ms < 0)
+    throw Error("dray: simulation spec '" + text + "': liveness_ms must be 0 (the default bound) or more");
   if (s.fault_every_us < 1)
     throw Error("dray: simulation spec '" + text + "': fault_every_us must be at least 1");
   if (s.net_fault_every_us < 1 || s.rto_us < 1)
@@ -150,6 +153,14 @@ SimSpec ParseSimSpec(const std::string& text) {
   if (s.stack_kb < 64 || s.stack_kb > (1u << 20))
     throw Error("dray: simulation spec '" + text + "': stack_kb must be between 64 and 1048576");
   return s;
+}
+
+int64_t LivenessBoundMs(const SimSpec& s) {
+  if (s.liveness_ms > 0) return s.liveness_ms;
+  constexpr int64_t kLongestOutageMs = 25'000 + 5'000;
+  constexpr int64_t kDetectionRounds = 4;
+  constexpr int64_t kWorkloadMs = 60'000;
+  return kLongestOutageMs + kDetectionRounds * s.health_period_ms * (s.health_misses + 1) + kWorkloadMs;
 }
 
 std::string FormatSimSpec(const SimSpec& s) {

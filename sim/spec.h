@@ -42,6 +42,7 @@ struct SimSpec {
   bool swarm = false;           // faults=swarm
   int64_t fault_every_us = 50'000;  // faults=workers: mean gap between crashes
   int64_t faults_until_ms = 2'000;  // faults stop then (the liveness phase follows)
+  int64_t liveness_ms = 0;          // the liveness bound after faults_until_ms (0: LivenessBoundMs's default)
   int32_t task_retries = 3;
   int32_t actor_restarts = 0;      // max_restarts of actors that do not set it (Ray's default: 0)
   int32_t actor_task_retries = 0;  // max_task_retries of actors that do not set it (Ray's default: 0)
@@ -66,6 +67,14 @@ struct SimSpec {
   std::string scenario;
   std::vector<ScriptedFault> script;
 };
+
+// The liveness bound (docs/sim.md): in a run with faults, every Get or Wait
+// pending when faults stop (or begun later) must end within this much virtual
+// time. The default covers the longest injected outage (a 25 s cut, a 5 s
+// control-service outage), four rounds of failure detection (each
+// health_period_ms x (health_misses + 1): a retry, a reconstruction, ...),
+// and 60 s of the workload's own time.
+int64_t LivenessBoundMs(const SimSpec& s);
 
 // Throws dray::Error naming the bad key or value.
 SimSpec ParseSimSpec(const std::string& text);

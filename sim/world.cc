@@ -34,7 +34,7 @@ constexpr uint8_t kCutOut = 1;    // it cannot send to other nodes
 constexpr uint8_t kCutIn = 2;     // it cannot receive from other nodes
 constexpr uint8_t kClogged = 4;   // both, until unclogged (independent of partitions)
 // Network operations carried by Ev::kNet events.
-enum NetOpCode : uint64_t { kOpHeal = 1, kOpClog, kOpUnclog, kOpSpikeEnd, kOpSlowEnd };
+enum NetOpCode : uint64_t { kOpHeal = 1, kOpClog, kOpUnclog, kOpSpikeEnd, kOpSlowEnd, kOpFrameWindowEnd };
 
 uint64_t FrameBytes(const std::string& header, const std::vector<Buf>& att) {
   uint64_t n = header.size();
@@ -67,6 +67,8 @@ struct World::UserThread final : internal::ProcessRuntime {
   std::string running;  // the name of the task being run, if any
   std::string last;     // ... or run last
   uint64_t next_waiter = 1;
+  uint64_t waiting_for = 0;  // the waiter of the Get or Wait it is parked in (0: none)
+  TimeNs waiting_since = 0;
 
   UserThread(World* world, Proc* proc) : w(world), p(proc) {}
 
@@ -97,16 +99,28 @@ struct World::UserThread final : internal::ProcessRuntime {
     w->StepProc(*p, InCommand{std::move(cmd)}, 0);
   }
   EfCompleteWait WaitFor(uint64_t waiter) {
+    // The liveness bound (docs/sim.md): a wait still pending this long after
+    // faults stopped fails the run. Only in runs with faults.
+    if (w->liveness_ns_ > 0 && waiter != kStartWaiter && completions.count(waiter) == 0) {
+      waiting_for = waiter;
+      waiting_since = w->now_;
+      TimeNs from = std::max<TimeNs>(w->now_, w->spec_.faults_until_ms * 1'000'000);
+      w->Push(Event{from + w->liveness_ns_, 0, Ev::kLiveness, p->addr.Key(), waiter, 0, true});
+    }
     while (true) {
       auto it = completions.find(waiter);
       if (it != completions.end()) {
         EfCompleteWait c = std::move(it->second);
         completions.erase(it);
+        waiting_for = 0;
         return c;
       }
-      if (w->deadlock_)
+      if (w->deadlock_) {
+        waiting_for = 0;
+        if (!w->liveness_report_.empty()) throw Error(w->liveness_report_ + w->StuckReport());
         throw Error("dray sim: deadlock at virtual time " + std::to_string(w->now_) + " ns: process " +
                     p->addr.Str() + " waits for objects, but nothing in the cluster can run." + w->StuckReport());
+      }
       Park();
     }
   }
@@ -164,7 +178,9 @@ struct World::UserThread final : internal::ProcessRuntime {
     TimeNs until = w->now_ + std::max<int64_t>(ns, 0);
     w->Push(Event{until, 0, Ev::kResume, p->addr.Key()});
     while (w->now_ < until) {
-      if (w->deadlock_) throw Error("dray sim: deadlock while sleeping");
+      if (w->deadlock_)
+        throw Error(w->liveness_report_.empty() ? std::string("dray sim: deadlock while sleeping")
+                                                : w->liveness_report_ + w->StuckReport());
       Park();
     }
   }
@@ -275,6 +291,10 @@ World::World(SimSpec spec)
     }
   }
   lossy_ = lossy_ || (kinds_ & (kFaultLoss | kFaultDuplicate | kFaultReorder)) != 0;
+  // The liveness bound (docs/sim.md), enforced in runs with faults.
+  if (kinds_ != 0 || !spec_.script.empty()) liveness_ns_ = LivenessBoundMs(spec_) * 1'000'000;
+  // A scenario's frame-fault windows need sequenced connections from the start.
+  for (const ScriptedFault& f : spec_.script) lossy_ = lossy_ || IsFrameFault(f.kind);
   stats_.fault_kinds = kinds_;
   if (!spec_.trace.empty()) {
     trace_ = TraceWriter::Open(spec_.trace, {{"seed", std::to_string(spec_.seed)},
@@ -312,6 +332,7 @@ internal::ProcessRuntime* World::StartDriver() {
     ControlServiceConfig c{gcs_, root_.Fork("gcs").seed()};
     c.health_period_ns = spec_.health_period_ms * 1'000'000;
     c.health_misses = spec_.health_misses;
+    if (kinds_ & kFaultBuggify) c.buggify.seed = root_.Fork("buggify").seed() | 1;  // as the nodes'
     gcs_cfg_ = c;
     DRAY_ASSERT(sqlite3_open(":memory:", &gcs_db_) == SQLITE_OK, "open the control service's SQLite tables");
     DRAY_ASSERT(sqlite3_exec(gcs_db_,
@@ -327,6 +348,7 @@ internal::ProcessRuntime* World::StartDriver() {
   driver_ = Addr{0, kFirstUserProc};
   OwnerConfig oc{driver_, Addr{0, kNodeManagerProc}, gcs_, false, root_.Fork("driver").seed()};
   oc.inline_limit = spec_.inline_kb << 10;
+  if (kinds_ & kFaultBuggify) oc.buggify.seed = root_.Fork("buggify").seed() | 1;
   Proc& d = AddProc(driver_, std::make_unique<Owner>(oc), oc.seed, Pack(oc));
   d.owner = static_cast<Owner*>(d.comp.get());
   d.user = std::make_unique<UserThread>(this, &d);
@@ -410,8 +432,9 @@ void World::LoopMain() {
       Handoff(*Find(driver_.Key()));
       continue;
     }
-    if (Idle()) {
-      // Nothing can happen any more while the driver waits: a deadlock.
+    if (Idle() || !liveness_report_.empty()) {
+      // Nothing can happen any more while the driver waits: a deadlock; or a
+      // wait outlived the liveness bound (the same report, with its cause).
       deadlock_ = true;
       Handoff(*Find(driver_.Key()));
       if (!stop_requested_) {
@@ -505,6 +528,9 @@ void World::RunOne(Event& e) {
     case Ev::kScript:
       RunScripted(spec_.script.at(e.a));
       return;
+    case Ev::kLiveness:
+      CheckLiveness(e.proc, e.a);
+      return;
     case Ev::kGcs:
       if (e.a == 0) ControlServiceDown(); else ControlServiceUp();
       return;
@@ -569,6 +595,7 @@ void World::RunOne(Event& e) {
     case Ev::kNet:
     case Ev::kNetFault:
     case Ev::kXmit:
+    case Ev::kLiveness:
       return;  // handled before the process lookup
   }
 }
@@ -674,7 +701,9 @@ void World::Dispatch(Proc& p, Event& e) {
       in.from = Addr{static_cast<NodeId>(e.a >> 32), static_cast<uint32_t>(e.a)};
       if (const auto* td = std::get_if<TaskDone>(&in.msg))
         for (const auto& r : td->returns)
-          if (!r.stored) CheckObjectValue(r.id, r.value);
+          // (A value holding refs is per attempt: the refs' owner is the
+          // attempt's worker. The owner keeps the first; recovery swarm seed 22.)
+          if (!r.stored && r.value.contained.empty()) CheckObjectValue(r.id, r.value);
       ++stats_.messages;
       uint64_t h = DeliveryHash(in.from, e.b);
       StepProc(p, Input{std::move(in)}, h);
@@ -817,7 +846,12 @@ void World::Transmit(Event e, TimeNs extra) {
   NodeId from = static_cast<NodeId>(e.a >> 32), to = static_cast<NodeId>(e.proc >> 32);
   if (slow_nodes_ != 0) extra += node_net_[from].link_extra + node_net_[to].link_extra;
   bool faulty = now_ < spec_.faults_until_ms * 1'000'000;
-  if (faulty && loss_pm_ != 0 && frame_rng_.Below(1000) < loss_pm_) {
+  // A scenario's window (loss, duplicate, reorder lines) adds its rates.
+  uint32_t loss_pm = faulty ? loss_pm_ : 0, dup_pm = faulty ? dup_pm_ : 0, reorder_pm = faulty ? reorder_pm_ : 0;
+  loss_pm = std::max(loss_pm, window_pm_[0]);
+  dup_pm = std::max(dup_pm, window_pm_[1]);
+  reorder_pm = std::max(reorder_pm, window_pm_[2]);
+  if (loss_pm != 0 && frame_rng_.Below(1000) < loss_pm) {
     ++stats_.frames_lost;
     e.kind = Ev::kXmit;
     e.at = now_ + rto_ns_ + extra;
@@ -825,7 +859,7 @@ void World::Transmit(Event e, TimeNs extra) {
     return;
   }
   uint64_t bytes = FrameBytes(e.bytes, e.attachments);
-  if (faulty && dup_pm_ != 0 && frame_rng_.Below(1000) < dup_pm_) {
+  if (dup_pm != 0 && frame_rng_.Below(1000) < dup_pm) {
     ++stats_.frames_duplicated;
     Event copy = e;  // the header is copied; attachments are shared, as on every delivery
     copy.kind = Ev::kDeliver;
@@ -833,7 +867,7 @@ void World::Transmit(Event e, TimeNs extra) {
     Push(std::move(copy));
   }
   TimeNs lat = Latency(from, to, bytes) + extra;
-  if (faulty && reorder_pm_ != 0 && frame_rng_.Below(1000) < reorder_pm_)
+  if (reorder_pm != 0 && frame_rng_.Below(1000) < reorder_pm)
     lat += static_cast<TimeNs>(frame_rng_.Below(static_cast<uint64_t>(spec_.latency_us) * 10'000 + 1));
   e.kind = Ev::kDeliver;
   e.at = now_ + lat;
@@ -843,6 +877,7 @@ void World::Transmit(Event e, TimeNs extra) {
 void World::CreateWorker(const Addr& addr) {
   OwnerConfig oc{addr, Addr{addr.node, kNodeManagerProc}, gcs_, true, root_.Fork(addr.Key()).seed()};
   oc.inline_limit = spec_.inline_kb << 10;
+  if (kinds_ & kFaultBuggify) oc.buggify.seed = root_.Fork("buggify").seed() | 1;
   Proc& p = AddProc(addr, std::make_unique<Owner>(oc), oc.seed, Pack(oc));
   p.owner = static_cast<Owner*>(p.comp.get());
   p.user = std::make_unique<UserThread>(this, &p);
@@ -935,6 +970,23 @@ std::string World::StuckReport() const {
     if (!s.empty()) out += "\n  " + p->addr.Str() + ":" + s;
   }
   return out;
+}
+
+// The liveness bound: the wait `waiter` of process `key` was registered
+// liveness_ns_ after faults stopped (or after it began, if later). Still
+// pending: the run fails, with the deadlock report naming who waits for what.
+// A worker killed meanwhile, or the driver in RunUntilQuiet or shutting down,
+// does not count.
+void World::CheckLiveness(uint64_t key, uint64_t waiter) {
+  Proc* p = Find(key);
+  if (p == nullptr || !p->alive || !p->user || p->user->killed || p->user->exited) return;
+  if (p->user->waiting_for != waiter || stop_requested_ || quiet_requested_ || !liveness_report_.empty()) return;
+  const TimeNs ms = 1'000'000;
+  liveness_report_ = "dray sim: liveness bound: at virtual time " + std::to_string(now_) + " ns, process " +
+                     p->addr.Str() + " has waited for objects since " + std::to_string(p->user->waiting_since) +
+                     " ns, longer than liveness_ms=" + std::to_string(liveness_ns_ / ms) + " after faults stopped (at " +
+                     std::to_string(spec_.faults_until_ms) + " ms); with faults healed every Get must finish by then.";
+  ++stats_.liveness_failures;
 }
 
 // Health checks alone never keep a run going, unless a crashed node has not
@@ -1032,6 +1084,11 @@ void World::Release(NodeId n) {
 }
 
 void World::NetOp(uint64_t op, NodeId n, uint64_t gen) {
+  if (op == kOpFrameWindowEnd) {
+    DRAY_ASSERT(n < 3, "a frame-fault window is loss, duplicate or reorder");
+    if (window_gen_[n] == gen) window_pm_[n] = 0;
+    return;
+  }
   NodeNet& x = node_net_[n];
   switch (op) {
     case kOpHeal: {
@@ -1065,27 +1122,82 @@ void World::NetOp(uint64_t op, NodeId n, uint64_t gen) {
 // node (other than node 0) in address order, modulo their number, so that a
 // schedule stays valid when a shrinker removes faults before it.
 void World::RunScripted(const ScriptedFault& f) {
-  std::vector<NodeId> nodes;
-  for (auto& [k, p] : procs_)
-    if (p->alive && p->node && p->addr.node != 0 && (node_net_[p->addr.node].cut & (kCutOut | kCutIn)) == 0)
-      nodes.push_back(p->addr.node);
-  if (f.kind == ScriptedFault::kCrashWorker) {
-    std::vector<Proc*> workers;
-    for (auto& [k, p] : procs_)
-      if (p->alive && p->user && p->user->fiber) workers.push_back(p.get());
-    if (!workers.empty()) CrashWorker(*workers[f.index % workers.size()], "crashed (scripted fault)");
-  } else if (f.kind == ScriptedFault::kCrashNode && !nodes.empty()) {
-    CrashNodeNow(nodes[f.index % nodes.size()]);
-    AddNode();
-  } else if (f.kind == ScriptedFault::kRestartControlService) {
-    ControlServiceDown();
-    Push(Event{now_ + std::max<int64_t>(f.duration_ms, 1) * 1'000'000, 0, Ev::kGcs, 0, 1});
-  } else if (f.kind == ScriptedFault::kPartition && !nodes.empty()) {
-    NodeId n = nodes[f.index % nodes.size()];
-    Partition(n);
-    AddNode();
-    Push(Event{now_ + f.duration_ms * 1'000'000, 0, Ev::kNet, n, kOpHeal});
+  std::vector<NodeId> nodes;  // live, not cut off, other than node 0
+  std::vector<NodeId> all;    // live, node 0 first (slow_links, slow_node)
+  for (auto& [k, p] : procs_) {
+    if (!p->alive || !p->node) continue;
+    if (p->addr.node == 0 || !gcs_comp_->IsDead(p->addr.node)) all.push_back(p->addr.node);
+    if (p->addr.node != 0 && (node_net_[p->addr.node].cut & (kCutOut | kCutIn)) == 0) nodes.push_back(p->addr.node);
   }
+  const TimeNs lasts = std::max<int64_t>(f.duration_ms, 0) * 1'000'000;
+  switch (f.kind) {
+    case ScriptedFault::kCrashWorker: {
+      std::vector<Proc*> workers;
+      for (auto& [k, p] : procs_)
+        if (p->alive && p->user && p->user->fiber) workers.push_back(p.get());
+      if (!workers.empty()) CrashWorker(*workers[f.index % workers.size()], "crashed (scripted fault)");
+      return;
+    }
+    case ScriptedFault::kCrashNode:
+      if (nodes.empty()) return;
+      CrashNodeNow(nodes[f.index % nodes.size()]);
+      AddNode();
+      return;
+    case ScriptedFault::kRestartControlService:
+      ControlServiceDown();
+      Push(Event{now_ + std::max<TimeNs>(lasts, 1'000'000), 0, Ev::kGcs, 0, 1});
+      return;
+    case ScriptedFault::kPartition:
+    case ScriptedFault::kPartitionOut:
+    case ScriptedFault::kPartitionIn: {
+      // As the swarm's cuts: a new node keeps the cluster's size.
+      if (nodes.empty()) return;
+      NodeId n = nodes[f.index % nodes.size()];
+      Partition(n, f.kind == ScriptedFault::kPartition ? 0 : f.kind == ScriptedFault::kPartitionOut ? 1 : 2);
+      AddNode();
+      Push(Event{now_ + lasts, 0, Ev::kNet, n, kOpHeal});
+      if (f.kind != ScriptedFault::kPartition) ++stats_.net_faults;
+      return;
+    }
+    case ScriptedFault::kClog: {
+      std::vector<NodeId> others;  // clogs skip node 0, cut or not
+      for (NodeId n : all)
+        if (n != 0) others.push_back(n);
+      if (others.empty()) return;
+      NodeId n = others[f.index % others.size()];
+      SetCut(n, node_net_[n].cut | kClogged);
+      Push(Event{now_ + lasts, 0, Ev::kNet, n, kOpUnclog});
+      ++stats_.net_faults;
+      return;
+    }
+    case ScriptedFault::kSlowLinks:
+    case ScriptedFault::kSlowNode: {
+      if (all.empty()) return;
+      NodeId n = all[f.index % all.size()];
+      if (f.kind == ScriptedFault::kSlowLinks) {
+        SlowLinks(n, f.amount * 1000);
+        Push(Event{now_ + lasts, 0, Ev::kNet, n, kOpSpikeEnd, node_net_[n].spike_gen, true});
+      } else {
+        SlowNode(n, f.amount * 1000);
+        Push(Event{now_ + lasts, 0, Ev::kNet, n, kOpSlowEnd, node_net_[n].slow_gen, true});
+      }
+      ++stats_.net_faults;
+      return;
+    }
+    case ScriptedFault::kLoss:
+    case ScriptedFault::kDuplicate:
+    case ScriptedFault::kReorder: {
+      DRAY_ASSERT(lossy_, "a frame-fault window on an unsequenced network");
+      uint32_t which = f.kind - ScriptedFault::kLoss;
+      window_pm_[which] = static_cast<uint32_t>(std::min<int64_t>(f.amount, 900));
+      Push(Event{now_ + lasts, 0, Ev::kNet, which, kOpFrameWindowEnd, ++window_gen_[which], true});
+      ++stats_.net_faults;
+      return;
+    }
+    case ScriptedFault::kNumKinds:
+      break;
+  }
+  DRAY_ASSERT(false, "an unknown scripted fault");
 }
 
 void World::Persist(const EfPersist& e) {

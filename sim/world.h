@@ -80,7 +80,7 @@ class World {
 
  private:
   struct UserThread;
-  enum class Ev : uint8_t { kDeliver, kTimer, kResume, kStart, kReap, kCrash, kFault, kNet, kNetFault, kXmit, kDrain, kScript, kGcs };
+  enum class Ev : uint8_t { kDeliver, kTimer, kResume, kStart, kReap, kCrash, kFault, kNet, kNetFault, kXmit, kDrain, kScript, kGcs, kLiveness };
   struct Event {
     TimeNs at;
     uint64_t seq;
@@ -161,6 +161,7 @@ class World {
   void CrashNodeNow(NodeId n);
   bool Idle() const;  // nothing but background events can happen
   std::string StuckReport() const;
+  void CheckLiveness(uint64_t key, uint64_t waiter);  // kLiveness: a wait reached the bound
   void InjectFault();
   void RunScripted(const ScriptedFault& f);  // scenario=FILE
   // The control service crashes (a = 0) and restarts from its SQLite tables
@@ -203,6 +204,10 @@ class World {
   uint32_t loss_pm_ = 0, dup_pm_ = 0, reorder_pm_ = 0;
   bool lossy_ = false;  // frame faults asked for: inter-node connections are sequenced
   TimeNs rto_ns_ = 0;
+  // A scenario's frame-fault windows (loss, duplicate, reorder): rates in
+  // effect now, and each window's number (a later window outlives an earlier).
+  uint32_t window_pm_[3] = {0, 0, 0};
+  uint64_t window_gen_[3] = {0, 0, 0};
   TimeNs swizzle_until_ = 0;
   std::vector<NodeNet> node_net_;  // by node id
   uint32_t cut_nodes_ = 0;   // nodes with a cut or clogged link: the hot path looks only at this
@@ -244,6 +249,8 @@ class World {
   bool stop_requested_ = false;
   bool loop_done_ = false;
   bool deadlock_ = false;
+  TimeNs liveness_ns_ = 0;       // the liveness bound (0: not enforced: a run without faults)
+  std::string liveness_report_;  // set when a wait outlived it; the driver's wait then throws it
   bool quiet_requested_ = false;
   TimeNs quiet_deadline_ = 0;
   bool quiet_reached_ = false;

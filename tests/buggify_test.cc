@@ -1,11 +1,14 @@
 // Buggify (core/common/buggify.h): off without a seed (and then draws
 // nothing), on per run per site from the config's seed alone, firing drawn
-// from the component's rng; and a node manager's hooks do what they say.
+// from the component's rng; and the hooks of the node manager, the owner and
+// the control service do what they say (each a legal, if rare, path).
 #include "core/common/buggify.h"
 
 #include <gtest/gtest.h>
 
+#include "core/gcs/control_service.h"
 #include "core/node/node_manager.h"
+#include "core/owner/owner.h"
 #include "step_harness.h"
 
 namespace dray {
@@ -63,6 +66,80 @@ TEST(Buggify, NodeManagerHooks) {
   }
   EXPECT_EQ(ProbeCounter("buggify.node.late_report"), late_before + 1);
   EXPECT_EQ(ProbeCounter("buggify.node.tiny_pull_chunks"), tiny_before);
+}
+
+
+const Addr kNodeAddr{0, kNodeManagerProc};
+const Addr kGcsAddr{0, kControlServiceProc};
+const Addr kDriverAddr{0, kFirstUserProc};
+
+// A retried task's resubmission is held back by a timer (1 to 100 ms), then
+// sent as usual; without buggify it is sent at once.
+TEST(Buggify, OwnerHoldsBackARetry) {
+  uint64_t before = ProbeCounter("buggify.owner.retry_backoff");
+  for (uint64_t seed : {0, 9}) {
+    OwnerConfig oc{kDriverAddr, kNodeAddr, kGcsAddr, false, 5};
+    oc.buggify = BuggifyConfig{seed, 1000, 1000};
+    testing::Stepper<Owner> o{oc};
+    o.Command(CmdStart{});
+    o.Deliver(kGcsAddr, JobRegistered{1});
+    TaskSpec s;
+    s.function = "f";
+    s.resources = testing::Cpus(1);
+    s.max_retries = 2;
+    auto res = testing::Effects<EfCommandResult>(o.Command(CmdSubmit{s}));
+    ASSERT_EQ(res.size(), 1u);
+    TaskId t = res[0].ids.at(0).Task();
+    auto fx = o.Deliver(kNodeAddr, TaskFailed{t, 0, "WorkerCrashedError", "worker died"});
+    auto sub = testing::Sent<SubmitTask>(fx);
+    auto timers = testing::Effects<EfSetTimer>(fx);
+    if (seed == 0) {
+      ASSERT_EQ(sub.size(), 1u);
+      EXPECT_TRUE(timers.empty());
+      continue;
+    }
+    EXPECT_TRUE(sub.empty());
+    ASSERT_EQ(timers.size(), 1u);
+    EXPECT_GE(timers[0].at, o.now + 1'000'000);
+    EXPECT_LE(timers[0].at, o.now + 100'000'000);
+    EXPECT_NE(o.comp.Pending().find("held back"), std::string::npos) << o.comp.Pending();
+    // A late report about the old attempt changes nothing; the timer sends it.
+    EXPECT_TRUE(testing::Sent<SubmitTask>(o.Deliver(kNodeAddr, TaskFailed{t, 0, "WorkerCrashedError", "late"})).empty());
+    o.now = timers[0].at;
+    auto sub2 = testing::Sent<SubmitTask>(o.Timer(timers[0].id));
+    ASSERT_EQ(sub2.size(), 1u);
+    EXPECT_EQ(sub2[0].second.spec.attempt, 1u);
+    // Its timer again (a stale one) sends nothing twice.
+    EXPECT_TRUE(testing::Sent<SubmitTask>(o.Timer(timers[0].id)).empty());
+  }
+  EXPECT_EQ(ProbeCounter("buggify.owner.retry_backoff"), before + 1);
+}
+
+// A node that missed health_misses checks is declared dead one period later
+// (never sooner) with buggify; a cluster view goes out twice.
+TEST(Buggify, ControlServiceHooks) {
+  uint64_t miss_before = ProbeCounter("buggify.gcs.extra_health_miss");
+  uint64_t twice_before = ProbeCounter("buggify.gcs.view_sent_twice");
+  for (uint64_t seed : {0, 9}) {
+    ControlServiceConfig c{kGcsAddr, 7};
+    c.health_misses = 2;
+    c.buggify = BuggifyConfig{seed, 1000, 1000};
+    testing::Stepper<ControlService> cs{c};
+    cs.Command(CmdStart{});
+    Addr n1{1, kNodeManagerProc};
+    auto reg = cs.Deliver(n1, RegisterNode{1, n1, testing::Cpus(2), 1 << 20});
+    EXPECT_EQ(testing::Sent<ClusterView>(reg).size(), seed ? 2u : 1u);
+    int rounds = 0;
+    while (cs.comp.nodes().count(1) != 0 && rounds < 10) {
+      cs.now += c.health_period_ns;
+      cs.Timer(ControlService::kHealthTimer);
+      ++rounds;
+    }
+    // Node 1 never answers; the first round finds it just registered.
+    EXPECT_EQ(rounds, seed ? 4 : 3) << "seed " << seed;
+  }
+  EXPECT_EQ(ProbeCounter("buggify.gcs.extra_health_miss"), miss_before + 1);
+  EXPECT_GE(ProbeCounter("buggify.gcs.view_sent_twice"), twice_before + 1);
 }
 
 }  // namespace

@@ -59,6 +59,20 @@ if(TARGET dray-sim)
                    --spec faults=swarm,faults_until_ms=500,task_retries=-1,head_cpus=0)
   set_tests_properties(swarm.actors PROPERTIES
                        PASS_REGULAR_EXPRESSION "300 of 300 runs passed \\([1-9][0-9]* injected crashes\\)")
+  # The documented errors under faults (examples/recovery_workload.h): limited
+  # retries, worker-owned refs and actors, killed actors, actors made from
+  # pending arguments. An error passes only where faults explain it; without
+  # faults, every run must give only values (and ActorDiedError after Kill).
+  # Seeds 22 and 108 caught a retried task's actor reusing its first
+  # attempt's id, and early actor subscribers lost in a control-service restart.
+  add_test(NAME swarm.recovery
+           COMMAND dray-sim --workload recovery --seeds 1-200 --nodes 4 --cpus 2 --quiet
+                   --spec faults=swarm,faults_until_ms=500,task_retries=-1,head_cpus=0)
+  set_tests_properties(swarm.recovery PROPERTIES
+                       PASS_REGULAR_EXPRESSION "200 of 200 runs passed \\([1-9][0-9]* injected crashes\\)")
+  add_test(NAME dray_sim.recovery_without_faults
+           COMMAND dray-sim --workload recovery --seeds 1-30 --nodes 4 --cpus 2 --quiet)
+  set_tests_properties(dray_sim.recovery_without_faults PROPERTIES PASS_REGULAR_EXPRESSION "30 of 30 runs passed")
   add_test(NAME dray_sim.jobs_and_coverage
            COMMAND dray-sim --workload random_dag --tasks 100 --seeds 1-20 --nodes 3 --cpus 2 --quiet --jobs 2
                    --coverage --spec faults=swarm,faults_until_ms=300,task_retries=-1,inline_kb=0,head_cpus=0)
@@ -73,6 +87,10 @@ if(TARGET dray-sim)
   add_test(NAME dray_sim.scenario_passes
            COMMAND dray-sim --scenario ${CMAKE_CURRENT_SOURCE_DIR}/scenarios/node_crash_retried.scenario)
   set_tests_properties(dray_sim.scenario_passes PROPERTIES PASS_REGULAR_EXPRESSION "workload=random_dag ok .*crashes=1 ")
+  add_test(NAME dray_sim.scenario_network_faults
+           COMMAND dray-sim --scenario ${CMAKE_CURRENT_SOURCE_DIR}/scenarios/network_faults.scenario)
+  set_tests_properties(dray_sim.scenario_network_faults PROPERTIES PASS_REGULAR_EXPRESSION
+                       "workload=random_dag ok .*net_faults=8 lost=[1-9][0-9]* dup=[1-9][0-9]* ahead=[1-9][0-9]* held=[1-9][0-9]* deferred=[1-9]")
   add_test(NAME dray_sim.scenario_control_service_restart
            COMMAND dray-sim --scenario ${CMAKE_CURRENT_SOURCE_DIR}/scenarios/control_service_restart.scenario)
   set_tests_properties(dray_sim.scenario_control_service_restart PROPERTIES PASS_REGULAR_EXPRESSION
@@ -92,5 +110,5 @@ if(TARGET dray-sim)
   add_test(NAME dray_sim.bad_workload COMMAND dray-sim --workload no_such_workload)
   set_tests_properties(dray_sim.bad_workload PROPERTIES PASS_REGULAR_EXPRESSION "unknown workload 'no_such_workload'")
   add_test(NAME dray_sim.list COMMAND dray-sim --list)
-  set_tests_properties(dray_sim.list PROPERTIES PASS_REGULAR_EXPRESSION "random_dag.*four_tasks.*resources_options")
+  set_tests_properties(dray_sim.list PROPERTIES PASS_REGULAR_EXPRESSION "random_dag.*recovery.*four_tasks.*resources_options")
 endif()

@@ -46,6 +46,10 @@ const char* const kAllProbes[] = {
     "buggify.node.tiny_pull_chunks",  // buggify: an object served in tiny chunks
     "buggify.node.short_pull_retry",  // buggify: a missed pull asked again after 1 us
     "buggify.node.late_report",       // buggify: a resource report sent 100x later
+    "buggify.owner.retry_backoff",    // buggify: a retried task resubmitted 1 to 100 ms later
+    "buggify.owner.reconstruction_delayed",  // buggify: a lineage re-run submitted 1 to 100 ms later
+    "buggify.gcs.extra_health_miss",  // buggify: a node declared dead one health period later
+    "buggify.gcs.view_sent_twice",    // buggify: a cluster view sent twice
 };
 const int kNumProbes = sizeof(kAllProbes) / sizeof(kAllProbes[0]);
 

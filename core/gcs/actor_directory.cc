@@ -48,6 +48,7 @@ void ActorDirectory::OnRegister(const Addr& from, const RegisterActor& m, Contex
   if (auto early = early_subscribers_.find(s.actor); early != early_subscribers_.end()) {
     e.subscribers.insert(early->second.begin(), early->second.end());
     early_subscribers_.erase(early);
+    early_dirty_.insert(s.actor);
   }
   cx.Send(from, ActorRegistered{s.actor, true, ""});
   Schedule(e, cx);
@@ -157,7 +158,7 @@ void ActorDirectory::OnGetInfo(const Addr& from, const GetActorInfo& m, Context&
     // Not registered yet: it will be, by its creator (or its creator dies,
     // which the caller hears of itself). Heard of once it is.
     DRAY_PROBE("actor.subscribed_before_registration");
-    early_subscribers_[id].insert(from);
+    if (early_subscribers_[id].insert(from).second) early_dirty_.insert(id);
     return;
   }
   if (it->second.subscribers.insert(from).second) dirty_.insert(id);
@@ -199,7 +200,11 @@ void ActorDirectory::OnDeaths(const Deaths& m, Context& cx) {
   };
   for (auto it = early_subscribers_.begin(); it != early_subscribers_.end();) {
     auto& subs = it->second;
-    for (auto s = subs.begin(); s != subs.end();) s = dead(*s) ? subs.erase(s) : ++s;
+    for (auto s = subs.begin(); s != subs.end();) {
+      if (!dead(*s)) { ++s; continue; }
+      s = subs.erase(s);
+      early_dirty_.insert(it->first);
+    }
     it = subs.empty() ? early_subscribers_.erase(it) : std::next(it);
   }
   for (auto& [id, e] : actors_) {
@@ -318,6 +323,26 @@ void ActorDirectory::Restore(const std::string& row) {
   if (!e.spec.name.empty() && e.info.state != kActorDead) names_[{e.spec.job, e.spec.name}] = e.spec.actor;
 }
 
+std::vector<uint64_t> ActorDirectory::TakeEarlyDirty() {
+  std::vector<uint64_t> out(early_dirty_.begin(), early_dirty_.end());
+  early_dirty_.clear();
+  return out;
+}
+
+std::string ActorDirectory::EarlyRow(uint64_t actor) const {
+  auto it = early_subscribers_.find(actor);
+  if (it == early_subscribers_.end() || it->second.empty()) return "";
+  return Pack(std::vector<Addr>(it->second.begin(), it->second.end()));
+}
+
+void ActorDirectory::RestoreEarly(uint64_t actor, const std::string& row) {
+  std::vector<Addr> subs;
+  std::string err;
+  DRAY_ASSERT(Unpack(row.data(), row.size(), &subs, &err), "an unreadable early-subscribers row");
+  DRAY_ASSERT(actors_.count(actor) == 0, "early subscribers of a registered actor");
+  early_subscribers_[actor] = {subs.begin(), subs.end()};
+}
+
 void ActorDirectory::CheckInvariants() const {
   for (const auto& [id, e] : actors_) {
     DRAY_ASSERT(e.info.actor == id, "an actor filed under another id");
@@ -326,6 +351,8 @@ void ActorDirectory::CheckInvariants() const {
     DRAY_ASSERT(e.info.state != kActorDead || !e.info.cause.empty(), "a dead actor without a cause");
     DRAY_ASSERT(e.stopping == Addr{} || !e.placing, "a new incarnation placed before the old one stopped");
   }
+  for (const auto& [id, subs] : early_subscribers_)
+    DRAY_ASSERT(actors_.count(id) == 0 && !subs.empty(), "early subscribers of a registered actor, or none");
   for (const auto& [key, id] : names_) {
     auto it = actors_.find(id);
     DRAY_ASSERT(it != actors_.end() && it->second.info.state != kActorDead, "a name held by a dead actor");

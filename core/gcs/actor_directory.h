@@ -40,6 +40,12 @@ class ActorDirectory {
   std::vector<uint64_t> TakeDirty();
   std::string Row(uint64_t actor) const;
   void Restore(const std::string& row);
+  // The same for subscribers of actors not registered yet (GetActorInfo came
+  // first): durable too, or a restart in between would lose them (the
+  // recovery swarm, seed 108: a caller waited for good). Row "" erases.
+  std::vector<uint64_t> TakeEarlyDirty();
+  std::string EarlyRow(uint64_t actor) const;
+  void RestoreEarly(uint64_t actor, const std::string& row);
   size_t alive() const;
   // nullptr when unknown.
   const ActorInfo* Find(uint64_t actor) const;
@@ -73,6 +79,7 @@ class ActorDirectory {
   // before its creator registers the actor); handed over on registration.
   std::map<uint64_t, std::set<Addr>> early_subscribers_;
   std::set<uint64_t> dirty_;
+  std::set<uint64_t> early_dirty_;
 };
 
 }  // namespace dray

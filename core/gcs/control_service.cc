@@ -17,6 +17,7 @@ ControlService::ControlService(ControlServiceConfig cfg) : cfg_(std::move(cfg)),
   // A restart: the tables come back; what is not durable (health, the
   // resource view's numbers, infeasible demands) starts over, and every node
   // counts as just heard from.
+  std::vector<const PersistRecord*> early_rows;
   for (const auto& r : cfg_.recovered) {
     std::string err;
     if (r.table == "nodes") {
@@ -33,9 +34,14 @@ ControlService::ControlService(ControlServiceConfig cfg) : cfg_(std::move(cfg)),
       drivers_ = {j.drivers.begin(), j.drivers.end()};
     } else if (r.table == "actors") {
       actors_.Restore(r.value);
+    } else if (r.table == "early_subscribers") {
+      early_rows.push_back(&r);
     }
   }
+  // (After the actors: rows of actors registered since are gone already.)
+  for (const PersistRecord* r : early_rows) actors_.RestoreEarly(std::stoull(r->key), r->value);
   actors_.TakeDirty();  // restored rows are on disk already
+  actors_.TakeEarlyDirty();
 }
 
 void ControlService::Step(const Input& in, Context& cx) {
@@ -61,6 +67,10 @@ void ControlService::PersistDirty(Context& cx) {
   for (uint64_t id : actors_.TakeDirty()) {
     std::string row = actors_.Row(id);
     cx.Emit(EfPersist{"actors", std::to_string(id), row, row.empty()});
+  }
+  for (uint64_t id : actors_.TakeEarlyDirty()) {
+    std::string row = actors_.EarlyRow(id);
+    cx.Emit(EfPersist{"early_subscribers", std::to_string(id), row, row.empty()});
   }
 }
 
@@ -156,6 +166,9 @@ void ControlService::HealthRound(Context& cx) {
   for (auto& [n, h] : health_) {
     h.misses = h.heard ? 0 : h.misses + 1;
     h.heard = false;
+    // Buggify: tolerate one miss more this time (detection one period later;
+    // never sooner, so a lease always runs out before its node is declared dead).
+    if (h.misses == cfg_.health_misses && DRAY_BUGGIFY(cfg_.buggify, cx.rng(), "gcs.extra_health_miss")) continue;
     if (h.misses >= cfg_.health_misses) dead.push_back(n);
   }
   for (NodeId n : dead)
@@ -192,8 +205,14 @@ void ControlService::Broadcast(Context& cx, NodeId except) {
   view.version = ++version_;
   view.nodes.reserve(nodes_.size());
   for (const auto& [id, v] : nodes_) view.nodes.push_back(v);
-  for (const auto& [id, v] : nodes_)
-    if (id != except) cx.Send(v.addr, view);
+  // Buggify: the view sent twice (a node takes a view as it comes: a copy
+  // changes nothing, as a client's resend would not).
+  bool twice = DRAY_BUGGIFY(cfg_.buggify, cx.rng(), "gcs.view_sent_twice");
+  for (const auto& [id, v] : nodes_) {
+    if (id == except) continue;
+    cx.Send(v.addr, view);
+    if (twice) cx.Send(v.addr, view);
+  }
 }
 
 void ControlService::CheckInvariants() const {

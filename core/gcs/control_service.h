@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/common/buggify.h"
 #include "core/common/step.h"
 #include "core/gcs/actor_directory.h"
 
@@ -23,7 +24,8 @@ struct ControlServiceConfig {
   uint32_t health_misses = 5;
   // The durable tables of a previous incarnation (empty on a first start).
   std::vector<PersistRecord> recovered;
-  MSGPACK_DEFINE(addr, seed, health_period_ns, health_misses, recovered);
+  BuggifyConfig buggify;  // off unless the simulator turns it on
+  MSGPACK_DEFINE(addr, seed, health_period_ns, health_misses, recovered, buggify);
 };
 
 class ControlService final : public Component {

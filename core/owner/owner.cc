@@ -57,6 +57,16 @@ void Owner::StepInner(const Input& in, Context& cx) {
       ObjectId id = it->second;
       fetch_retries_.erase(it);
       WakeFetchWaiters(id, cx);
+    } else if (t->id >= kHoldTimerBase) {
+      auto h = holds_timers_.find(t->id);
+      if (h == holds_timers_.end()) return;
+      TaskId task = h->second;
+      holds_timers_.erase(h);
+      // (An older hold's timer may release a newer one early: only shorter.)
+      auto it = tasks_.find(task);
+      if (it == tasks_.end() || !it->second.held) return;
+      it->second.held = false;
+      MaybeSubmit(it->second, cx);
     }
   }
 }
@@ -364,7 +374,7 @@ void Owner::ResolveArgs(PendingTask& t, Context& cx) {
 }
 
 void Owner::MaybeSubmit(PendingTask& t, Context& cx) {
-  if (t.unresolved != 0 || t.submitted) return;
+  if (t.unresolved != 0 || t.submitted || t.held) return;
   if (t.spec.actor_kind == kActorCreation) {
     RegisterCreation(t, cx);
     return;
@@ -539,6 +549,10 @@ void Owner::RetryOrFail(std::unordered_map<TaskId, PendingTask, IdHash>::iterato
     // Resolve ref arguments again: their copies may have moved, or be lost
     // and need rebuilding.
     UnresolveRefArgs(t.spec);
+    // Buggify: back off before the retry (as Ray's clients may), so that
+    // other events, such as more deaths, come first.
+    if (t.spec.actor_kind == kNotActor && DRAY_BUGGIFY(cfg_.buggify, cx.rng(), "owner.retry_backoff"))
+      HoldBack(it->first, t, cx);
     ResolveArgs(t, cx);
     MaybeSubmit(t, cx);
     return;
@@ -693,6 +707,7 @@ std::string Owner::Pending(size_t max) const {
     const PendingTask& t = tasks_.at(id);
     out += " task " + t.spec.name + "#" + std::to_string(id.v % 100000) + "(attempt " + std::to_string(t.spec.attempt) +
            (t.submitted ? ", at node " + std::to_string(t.placed) : ", " + std::to_string(t.unresolved) + " args unresolved") +
+           (t.held ? ", held back" : "") +
            ")";
   }
   for (const auto& [wid, w] : waiters_) {
@@ -762,9 +777,23 @@ bool Owner::Reconstruct(const ObjectId& id, Context& cx) {
   t.holds = std::move(lin.holds);
   auto [it, inserted] = tasks_.emplace(task, std::move(t));
   DRAY_ASSERT(inserted, "reconstructing a task that is still pending");
+  // Buggify: the re-run waits a while, so that other reconstructions (and
+  // fetches of the lost object) overtake it.
+  if (DRAY_BUGGIFY(cfg_.buggify, cx.rng(), "owner.reconstruction_delayed")) HoldBack(task, it->second, cx);
   ResolveArgs(it->second, cx);
   MaybeSubmit(it->second, cx);
   return true;
+}
+
+// Buggify: the task's next submission waits 1 to 100 ms (a hold timer);
+// nothing else about it changes. REQUIRES: not submitted.
+void Owner::HoldBack(const TaskId& task, PendingTask& t, Context& cx) {
+  DRAY_ASSERT(!t.submitted && !t.held, "holding back a submitted or held task");
+  t.held = true;
+  uint64_t tid = kHoldTimerBase + next_hold_++;
+  DRAY_ASSERT(tid < kFetchRetryBase, "hold timers ran into the fetch-retry timers");
+  holds_timers_[tid] = task;
+  cx.SetTimer(tid, cx.now() + cx.rng().Range(1'000'000, 100'000'000));
 }
 
 // A lost return waits for its task's re-run: not ready, no copies, and what

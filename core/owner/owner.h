@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/common/buggify.h"
 #include "core/common/step.h"
 
 namespace dray {
@@ -29,7 +30,8 @@ struct OwnerConfig {
   uint64_t seed = 0;
   uint64_t inline_limit = kInlineLimitBytes;  // returns and puts above it go to the node's store
   uint32_t lineage_cap = 100'000;             // finished tasks whose lineage is kept, per owner
-  MSGPACK_DEFINE(addr, node, gcs, is_worker, seed, inline_limit, lineage_cap);
+  BuggifyConfig buggify;                      // off unless the simulator turns it on
+  MSGPACK_DEFINE(addr, node, gcs, is_worker, seed, inline_limit, lineage_cap, buggify);
 };
 
 // An error object's value: an ErrorRecord of `kind` (TaskError, ...).
@@ -59,6 +61,7 @@ class Owner final : public Component {
   // "one id, one value" invariant).
   static constexpr uint64_t kWaitTimerBase = 1ull << 62;
   static constexpr uint64_t kFetchRetryBase = 1ull << 61;  // below kWaitTimerBase
+  static constexpr uint64_t kHoldTimerBase = 1ull << 60;   // below kFetchRetryBase: a held-back submission
   static constexpr TimeNs kFetchRetryNs = 10'000'000;
   static constexpr uint32_t kFetchRetries = 5;
   static constexpr uint32_t kFreeArgumentRetries = 10;  // per task, not counted against max_retries
@@ -101,6 +104,7 @@ class Owner final : public Component {
     uint32_t argument_losses = 0;  // attempts that failed only because an argument was lost
     NodeId placed = 0;           // the node it was last forwarded to (TaskPlaced) ...
     uint32_t placed_hop = 0;     // ... and how many hops that took
+    bool held = false;           // buggify: its (re)submission waits for a hold timer
   };
   // What re-runs a finished task whose stored returns were all lost: its spec
   // (ref arguments unresolved) and the holds on its arguments, kept while any
@@ -146,6 +150,7 @@ class Owner final : public Component {
   bool Reconstruct(const ObjectId& id, Context& cx);
   void DropLineage(const TaskId& task, Context& cx);
   void MarkRebuilding(Owned& o, Context& cx);
+  void HoldBack(const TaskId& task, PendingTask& t, Context& cx);  // buggify
   void WakeFetchWaiters(const ObjectId& id, Context& cx);
   ObjectValue LostValue(const RefInfo& r) const;
   bool IsDead(const Addr& a) const;
@@ -208,6 +213,8 @@ class Owner final : public Component {
   std::deque<TaskId> lineage_order_;  // oldest first, for the cap
   uint64_t reconstructions_ = 0;
   std::map<uint64_t, ObjectId> fetch_retries_;  // timer -> object to fetch again
+  std::map<uint64_t, TaskId> holds_timers_;  // buggify: hold timer -> the task held back
+  uint64_t next_hold_ = 0;
   bool checking_ = false;          // inside CheckWaiter
   std::deque<uint64_t> recheck_;   // waiters to check once it returns
   uint64_t next_fetch_retry_ = 0;

@@ -40,6 +40,7 @@ struct RunStats {
   uint64_t deferred = 0;         // inputs that waited for a slow node's process to finish a step
   uint32_t fault_kinds = 0;      // the fault kinds in effect (faults=swarm: drawn from the seed), as bits
   uint64_t gcs_restarts = 0;     // control-service crashes (each restarted from its SQLite tables)
+  uint64_t liveness_failures = 0;  // waits still pending at the liveness bound (docs/sim.md)
 };
 
 bool IsSimulation();
