@@ -21,6 +21,7 @@
 
 #include "core/gcs/control_service.h"
 #include "core/node/node_manager.h"
+#include "core/proto/codec.h"
 #include "real/host.h"
 #include "real/token.h"
 #include "real/transport.h"
@@ -212,6 +213,7 @@ int RunDaemon(const DaemonOptions& o, int ready_fd) {
   std::string token;
   HostOptions ho;
   ho.check_invariants = CheckInvariantsEnv();
+  ho.record_dir = o.record_dir;
   ho.listen_unix = files.socket;
   ho.token_file = token_path;
   if (o.head) {
@@ -264,7 +266,7 @@ int RunDaemon(const DaemonOptions& o, int ready_fd) {
     ControlServiceConfig gc{gcs_addr, EntropySeed()};
     auto gcs = std::make_unique<ControlService>(gc);
     gcs_ptr = gcs.get();
-    host.Add(gcs_addr, std::move(gcs), gc.seed);
+    host.Add(gcs_addr, std::move(gcs), gc.seed, Pack(gc));
   } else {
     Addr me;
     if (!host.Join(&me, &err)) {
@@ -274,7 +276,7 @@ int RunDaemon(const DaemonOptions& o, int ready_fd) {
     node = me.node;
   }
   NodeManagerConfig nc = NodeConfig(o, node);
-  host.Add(Addr{node, kNodeManagerProc}, std::make_unique<NodeManager>(nc), nc.seed);
+  host.Add(Addr{node, kNodeManagerProc}, std::make_unique<NodeManager>(nc), nc.seed, Pack(nc));
   if (!host.Start(&err)) {
     say("error " + err);
     return 1;

@@ -27,6 +27,7 @@ struct DaemonOptions {
   std::string temp_dir;           // "": DefaultTempDir()
   std::string token_file;         // a node: where the token is ("": see ResolveToken)
   bool block = false;
+  std::string record_dir;         // --record: the daemon's (and its workers') traces go here (absolute)
 };
 
 // $TMPDIR/dray, or /tmp/dray.
