@@ -264,6 +264,8 @@ int RunDaemon(const DaemonOptions& o, int ready_fd) {
   if (o.head) {
     const Addr gcs_addr{0, kControlServiceProc};
     ControlServiceConfig gc{gcs_addr, EntropySeed()};
+    if (o.health_period_ms > 0) gc.health_period_ns = TimeNs{o.health_period_ms} * 1'000'000;
+    if (o.health_misses > 0) gc.health_misses = o.health_misses;
     auto gcs = std::make_unique<ControlService>(gc);
     gcs_ptr = gcs.get();
     host.Add(gcs_addr, std::move(gcs), gc.seed, Pack(gc));

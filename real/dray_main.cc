@@ -39,6 +39,8 @@ constexpr const char* kUsage =
     "      --num-cpus N  --num-gpus N  --resources '{\"name\": amount}'  --object-store-memory BYTES\n"
     "      --temp-dir D (default $TMPDIR/dray)  --token-file F (a node)  --block (stay in the foreground)\n"
     "      --record DIR (write the daemon's trace, and its workers', into DIR)\n"
+    "      --health-period-ms MS  --health-misses N (head: a node is dead after N missed checks MS apart;\n"
+    "                             default 3000 and 5)\n"
     "  stop [--temp-dir D]        stop every daemon started from D, their workers; remove D's files\n"
     "  status [--address HOST:PORT] [--temp-dir D]  nodes, resources used/total, pending demands\n"
     "  --help                     this text\n"
@@ -199,6 +201,10 @@ int ClusterCommand(const std::string& cmd, const std::vector<std::string>& args)
         o.num_gpus = static_cast<double>(ParseInt("--num-gpus", v, 0, 1 << 20));
       } else if (cmd == "start" && TakeValue(args, &i, "--object-store-memory", &v)) {
         o.object_store_memory = static_cast<uint64_t>(ParseInt("--object-store-memory", v, 1 << 20, int64_t{1} << 50));
+      } else if (cmd == "start" && TakeValue(args, &i, "--health-period-ms", &v)) {
+        o.health_period_ms = static_cast<uint32_t>(ParseInt("--health-period-ms", v, 10, 3'600'000));
+      } else if (cmd == "start" && TakeValue(args, &i, "--health-misses", &v)) {
+        o.health_misses = static_cast<uint32_t>(ParseInt("--health-misses", v, 1, 1000));
       } else if (cmd == "start" && TakeValue(args, &i, "--record", &v)) {
         if (v.empty()) throw std::invalid_argument("--record needs a directory");
         std::error_code ec;
