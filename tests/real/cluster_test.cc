@@ -102,15 +102,16 @@ class Cluster {
   }
 
   // Head + `nodes` nodes, 2 CPUs each.
-  void Start(int nodes, const std::string& head_flags = "") {
+  // `flags`: more flags for every daemon (the head's and the nodes').
+  void Start(int nodes, const std::string& head_flags = "", const std::string& flags = "") {
     RunResult h = RunCmd(Cli() + " start --head --host 127.0.0.1 --port 0 --num-cpus 2 --temp-dir " + dir_ + " " +
-                         head_flags);
+                         head_flags + " " + flags);
     ASSERT_EQ(h.exit_code, 0) << h.output;
     ASSERT_NE(h.output.find("started the head at 127.0.0.1:"), std::string::npos) << h.output;
     address_ = FirstLine(dir_ + "/head_address");
     ASSERT_FALSE(address_.empty());
     for (int i = 0; i < nodes; ++i) {
-      RunResult r = RunCmd(Cli() + " start --address " + address_ + " --num-cpus 2 --temp-dir " + dir_);
+      RunResult r = RunCmd(Cli() + " start --address " + address_ + " --num-cpus 2 --temp-dir " + dir_ + " " + flags);
       ASSERT_EQ(r.exit_code, 0) << r.output;
       ASSERT_NE(r.output.find("started node " + std::to_string(i + 1)), std::string::npos) << r.output;
     }
@@ -159,8 +160,11 @@ class Cluster {
 void ExpectExample(const Cluster& c, const std::string& name, const std::vector<std::string>& expected,
                    bool by_flag = false) {
   std::string prog = std::string(DRAY_EXAMPLES_DIR) + "/" + name;
+  // A bound per example (message_actor sleeps 100 s): a hang fails here, naming the example.
+  prog = "timeout -s KILL 200 " + prog;
   RunResult r = by_flag ? RunCmd(c.Env() + prog + " --dray-address=" + c.address())
                         : RunCmd(c.Env() + "DRAY_ADDRESS=" + c.address() + " " + prog);
+  EXPECT_NE(r.exit_code, 128 + SIGKILL) << name << " hung (killed after 200 s)\n" << r.output << c.Logs();
   EXPECT_EQ(r.exit_code, 0) << r.output << c.Logs();
   EXPECT_NE(r.output.find("\nok\n"), std::string::npos) << r.output << c.Logs();
   for (const auto& e : expected) EXPECT_NE(r.output.find(e), std::string::npos) << "missing '" << e << "' in\n" << r.output;
@@ -295,6 +299,42 @@ TEST(RealCluster, NodeKilledMidRunIsSurvived) {
   for (int pid : pids) EXPECT_FALSE(Running(pid)) << "daemon " << pid << " still runs";
   EXPECT_TRUE(Children().empty()) << "processes left behind (workers?)";
   EXPECT_FALSE(fs::exists(c.dir())) << "the temp dir is still there (pid file or socket of the killed node?)";
+}
+
+// `dray start --record DIR` on every daemon and DRAY_RECORD on a driver: the
+// head, each node, the driver and every worker write a trace, and each one
+// replays without divergence (`dray replay DIR`).
+TEST(RealCluster, RecordedClusterRunReplays) {
+  Cluster c;
+  std::string rec = c.dir() + "-rec";
+  fs::remove_all(rec);
+  ASSERT_NO_FATAL_FAILURE(c.Start(2, "", "--record " + rec));
+  RunResult r = RunCmd(c.Env() + "DRAY_RECORD=" + rec + " DRAY_ADDRESS=" + c.address() + " " +
+                       std::string(DRAY_EXAMPLES_DIR) + "/map_reduce");
+  EXPECT_EQ(r.exit_code, 0) << r.output << c.Logs();
+  RunResult stop = c.Stop();
+  EXPECT_EQ(stop.exit_code, 0) << stop.output;
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(rec, ec)) names.push_back(e.path().filename().string());
+  auto count = [&](const std::string& prefix) {
+    size_t n = 0;
+    for (const auto& f : names) n += f.rfind(prefix, 0) == 0;
+    return n;
+  };
+  std::string all;
+  for (const auto& f : names) all += f + " ";
+  EXPECT_EQ(count("head-n0.p1-"), 1u) << all;
+  EXPECT_EQ(count("node-n1.p0-"), 1u);
+  EXPECT_EQ(count("node-n2.p0-"), 1u);
+  EXPECT_EQ(count("driver-n0.p"), 1u);
+  EXPECT_GE(count("worker-n"), 1u);
+  RunResult rp = RunCmd(Cluster::Cli() + " replay " + rec);
+  EXPECT_EQ(rp.exit_code, 0) << rp.output;
+  std::string n = std::to_string(names.size());
+  EXPECT_NE(rp.output.find(n + " of " + n + " traces replayed without divergence"), std::string::npos) << rp.output;
+  EXPECT_EQ(rp.output.find("note:"), std::string::npos) << "every trace has its end record\n" << rp.output;
+  fs::remove_all(rec, ec);
 }
 
 // Closed within 10 s after sending `bytes` (false: still open, or no connect).
