@@ -128,12 +128,13 @@ TEST_F(RecordTest, EveryProcessOfAnEmbeddedRunReplaysWithoutDivergence) {
     dray::sim::ReplayResult r = dray::sim::Replay(t);
     EXPECT_TRUE(r.ok) << name << ": " << r.error;
     EXPECT_TRUE(r.note.empty()) << name << ": " << r.note;  // closed cleanly, workers included
-    EXPECT_GT(r.events, 0u) << name;
+    // (A worker stopped before its connection opened has stepped nothing.)
     EXPECT_EQ(Sql(t, "SELECT value FROM meta WHERE key = 'kind'"), "real");
     EXPECT_NE(Sql(t, "SELECT value FROM meta WHERE key = 'seeds'"), "");
     if (name.rfind("embedded-n0.p1-", 0) == 0) {
       ++embedded;
       EXPECT_EQ(r.components, 3u) << "control service, node manager, driver";
+      EXPECT_GT(r.events, 100u) << name;
       EXPECT_EQ(Sql(t, "SELECT group_concat(component) FROM events WHERE kind = 'create'"), "gcs,node,driver");
     } else {
       ++workers;
