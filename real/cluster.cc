@@ -21,6 +21,7 @@
 
 #include "core/gcs/control_service.h"
 #include "core/node/node_manager.h"
+#include "core/proto/codec.h"
 #include "real/host.h"
 #include "real/token.h"
 #include "real/transport.h"
@@ -212,6 +213,7 @@ int RunDaemon(const DaemonOptions& o, int ready_fd) {
   std::string token;
   HostOptions ho;
   ho.check_invariants = CheckInvariantsEnv();
+  ho.record_dir = o.record_dir;
   ho.listen_unix = files.socket;
   ho.token_file = token_path;
   if (o.head) {
@@ -262,9 +264,11 @@ int RunDaemon(const DaemonOptions& o, int ready_fd) {
   if (o.head) {
     const Addr gcs_addr{0, kControlServiceProc};
     ControlServiceConfig gc{gcs_addr, EntropySeed()};
+    if (o.health_period_ms > 0) gc.health_period_ns = TimeNs{o.health_period_ms} * 1'000'000;
+    if (o.health_misses > 0) gc.health_misses = o.health_misses;
     auto gcs = std::make_unique<ControlService>(gc);
     gcs_ptr = gcs.get();
-    host.Add(gcs_addr, std::move(gcs), gc.seed);
+    host.Add(gcs_addr, std::move(gcs), gc.seed, Pack(gc));
   } else {
     Addr me;
     if (!host.Join(&me, &err)) {
@@ -274,7 +278,7 @@ int RunDaemon(const DaemonOptions& o, int ready_fd) {
     node = me.node;
   }
   NodeManagerConfig nc = NodeConfig(o, node);
-  host.Add(Addr{node, kNodeManagerProc}, std::make_unique<NodeManager>(nc), nc.seed);
+  host.Add(Addr{node, kNodeManagerProc}, std::make_unique<NodeManager>(nc), nc.seed, Pack(nc));
   if (!host.Start(&err)) {
     say("error " + err);
     return 1;

@@ -27,6 +27,11 @@ struct DaemonOptions {
   std::string temp_dir;           // "": DefaultTempDir()
   std::string token_file;         // a node: where the token is ("": see ResolveToken)
   bool block = false;
+  // The head: the control service's health checks (0: its defaults, 3 s
+  // and 5 misses); a node is declared dead after `misses` missed checks.
+  uint32_t health_period_ms = 0;
+  uint32_t health_misses = 0;
+  std::string record_dir;         // --record: the daemon's (and its workers') traces go here (absolute)
 };
 
 // $TMPDIR/dray, or /tmp/dray.

@@ -5,7 +5,9 @@
 // usage or a command this build does not have.
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
+#include <filesystem>
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
@@ -25,8 +27,9 @@ constexpr const char* kUsage =
     "usage: dray <command> [args]\n"
     "\n"
     "commands:\n"
-    "  replay TRACE               re-step every component of a trace from its recorded inputs and check\n"
-    "                             every effects hash; names the first event that diverges\n"
+    "  replay TRACE|DIR           re-step every component of a trace from its recorded inputs and check\n"
+    "                             every effects hash; names the first event that diverges. DIR: every\n"
+    "                             *.db in it (a recorded real run: one trace per process)\n"
     "  timeline TRACE [OUT.json]  write Chrome trace JSON (chrome://tracing, Perfetto): a row per\n"
     "                             worker and driver, a slice per task; OUT defaults to TRACE.json\n"
     "  version                    print dray's version\n"
@@ -35,11 +38,15 @@ constexpr const char* kUsage =
     "      --port P (head; default 6390, 0: any)  --host H (head; listen address, default 0.0.0.0)\n"
     "      --num-cpus N  --num-gpus N  --resources '{\"name\": amount}'  --object-store-memory BYTES\n"
     "      --temp-dir D (default $TMPDIR/dray)  --token-file F (a node)  --block (stay in the foreground)\n"
+    "      --record DIR (write the daemon's trace, and its workers', into DIR)\n"
+    "      --health-period-ms MS  --health-misses N (head: a node is dead after N missed checks MS apart;\n"
+    "                             default 3000 and 5)\n"
     "  stop [--temp-dir D]        stop every daemon started from D, their workers; remove D's files\n"
     "  status [--address HOST:PORT] [--temp-dir D]  nodes, resources used/total, pending demands\n"
     "  --help                     this text\n"
     "\n"
     "A simulated run writes a trace: DRAY_SIM=\"seed=42,nodes=3,trace=run.db\" ./my_app\n"
+    "A real one records one per process: DRAY_RECORD=DIR ./my_app (or dray start --record DIR)\n"
     "exit status: 0 ok, 1 divergence or unreadable trace, 2 bad usage\n";
 
 int Usage(const std::string& problem) {
@@ -79,7 +86,39 @@ void InstallCrashReport() {
   for (int sig : {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL}) sigaction(sig, &sa, nullptr);
 }
 
+int ReplayFile(const std::string& trace);
+
+// A directory: every *.db in it, in name order; each file on its own (a
+// process's trace is self-contained). Exit 1 if any file fails.
 int Replay(const std::string& trace) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(trace, ec)) return ReplayFile(trace);
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(trace, ec))
+    if (e.path().extension() == ".db" && e.is_regular_file(ec)) files.push_back(e.path().string());
+  if (ec) {
+    std::fprintf(stderr, "dray replay: %s: %s\n", trace.c_str(), ec.message().c_str());
+    return 1;
+  }
+  if (files.empty()) {
+    std::fprintf(stderr, "dray replay: %s: no trace (*.db) in this directory\n", trace.c_str());
+    return 1;
+  }
+  std::sort(files.begin(), files.end());
+  size_t failed = 0;
+  for (const auto& f : files) {
+    std::printf("%s: ", f.c_str());
+    std::fflush(stdout);
+    if (ReplayFile(f) != 0) {
+      ++failed;
+      std::printf("FAILED\n");
+    }
+  }
+  std::printf("%zu of %zu traces replayed without divergence\n", files.size() - failed, files.size());
+  return failed ? 1 : 0;
+}
+
+int ReplayFile(const std::string& trace) {
   g_trace = trace.c_str();
   InstallCrashReport();
   dray::sim::ReplayResult r = dray::sim::Replay(trace);
@@ -162,6 +201,15 @@ int ClusterCommand(const std::string& cmd, const std::vector<std::string>& args)
         o.num_gpus = static_cast<double>(ParseInt("--num-gpus", v, 0, 1 << 20));
       } else if (cmd == "start" && TakeValue(args, &i, "--object-store-memory", &v)) {
         o.object_store_memory = static_cast<uint64_t>(ParseInt("--object-store-memory", v, 1 << 20, int64_t{1} << 50));
+      } else if (cmd == "start" && TakeValue(args, &i, "--health-period-ms", &v)) {
+        o.health_period_ms = static_cast<uint32_t>(ParseInt("--health-period-ms", v, 10, 3'600'000));
+      } else if (cmd == "start" && TakeValue(args, &i, "--health-misses", &v)) {
+        o.health_misses = static_cast<uint32_t>(ParseInt("--health-misses", v, 1, 1000));
+      } else if (cmd == "start" && TakeValue(args, &i, "--record", &v)) {
+        if (v.empty()) throw std::invalid_argument("--record needs a directory");
+        std::error_code ec;
+        o.record_dir = std::filesystem::absolute(v, ec).lexically_normal().string();
+        if (ec) throw std::invalid_argument("--record " + v + ": " + ec.message());
       } else if (cmd == "start" && TakeValue(args, &i, "--token-file", &v)) {
         o.token_file = v;
       } else if (cmd == "start" && TakeValue(args, &i, "--resources", &v)) {
@@ -198,7 +246,7 @@ int Run(const std::vector<std::string>& args) {
     return 0;
   }
   if (cmd == "replay") {
-    if (n != 1) return Usage("replay takes one argument: the trace file");
+    if (n != 1) return Usage("replay takes one argument: the trace file (or a directory of them)");
     return Replay(args[1]);
   }
   if (cmd == "timeline") {

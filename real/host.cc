@@ -24,6 +24,7 @@
 #include "core/proto/codec.h"
 #include "dray/errors.h"
 #include "dray/remote.h"
+#include "real/recorder.h"
 
 extern char** environ;
 
@@ -86,6 +87,8 @@ uint64_t EntropySeed() {
 struct Host::Local {
   Addr addr;
   std::unique_ptr<Component> comp;
+  std::string config;  // packed, for the trace's "create" row
+  uint64_t seed = 0;
   Prng rng;
   UserRuntime* user = nullptr;
   std::unique_ptr<UserRuntime> user_owned;
@@ -160,18 +163,20 @@ Host::Host(HostOptions options) : options_(std::move(options)), start_(std::chro
 
 Host::~Host() { Stop(); }
 
-void Host::Add(Addr addr, std::unique_ptr<Component> comp, uint64_t seed) {
+void Host::Add(Addr addr, std::unique_ptr<Component> comp, uint64_t seed, std::string config) {
   DRAY_ASSERT(!started_, "a component added after Start");
   DRAY_ASSERT(!Find(addr), "two components at one address");
   auto l = std::make_unique<Local>();
   l->addr = addr;
   l->comp = std::move(comp);
   l->rng = Prng(seed);
+  l->config = std::move(config);
+  l->seed = seed;
   locals_.push_back(std::move(l));
 }
 
-UserRuntime* Host::AddUser(Addr addr, std::unique_ptr<Component> owner, uint64_t seed) {
-  Add(addr, std::move(owner), seed);
+UserRuntime* Host::AddUser(Addr addr, std::unique_ptr<Component> owner, uint64_t seed, std::string config) {
+  Add(addr, std::move(owner), seed, std::move(config));
   Local& l = *locals_.back();
   l.user_owned = std::make_unique<UserRuntime>(this, addr);
   l.user = l.user_owned.get();
@@ -220,6 +225,7 @@ bool Host::Join(Addr* assigned, std::string* error, std::chrono::milliseconds ti
 bool Host::Start(std::string* error) {
   DRAY_ASSERT(!started_, "Host::Start twice");
   started_ = true;
+  if (!options_.record_dir.empty() && !StartRecording(error)) return false;
   if (options_.role == HostRole::kHead &&
       !transport_->ListenTcp(options_.listen_tcp_host, options_.listen_tcp_port, &bound_port_, error))
     return false;
@@ -240,6 +246,47 @@ bool Host::Start(std::string* error) {
   uplink_ = transport_->ConnectUnix(options_.uplink_unix);
   return true;  // StartAll once the uplink is open
 }
+
+// The trace of this process (DESIGN §7): <dir>/<role>-n<node>.p<proc>-<pid>.db,
+// named for its first component; a "create" row per component with its config
+// (which holds the seed its PRNG got from real entropy).
+bool Host::StartRecording(std::string* error) {
+  static constexpr const char* kRoles[] = {"embedded", "head", "node", "driver", "worker"};
+  const char* role = worker_mode_ ? "worker" : kRoles[static_cast<int>(options_.role)];
+  if (locals_.empty()) {
+    *error = "cannot record a process without components";
+    return false;
+  }
+  std::string components, seeds;
+  for (const auto& l : locals_) {
+    if (l->config.empty()) {
+      *error = "cannot record " + l->addr.Str() + ": its config was not given to Host::Add";
+      return false;
+    }
+    components += (components.empty() ? "" : ",") + l->addr.Str() + "=" + l->comp->Kind();
+    seeds += (seeds.empty() ? "" : ",") + l->addr.Str() + "=" + std::to_string(l->seed);
+  }
+  char hostname[256] = {};
+  gethostname(hostname, sizeof hostname - 1);
+  std::string name = std::string(role) + "-" + locals_.front()->addr.Str() + "-" + std::to_string(getpid());
+  try {
+    recorder_ = Recorder::Open(options_.record_dir, name,
+                               {{"role", role},
+                                {"components", components},
+                                {"seeds", seeds},
+                                {"host", hostname},
+                                {"time", "real monotonic ns since the process's host started"}});
+  } catch (const std::exception& e) {
+    *error = e.what();
+    return false;
+  }
+  for (const auto& l : locals_) recorder_->Create(NowNs(), l->addr, l->comp->Kind(), l->config);
+  return true;
+}
+
+std::string Host::record_path() const { return recorder_ ? recorder_->path() : ""; }
+
+std::string Host::EndRecording() { return recorder_ ? recorder_->Close() : ""; }
 
 void Host::StartAll() {
   for (auto& l : locals_) {
@@ -267,9 +314,11 @@ void Host::StepLocal(Local& l, const Input& in) {
                  what.c_str());
   }
   std::vector<Effect> effects;
-  Context cx(NowNs(), &l.rng, &effects);
+  const TimeNs now = NowNs();  // the step's time, as the trace records it
+  Context cx(now, &l.rng, &effects);
   l.comp->Step(in, cx);
   if (options_.check_invariants) l.comp->CheckInvariants();
+  if (recorder_) recorder_->Step(now, l.addr, l.comp->Kind(), in, effects);
   if (debug)
     for (const auto& e : effects)
       std::fprintf(stderr, "dray[%d]   effect %zu%s\n", static_cast<int>(getpid()), e.index(),
@@ -388,10 +437,13 @@ void Host::SpawnWorker(const Addr& worker) {
   argv.push_back(nullptr);
   std::string env_worker = "DRAY_WORKER=" + std::to_string(worker.node) + "," + std::to_string(worker.proc) + "," +
                            options_.listen_unix + "," + options_.token_file;
+  // A recording process's workers record too, into the same directory.
+  std::string env_record = "DRAY_RECORD=" + options_.record_dir;
   std::vector<char*> envp;
   for (char** e = environ; *e; ++e)
-    if (std::strncmp(*e, "DRAY_WORKER=", 12) != 0) envp.push_back(*e);
+    if (std::strncmp(*e, "DRAY_WORKER=", 12) != 0 && std::strncmp(*e, "DRAY_RECORD=", 12) != 0) envp.push_back(*e);
   envp.push_back(env_worker.data());
+  if (!options_.record_dir.empty()) envp.push_back(env_record.data());
   envp.push_back(nullptr);
   pid_t parent = getpid();
   pid_t pid = fork();
@@ -663,6 +715,7 @@ void Host::OnClose(ConnId conn, const std::string& reason) {
   if (worker_mode_) {
     if (conn != uplink_) return;
     // The node is gone (or stopped this worker): nothing more to serve.
+    if (recorder_) recorder_->Close();
     std::fflush(stdout);
     std::fflush(stderr);
     std::_Exit(0);
@@ -752,6 +805,10 @@ void Host::Stop() {
     reapers.swap(reapers_);
   }
   for (auto& t : reapers) t.join();
+  if (recorder_) {
+    std::string err = recorder_->Close();
+    if (!err.empty()) std::fprintf(stderr, "dray: %s\n", err.c_str());
+  }
   for (auto& l : locals_)
     if (l->user) l->user->MarkEnded();
 }

@@ -34,6 +34,7 @@
 namespace dray::real {
 
 class Host;
+class Recorder;
 
 // The ProcessRuntime of a driver or worker: its user thread's calls become
 // commands stepped on the loop; it blocks on a condition variable for their
@@ -155,6 +156,8 @@ struct HostOptions {
   // kNode, kDriver: the head's connection closed (loop thread).
   std::function<void(const std::string& reason)> on_uplink_lost;
   bool check_invariants = false;  // DRAY_CHECK_INVARIANTS=1: after every step
+  // Non-empty: write this process's trace into this directory (real/recorder.h).
+  std::string record_dir;
   std::chrono::milliseconds stop_grace{2000};  // SIGTERM, then SIGKILL after this
 };
 
@@ -167,8 +170,9 @@ class Host {
 
   // Before Start, from the creating thread: the process's components. `user`:
   // the component is this process's Owner, driven by a user thread.
-  void Add(Addr addr, std::unique_ptr<Component> comp, uint64_t seed);
-  UserRuntime* AddUser(Addr addr, std::unique_ptr<Component> owner, uint64_t seed);
+  // `config`: the component's packed config (it holds `seed`), for a trace.
+  void Add(Addr addr, std::unique_ptr<Component> comp, uint64_t seed, std::string config = {});
+  UserRuntime* AddUser(Addr addr, std::unique_ptr<Component> owner, uint64_t seed, std::string config = {});
   // kNode, kDriver, before Add: dials the head and joins; *assigned is this
   // process's node (and, for a driver, its address). Blocks up to `timeout`.
   bool Join(Addr* assigned, std::string* error, std::chrono::milliseconds timeout = std::chrono::seconds(15));
@@ -188,6 +192,11 @@ class Host {
   // Nanoseconds since this host started (the components' clock).
   int64_t NowNs() const;
   size_t worker_processes();  // live children (any thread)
+  // The trace this process writes ("" when not recording).
+  std::string record_path() const;
+  // Any thread: writes the rest of the trace and closes it (a process about
+  // to exit); later steps are not recorded. Returns "" or the error.
+  std::string EndRecording();
 
  private:
   struct Local;
@@ -208,11 +217,13 @@ class Host {
   void SendControl(ConnId conn, const HostControl& c);
   void KillAllWorkers(const std::string& why);
   void StartAll();
+  bool StartRecording(std::string* error);
   bool hub() const { return options_.role == HostRole::kEmbedded || options_.role == HostRole::kHead || options_.role == HostRole::kNode; }
 
   HostOptions options_;
   std::chrono::steady_clock::time_point start_;
   std::unique_ptr<Transport> transport_;
+  std::unique_ptr<Recorder> recorder_;  // with options_.record_dir, from Start
   std::vector<std::unique_ptr<Local>> locals_;  // fixed after Start
   bool worker_mode_ = false;
   ConnId uplink_ = 0;

@@ -2,10 +2,13 @@
 // cluster a driver starts when it names no cluster, and worker mode (a process
 // started by a node manager with DRAY_WORKER set). docs/operations.md says
 // how the embedded cluster runs and where its files live.
+#include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -15,6 +18,7 @@
 #include "core/gcs/control_service.h"
 #include "core/node/node_manager.h"
 #include "core/owner/owner.h"
+#include "core/proto/codec.h"
 #include "dray/errors.h"
 #include "real/cluster.h"
 #include "real/host.h"
@@ -36,6 +40,14 @@ std::string MakeClusterDir() {
     if (errno != EEXIST) throw Error("dray: cannot make the cluster directory " + dir + ": " + std::strerror(errno));
   }
   throw Error("dray: cannot make a cluster directory under " + root + " (1000 names taken)");
+}
+
+// Config::record (DRAY_RECORD) as an absolute path: workers get it as it is.
+std::string RecordDir(const std::string& dir) {
+  if (dir.empty()) return dir;
+  std::error_code ec;
+  std::filesystem::path p = std::filesystem::absolute(dir, ec);
+  return ec ? dir : p.lexically_normal().string();
 }
 
 bool CheckInvariants() {
@@ -82,11 +94,12 @@ class EmbeddedCluster final : public internal::Backend {
     ho.listen_unix = dir_ + "/node.sock";
     ho.check_invariants = CheckInvariants();
     ho.role = HostRole::kEmbedded;
+    ho.record_dir = RecordDir(config_.record);
     host_ = std::make_unique<Host>(std::move(ho));
 
     const Addr gcs{0, kControlServiceProc};
     ControlServiceConfig gc{gcs, EntropySeed()};
-    host_->Add(gcs, std::make_unique<ControlService>(gc), gc.seed);
+    host_->Add(gcs, std::make_unique<ControlService>(gc), gc.seed, Pack(gc));
 
     NodeManagerConfig nc;
     nc.node = 0;
@@ -100,11 +113,11 @@ class EmbeddedCluster final : public internal::Backend {
       nc.total.SetUnits(k, v);
     }
     nc.seed = EntropySeed();
-    host_->Add(Addr{0, kNodeManagerProc}, std::make_unique<NodeManager>(nc), nc.seed);
+    host_->Add(Addr{0, kNodeManagerProc}, std::make_unique<NodeManager>(nc), nc.seed, Pack(nc));
 
     const Addr driver{0, kFirstUserProc};
     OwnerConfig oc{driver, Addr{0, kNodeManagerProc}, gcs, false, EntropySeed()};
-    UserRuntime* rt = host_->AddUser(driver, std::make_unique<Owner>(oc), oc.seed);
+    UserRuntime* rt = host_->AddUser(driver, std::make_unique<Owner>(oc), oc.seed, Pack(oc));
     std::string error;
     if (!host_->Start(&error)) throw Error("dray: cannot start the embedded cluster: " + error);
     internal::SetCurrentRuntime(rt);
@@ -143,12 +156,13 @@ class ClusterDriver final : public internal::Backend {
     for (auto& a : SelfArgv()) ho.program.push_back(a);
     if (ho.program.size() < 2) ho.program.push_back(exe);
     ho.check_invariants = CheckInvariants();
+    ho.record_dir = RecordDir(config_.record);
     host_ = std::make_unique<Host>(std::move(ho));
     try {
       Addr self;
       if (!host_->Join(&self, &err)) throw Error("dray: " + err);
       OwnerConfig oc{self, Addr{0, kNodeManagerProc}, Addr{0, kControlServiceProc}, false, EntropySeed()};
-      UserRuntime* rt = host_->AddUser(self, std::make_unique<Owner>(oc), oc.seed);
+      UserRuntime* rt = host_->AddUser(self, std::make_unique<Owner>(oc), oc.seed, Pack(oc));
       if (!host_->Start(&err)) throw Error("dray: cannot join the cluster: " + err);
       internal::SetCurrentRuntime(rt);
       rt->WaitStarted();
@@ -173,7 +187,7 @@ class ClusterDriver final : public internal::Backend {
 };
 
 // DRAY_WORKER=<node>,<proc>,<node socket>,<token file>
-[[noreturn]] void RunWorker(const std::string& spec) {
+[[noreturn]] void RunWorker(const std::string& spec, const std::string& record_dir) {
   auto fail = [&](const std::string& why) {
     std::fprintf(stderr, "dray worker: %s (DRAY_WORKER=%s)\n", why.c_str(), spec.c_str());
     std::_Exit(3);
@@ -202,10 +216,35 @@ class ClusterDriver final : public internal::Backend {
   ho.token = token;
   ho.uplink_unix = parts[2];
   ho.check_invariants = CheckInvariants();
+  ho.record_dir = RecordDir(record_dir);
+  if (!ho.record_dir.empty()) {
+    // A recording worker ends its trace when it is stopped (SIGTERM): the
+    // signal waits for this thread, in every thread (they inherit the mask).
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  }
   auto* host = new Host(std::move(ho));  // lives until the process exits
   OwnerConfig oc{self, Addr{self.node, kNodeManagerProc}, Addr{0, kControlServiceProc}, true, EntropySeed()};
-  UserRuntime* rt = host->AddUser(self, std::make_unique<Owner>(oc), oc.seed);
+  UserRuntime* rt = host->AddUser(self, std::make_unique<Owner>(oc), oc.seed, Pack(oc));
   if (!host->Start(&err)) fail(err);
+  if (!host->record_path().empty()) {
+    std::thread([host] {
+      sigset_t set;
+      sigemptyset(&set);
+      sigaddset(&set, SIGTERM);
+      int sig = 0;
+      sigwait(&set, &sig);
+      std::string e = host->EndRecording();
+      if (!e.empty()) std::fprintf(stderr, "dray worker: %s\n", e.c_str());
+      std::fflush(stdout);
+      std::signal(SIGTERM, SIG_DFL);  // die of it, as an unrecorded worker does
+      pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+      raise(SIGTERM);
+      std::_Exit(128 + SIGTERM);
+    }).detach();
+  }
   internal::SetCurrentRuntime(rt);
   rt->ServeTasks();
 }
@@ -216,7 +255,7 @@ class ClusterDriver final : public internal::Backend {
 namespace internal {
 
 std::unique_ptr<Backend> CreateRealBackend(const Config& config) {
-  if (const char* w = std::getenv("DRAY_WORKER"); w && *w) real::RunWorker(w);
+  if (const char* w = std::getenv("DRAY_WORKER"); w && *w) real::RunWorker(w, config.record);
   if (!config.address.empty()) return std::make_unique<real::ClusterDriver>(config);
   return std::make_unique<real::EmbeddedCluster>(config);
 }

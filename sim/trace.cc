@@ -377,6 +377,19 @@ void TraceWriter::Step(uint64_t seq, TimeNs t, const Addr& a, const char* compon
   Insert(seq, t, a, component, InputKind(in), EncodeInput(in), effects_hash);
 }
 
+void TraceWriter::StepEncoded(uint64_t seq, TimeNs t, const Addr& a, const char* component, const char* kind,
+                              const std::string& payload, uint64_t effects_hash) {
+  Insert(seq, t, a, component, kind, payload, effects_hash);
+}
+
+void TraceWriter::Commit() {
+  if (!db_ || !error_.empty()) return;
+  if (sqlite3_exec(db_, "COMMIT; BEGIN", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    Fail("commit failed");
+    std::fprintf(stderr, "dray: %s; the trace stops here\n", error_.c_str());
+  }
+}
+
 void TraceWriter::SetMeta(const std::string& key, const std::string& value) {
   if (!db_) {
     Fail("meta '" + key + "' set after Close");

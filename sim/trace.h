@@ -40,6 +40,12 @@ class TraceWriter {
   // A component came to life with this config (its constructor's input).
   void Create(uint64_t seq, TimeNs t, const Addr& a, const char* component, const std::string& config);
   void Step(uint64_t seq, TimeNs t, const Addr& a, const char* component, const Input& in, uint64_t effects_hash);
+  // The same row with the input already encoded (EncodeInput) and named
+  // (InputKind): for a writer on another thread than the one that stepped.
+  void StepEncoded(uint64_t seq, TimeNs t, const Addr& a, const char* component, const char* kind,
+                   const std::string& payload, uint64_t effects_hash);
+  // Commits the rows written so far (a later crash keeps them) and goes on.
+  void Commit();
   void SetMeta(const std::string& key, const std::string& value);
   // Commits and closes. Throws dray::Error if a write failed on the way (the
   // first failure is also printed to stderr when it happens: Create and Step

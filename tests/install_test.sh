@@ -3,8 +3,11 @@
 #   tests/install_test.sh BUILD_DIR SOURCE_DIR
 # Installs BUILD_DIR into a temporary prefix, builds tests/install (a program
 # outside the tree that uses find_package(dray) and dray::dray) against it,
-# runs it in the simulator and checks that it prints OK; also checks that the
-# prefix holds the tools bin/dray-sim and bin/dray.
+# runs it in the simulator and checks that it prints OK; runs it for real on
+# the embedded cluster (no DRAY_SIM), recording its traces, and checks that it
+# prints OK, that nothing is left behind (no process, no file in its TMPDIR,
+# no shared-memory segment) and that the installed `dray replay` replays the
+# traces; also checks that the prefix holds the tools bin/dray-sim and bin/dray.
 set -euo pipefail
 
 if [[ $# -ne 2 ]]; then
@@ -66,6 +69,29 @@ set -e
 printf '%s\n' "$out"
 [[ $rc -eq 0 ]] || fail "the program exited with $rc"
 grep -qx "OK" <<<"$out" || fail "the program did not print OK"
+
+echo "== run for real: the embedded cluster (no DRAY_SIM), recording into $tmp/rec"
+mkdir -p "$tmp/run"
+set +e
+env -u DRAY_SIM -u DRAY_ADDRESS TMPDIR="$tmp/run" DRAY_RECORD="$tmp/rec" timeout 300 "$tmp/b/app" \
+  --dray-num-cpus=2 >"$tmp/real.out" 2>&1 &
+pid=$!
+wait $pid
+rc=$?
+set -e
+cat "$tmp/real.out"
+[[ $rc -eq 0 ]] || fail "the program exited with $rc on the embedded cluster"
+grep -qx "OK" "$tmp/real.out" || fail "the program did not print OK on the embedded cluster"
+# Workers are the program itself (DRAY_WORKER set): none may outlive Shutdown.
+sleep 0.2
+left=$(ps -eo pid=,args= | grep -F "$tmp/b/app" | grep -v grep || true)
+[[ -z "$left" ]] || fail "processes left behind: $left"
+[[ -z "$(ls -A "$tmp/run")" ]] || fail "files left behind in TMPDIR: $(ls -A "$tmp/run")"
+if [[ -d /dev/shm ]]; then
+  shm=$(ls /dev/shm | grep -E "dray.*-$pid(-|$)" || true)
+  [[ -z "$shm" ]] || fail "shared-memory segments left behind: $shm"
+fi
+"$tmp/prefix/bin/dray" replay "$tmp/rec" || fail "dray replay of the recorded run failed"
 
 "$tmp/prefix/bin/dray-sim" --list >/dev/null 2>&1 || echo "note: dray-sim --list did not succeed (not checked)"
 

@@ -188,6 +188,7 @@ void Init(const Config& config) {
   Config c = config;
   if (c.sim.empty()) c.sim = EnvOr("DRAY_SIM");
   if (c.address.empty()) c.address = EnvOr("DRAY_ADDRESS");
+  if (c.record.empty()) c.record = EnvOr("DRAY_RECORD");
   // A worker process (started by its node manager) serves tasks in Init.
   bool worker = !EnvOr("DRAY_WORKER").empty();
   auto b = worker || c.sim.empty() ? internal::CreateRealBackend(c) : internal::CreateSimBackend(c);
@@ -208,6 +209,7 @@ void Init(Config config, int argc, char** argv) {
     std::string val = a.substr(eq + 1);
     if (key == "--dray-sim") config.sim = val;
     else if (key == "--dray-address") config.address = val;
+    else if (key == "--dray-record") config.record = val;
     else if (key == "--dray-num-cpus") {
       try {
         size_t n = 0;
@@ -217,7 +219,7 @@ void Init(Config config, int argc, char** argv) {
         throw Error("dray: flag --dray-num-cpus needs a non-negative integer, got '" + val + "'");
       }
     } else {
-      throw Error("dray: unknown flag '" + key + "' (known: --dray-sim, --dray-address, --dray-num-cpus)");
+      throw Error("dray: unknown flag '" + key + "' (known: --dray-sim, --dray-address, --dray-num-cpus, --dray-record)");
     }
   }
   Init(config);

@@ -18,13 +18,16 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <map>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "real/transport.h"
 
 #ifndef DRAY_EXAMPLES_DIR
-#error "compile with -DDRAY_EXAMPLES_DIR, -DDRAY_RUNTIME_APP and -DDRAY_CLI"
+#error "compile with -DDRAY_EXAMPLES_DIR, -DDRAY_EXAMPLE_LIST, -DDRAY_RUNTIME_APP and -DDRAY_CLI"
 #endif
 
 namespace {
@@ -99,14 +102,16 @@ class Cluster {
   }
 
   // Head + `nodes` nodes, 2 CPUs each.
-  void Start(int nodes) {
-    RunResult h = RunCmd(Cli() + " start --head --host 127.0.0.1 --port 0 --num-cpus 2 --temp-dir " + dir_);
+  // `flags`: more flags for every daemon (the head's and the nodes').
+  void Start(int nodes, const std::string& head_flags = "", const std::string& flags = "") {
+    RunResult h = RunCmd(Cli() + " start --head --host 127.0.0.1 --port 0 --num-cpus 2 --temp-dir " + dir_ + " " +
+                         head_flags + " " + flags);
     ASSERT_EQ(h.exit_code, 0) << h.output;
     ASSERT_NE(h.output.find("started the head at 127.0.0.1:"), std::string::npos) << h.output;
     address_ = FirstLine(dir_ + "/head_address");
     ASSERT_FALSE(address_.empty());
     for (int i = 0; i < nodes; ++i) {
-      RunResult r = RunCmd(Cli() + " start --address " + address_ + " --num-cpus 2 --temp-dir " + dir_);
+      RunResult r = RunCmd(Cli() + " start --address " + address_ + " --num-cpus 2 --temp-dir " + dir_ + " " + flags);
       ASSERT_EQ(r.exit_code, 0) << r.output;
       ASSERT_NE(r.output.find("started node " + std::to_string(i + 1)), std::string::npos) << r.output;
     }
@@ -155,8 +160,11 @@ class Cluster {
 void ExpectExample(const Cluster& c, const std::string& name, const std::vector<std::string>& expected,
                    bool by_flag = false) {
   std::string prog = std::string(DRAY_EXAMPLES_DIR) + "/" + name;
+  // A bound per example (message_actor sleeps 100 s): a hang fails here, naming the example.
+  prog = "timeout -s KILL 200 " + prog;
   RunResult r = by_flag ? RunCmd(c.Env() + prog + " --dray-address=" + c.address())
                         : RunCmd(c.Env() + "DRAY_ADDRESS=" + c.address() + " " + prog);
+  EXPECT_NE(r.exit_code, 128 + SIGKILL) << name << " hung (killed after 200 s)\n" << r.output << c.Logs();
   EXPECT_EQ(r.exit_code, 0) << r.output << c.Logs();
   EXPECT_NE(r.output.find("\nok\n"), std::string::npos) << r.output << c.Logs();
   for (const auto& e : expected) EXPECT_NE(r.output.find(e), std::string::npos) << "missing '" << e << "' in\n" << r.output;
@@ -175,12 +183,31 @@ TEST(RealCluster, ThreeNodesRunExamplesAndStopCleanly) {
                            "Demands:\n (no resource demands)"})
     EXPECT_NE(s.output.find(want), std::string::npos) << "missing '" << want << "' in\n" << s.output;
 
-  ExpectExample(c, "four_tasks", {"results = [0, 1, 2, 3]"});
-  ExpectExample(c, "map_reduce", {"simple reduce: result = 9900", "tree reduce:", "result = 9900"}, true);
-  ExpectExample(c, "put_get", {"ray.get(data_ref) = [1, 2, 3, 4, 5]", "= 19999900000 each: yes"});
-  ExpectExample(c, "matrix_dag", {"(matches the local product: yes)"});
-  ExpectExample(c, "actor_counter", {"\n0\n2\n"});
-  ExpectExample(c, "four_counters", {"[1, 1, 1, 1]", "[11, 11, 11, 11]"});
+  // Every example, unchanged, as a driver of the cluster, one after another
+  // (a head runs one program's drivers at a time). Some check more lines.
+  const std::map<std::string, std::vector<std::string>> expected = {
+      {"four_tasks", {"results = [0, 1, 2, 3]"}},
+      {"map_reduce", {"simple reduce: result = 9900", "tree reduce:", "result = 9900"}},
+      {"put_get", {"ray.get(data_ref) = [1, 2, 3, 4, 5]", "= 19999900000 each: yes"}},
+      {"matrix_dag", {"(matches the local product: yes)"}},
+      {"actor_counter", {"\n0\n2\n"}},
+      {"four_counters", {"[1, 1, 1, 1]", "[11, 11, 11, 11]"}},
+  };
+  std::vector<std::string> names;
+  std::stringstream list(DRAY_EXAMPLE_LIST);
+  for (std::string name; std::getline(list, name, ',');) names.push_back(name);
+  EXPECT_GE(names.size(), 24u);
+  std::string timings;
+  for (const auto& name : names) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto it = expected.find(name);
+    ExpectExample(c, name, it == expected.end() ? std::vector<std::string>{} : it->second,
+                  name == "map_reduce");  // one by --dray-address=, the others by DRAY_ADDRESS
+    timings += " " + name + " " +
+               std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::steady_clock::now() - t0).count()) + " ms;";
+  }
+  std::printf("examples on the cluster:%s\n", timings.c_str());
 
   // Init({.address}), tasks on several nodes; Shutdown keeps the cluster.
   RunResult j = RunCmd(c.Env() + std::string(DRAY_RUNTIME_APP) + " join " + c.address());
@@ -202,6 +229,112 @@ TEST(RealCluster, ThreeNodesRunExamplesAndStopCleanly) {
   for (int pid : pids) EXPECT_FALSE(Running(pid)) << "daemon " << pid << " still runs";
   EXPECT_TRUE(Children().empty()) << "processes left behind (workers?)";
   EXPECT_FALSE(fs::exists(c.dir())) << "the temp dir is still there";
+}
+
+// Children of `pid` (its workers), from /proc.
+std::vector<int> ChildrenOf(int pid) {
+  std::vector<int> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/proc", ec)) {
+    int p = std::atoi(e.path().filename().c_str());
+    if (p <= 0) continue;
+    std::string line = FirstLine(e.path().string() + "/stat");
+    size_t rp = line.rfind(')');
+    char state = 0;
+    int ppid = 0;
+    if (rp != std::string::npos && std::sscanf(line.c_str() + rp + 1, " %c %d", &state, &ppid) == 2 &&
+        ppid == pid && state != 'Z')
+      out.push_back(p);
+  }
+  return out;
+}
+
+// kill -9 of a whole node (its daemon and its workers) while a job runs on
+// it: the head's health checks declare it dead (test-friendly timing), its
+// tasks are retried elsewhere and the job's result is right. Then `dray stop`
+// leaves nothing behind, the dead node's pid file and socket included.
+TEST(RealCluster, NodeKilledMidRunIsSurvived) {
+  Cluster c;
+  ASSERT_NO_FATAL_FAILURE(c.Start(2, "--health-period-ms 300 --health-misses 3"));
+  std::vector<int> pids = c.DaemonPids();
+  ASSERT_EQ(pids.size(), 3u);
+  int head = std::atoi(FirstLine(c.dir() + "/pids/head.pid").c_str());
+  std::vector<int> nodes;
+  for (int p : pids)
+    if (p != head) nodes.push_back(p);
+  ASSERT_EQ(nodes.size(), 2u);
+  auto job = std::async(std::launch::async, [&] {
+    return RunCmd(c.Env() + std::string(DRAY_RUNTIME_APP) + " survive " + c.address());
+  });
+  // Wait until a node runs workers for the job, then kill it and them.
+  int victim = 0;
+  std::vector<int> workers;
+  for (int i = 0; i < 200 && !victim; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    for (int n : nodes) {
+      workers = ChildrenOf(n);
+      if (!workers.empty()) {
+        victim = n;
+        break;
+      }
+    }
+  }
+  ASSERT_NE(victim, 0) << "no node started a worker within 10 s\n" << c.Logs();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // mid-task
+  workers = ChildrenOf(victim);
+  kill(victim, SIGKILL);
+  for (int w : workers) kill(w, SIGKILL);
+  ASSERT_EQ(job.wait_for(std::chrono::seconds(120)), std::future_status::ready) << c.Logs();
+  RunResult r = job.get();
+  EXPECT_EQ(r.exit_code, 0) << r.output << c.Logs();
+  EXPECT_NE(r.output.find("survived"), std::string::npos) << r.output << c.Logs();
+  EXPECT_FALSE(Running(victim));
+  for (int w : workers) EXPECT_FALSE(Running(w)) << "worker " << w << " of the killed node";
+  // The head has declared it dead; the other nodes still serve.
+  RunResult s = RunCmd(Cluster::Cli() + " status --temp-dir " + c.dir());
+  EXPECT_NE(s.output.find("Dead:\n node "), std::string::npos) << s.output;
+  ExpectExample(c, "four_tasks", {"results = [0, 1, 2, 3]"});
+  RunResult stop = c.Stop();
+  EXPECT_EQ(stop.exit_code, 0) << stop.output;
+  for (int pid : pids) EXPECT_FALSE(Running(pid)) << "daemon " << pid << " still runs";
+  EXPECT_TRUE(Children().empty()) << "processes left behind (workers?)";
+  EXPECT_FALSE(fs::exists(c.dir())) << "the temp dir is still there (pid file or socket of the killed node?)";
+}
+
+// `dray start --record DIR` on every daemon and DRAY_RECORD on a driver: the
+// head, each node, the driver and every worker write a trace, and each one
+// replays without divergence (`dray replay DIR`).
+TEST(RealCluster, RecordedClusterRunReplays) {
+  Cluster c;
+  std::string rec = c.dir() + "-rec";
+  fs::remove_all(rec);
+  ASSERT_NO_FATAL_FAILURE(c.Start(2, "", "--record " + rec));
+  RunResult r = RunCmd(c.Env() + "DRAY_RECORD=" + rec + " DRAY_ADDRESS=" + c.address() + " " +
+                       std::string(DRAY_EXAMPLES_DIR) + "/map_reduce");
+  EXPECT_EQ(r.exit_code, 0) << r.output << c.Logs();
+  RunResult stop = c.Stop();
+  EXPECT_EQ(stop.exit_code, 0) << stop.output;
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(rec, ec)) names.push_back(e.path().filename().string());
+  auto count = [&](const std::string& prefix) {
+    size_t n = 0;
+    for (const auto& f : names) n += f.rfind(prefix, 0) == 0;
+    return n;
+  };
+  std::string all;
+  for (const auto& f : names) all += f + " ";
+  EXPECT_EQ(count("head-n0.p1-"), 1u) << all;
+  EXPECT_EQ(count("node-n1.p0-"), 1u);
+  EXPECT_EQ(count("node-n2.p0-"), 1u);
+  EXPECT_EQ(count("driver-n0.p"), 1u);
+  EXPECT_GE(count("worker-n"), 1u);
+  RunResult rp = RunCmd(Cluster::Cli() + " replay " + rec);
+  EXPECT_EQ(rp.exit_code, 0) << rp.output;
+  std::string n = std::to_string(names.size());
+  EXPECT_NE(rp.output.find(n + " of " + n + " traces replayed without divergence"), std::string::npos) << rp.output;
+  EXPECT_EQ(rp.output.find("note:"), std::string::npos) << "every trace has its end record\n" << rp.output;
+  fs::remove_all(rec, ec);
 }
 
 // Closed within 10 s after sending `bytes` (false: still open, or no connect).

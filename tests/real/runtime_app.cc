@@ -7,6 +7,8 @@
 //                file MARK); the task is retried and the right result comes back
 //   join ADDR    joins the cluster at ADDR with Init({.address}): tasks run on
 //                several nodes (each says which); Shutdown, then join again
+//   survive ADDR joins ADDR and runs 48 slow tasks and a tree reduce over
+//                them (retried without limit): the test kills a node mid-run
 //   demand ADDR COMMAND   joins, submits a task no node fits (CPU: 64), runs
 //                COMMAND (`dray status ...`) while it waits, then leaves
 #include <dirent.h>
@@ -54,8 +56,18 @@ int WhichNode(int i) {
   return w ? std::atoi(w) : -1;
 }
 
+int SlowSquare(int x) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  return x * x;
+}
+
+int AddTwo(int a, int b) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  return a + b;
+}
+
 }  // namespace
-DRAY_REMOTE(Square, SquareOnceKilled, WhichNode);
+DRAY_REMOTE(Square, SquareOnceKilled, WhichNode, SlowSquare, AddTwo);
 
 namespace {
 
@@ -162,6 +174,27 @@ int Join(const std::string& address) {
   return ok ? 0 : 1;
 }
 
+int Survive(const std::string& address) {
+  dray::Init(dray::Config{.address = address});
+  std::vector<dray::ObjectRef<int>> level;
+  for (int i = 0; i < 48; ++i) level.push_back(dray::Task(SlowSquare).SetMaxRetries(-1).Remote(i));
+  std::printf("submitted\n");
+  std::fflush(stdout);
+  while (level.size() > 1) {
+    std::vector<dray::ObjectRef<int>> next;
+    for (size_t i = 0; i + 1 < level.size(); i += 2)
+      next.push_back(dray::Task(AddTwo).SetMaxRetries(-1).Remote(level[i], level[i + 1]));
+    if (level.size() % 2) next.push_back(level.back());
+    level = std::move(next);
+  }
+  int sum = *dray::Get(level[0]);
+  dray::Shutdown();
+  int want = 0;
+  for (int i = 0; i < 48; ++i) want += i * i;
+  std::printf("sum = %d (expected %d): %s\n", sum, want, sum == want ? "survived" : "WRONG");
+  return sum == want ? 0 : 1;
+}
+
 int Demand(const std::string& address, const std::string& command) {
   dray::Init(dray::Config{.address = address});
   auto ref = dray::Task(Square).SetResource("CPU", 64).Remote(3);
@@ -181,6 +214,7 @@ int main(int argc, char** argv) {
     if (mode == "cleanup") return Cleanup();
     if (mode == "kill9" && argc > 2) return Kill9(argv[2]);
     if (mode == "join" && argc > 2) return Join(argv[2]);
+    if (mode == "survive" && argc > 2) return Survive(argv[2]);
     if (mode == "demand" && argc > 3) return Demand(argv[2], argv[3]);
   } catch (const std::exception& e) {
     std::printf("error: %s\n", e.what());

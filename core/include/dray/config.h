@@ -5,7 +5,7 @@
 namespace dray {
 
 // Options for dray::Init. Flags (Init(argc, argv)) and the environment
-// (DRAY_ADDRESS, DRAY_SIM) fill what is left empty here.
+// (DRAY_ADDRESS, DRAY_SIM, DRAY_RECORD) fill what is left empty here.
 struct Config {
   // Empty: the embedded single-node cluster; else "HOST:PORT" of a cluster.
   std::string address;
@@ -15,6 +15,10 @@ struct Config {
   // Empty: run for real; else a simulation spec, e.g. "seed=42,nodes=5,cpus=2"
   // (docs/sim.md lists every key).
   std::string sim;
+  // Non-empty: a real process records its trace into this directory (one
+  // file per process, workers included; `dray replay DIR` checks them).
+  // DRAY_RECORD fills it. The simulator writes its trace with `trace=`.
+  std::string record;
 };
 
 }  // namespace dray
