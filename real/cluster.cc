@@ -215,6 +215,7 @@ int RunDaemon(const DaemonOptions& o, int ready_fd) {
   ho.check_invariants = CheckInvariantsEnv();
   ho.record_dir = o.record_dir;
   ho.listen_unix = files.socket;
+  ho.store_bytes = o.object_store_memory > 0 ? o.object_store_memory : NodeManagerConfig{}.store_capacity_bytes;
   ho.token_file = token_path;
   if (o.head) {
     int other = std::atoi(ReadFirstLine(files.pid_file).c_str());

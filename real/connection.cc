@@ -59,7 +59,8 @@ bool Connection::Send(Frame f, std::string* error) {
   return true;
 }
 
-bool Connection::SendRouted(const Route& route, Frame f, std::string* error) {
+bool Connection::SendRouted(const Route& route, Frame f, std::string* error, FrameKind kind) {
+  DRAY_ASSERT(kind == FrameKind::kRouted || kind == FrameKind::kRoutedShm);
   std::string h;
   h.reserve(kRouteBytes + f.header.size());
   PutU32(h, route.from.node);
@@ -69,7 +70,7 @@ bool Connection::SendRouted(const Route& route, Frame f, std::string* error) {
   h += f.header;
   f.header = std::move(h);
   if (!CanSend(f, error)) return false;
-  Enqueue(FrameKind::kRouted, std::move(f));
+  Enqueue(kind, std::move(f));
   return true;
 }
 
@@ -174,7 +175,12 @@ bool Connection::OnFrame(WireFrame&& f) {
   std::string error;
   size_t skip = 0;
   Route route;
-  if (f.kind == FrameKind::kRouted) {
+  const bool routed = f.kind == FrameKind::kRouted || f.kind == FrameKind::kRoutedShm;
+  if (f.kind == FrameKind::kRoutedShm && !host_.ResolveShm(id_, f.frame.attachments, &error)) {
+    Close("refused shared-memory frame: " + error);
+    return false;
+  }
+  if (routed) {
     const std::string& h = f.frame.header;
     if (h.size() < kRouteBytes) {
       Close("malformed routed frame: a header of " + std::to_string(h.size()) + " bytes has no route");
@@ -188,7 +194,7 @@ bool Connection::OnFrame(WireFrame&& f) {
     Close("malformed message frame: " + error);
     return false;
   }
-  if (f.kind == FrameKind::kRouted) host_.OnRouted(id_, route, std::move(m));
+  if (routed) host_.OnRouted(id_, route, std::move(m));
   else host_.OnMessage(id_, std::move(m));
   return !closed_;
 }
@@ -206,6 +212,7 @@ bool Connection::OnHandshakeBody(const std::string& body) {
       open_ = true;
       timer_.cancel();
       reader_.set_limits(options_.limits);
+      reader_.set_arena(options_.arena);
       host_.OnOpen(id_);
       return !closed_;
   }

@@ -40,6 +40,8 @@ struct ConnectionOptions {
   std::chrono::milliseconds handshake_timeout{5000};
   size_t write_queue_max_frames = 4096;
   uint64_t write_queue_max_bytes = 1ull << 30;
+  // After the handshake, large attachments are read into this (a node's store).
+  internal::ValueArena* arena = nullptr;
 };
 
 // What a connection tells its owner (the transport). Called on the loop thread.
@@ -50,6 +52,12 @@ class ConnectionHost {
   virtual void OnMessage(ConnId id, Message&& m) = 0;
   // A kRouted frame; by default refused like a malformed frame would be.
   virtual void OnRouted(ConnId id, const Route& route, Message&& m) {}
+  // A kRoutedShm frame's descriptors, to be replaced by the store's bytes
+  // they name; false with *error refuses the frame (and closes).
+  virtual bool ResolveShm(ConnId id, std::vector<Buf>& attachments, std::string* error) {
+    *error = "a shared-memory frame, which this process does not take";
+    return false;
+  }
   // A kControl frame's body (the host decodes it).
   virtual void OnControl(ConnId id, std::string&& body) {}
   virtual void OnClosed(ConnId id, bool was_open, const std::string& reason) = 0;  // once, last
@@ -71,7 +79,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool Send(Frame f, std::string* error);
   // The same, as a kRouted frame carrying `route` (the header is copied once;
   // attachments are not).
-  bool SendRouted(const Route& route, Frame f, std::string* error);
+  bool SendRouted(const Route& route, Frame f, std::string* error, FrameKind kind = FrameKind::kRouted);
   // A kControl frame with `body` as its header.
   bool SendControl(std::string body, std::string* error);
   // Closes now, dropping queued frames; logs `reason` if `log`. The host

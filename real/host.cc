@@ -1,5 +1,7 @@
 #include "real/host.h"
 
+#include <charconv>
+
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
@@ -139,6 +141,13 @@ Host::Host(HostOptions options) : options_(std::move(options)), start_(std::chro
   argv_ = SelfArgv();
   TransportOptions to;
   to.connection.token = options_.token;
+  if (hub() && options_.store_bytes > 0) {
+    std::string err;
+    arena_ = ShmArena::Create(options_.store_bytes, options_.store_prefault, &err);
+    if (!arena_)
+      std::fprintf(stderr, "dray: no shared-memory object store (%s); large objects stay on the heap\n", err.c_str());
+    to.connection.arena = arena_.get();  // values from other processes are read into it
+  }
   // Connections of workers this process stops close as it shuts down: no news.
   // A worker's connection closing is no news: its death is reported (with
   // its cause) when it is reaped.
@@ -157,6 +166,16 @@ Host::Host(HostOptions options) : options_(std::move(options)), start_(std::chro
     transport_->Close(id);  // every message between dray processes is routed
   };
   th.on_close = [this](ConnId id, const std::string& reason) { OnClose(id, reason); };
+  if (worker_mode_) {
+    releases_->schedule = [this] { asio::post(transport_->context(), [this] { FlushReleases(); }); };
+    th.resolve_shm = [this](ConnId id, std::vector<Buf>& a, std::string* error) {
+      if (id != uplink_) {
+        *error = "a shared-memory frame from a connection that is not this worker's node";
+        return false;
+      }
+      return ResolveShm(a, error);
+    };
+  }
   th.on_control = [this](ConnId id, std::string&& body) { OnControl(id, std::move(body)); };
   transport_ = std::make_unique<Transport>(std::move(to), std::move(th));
 }
@@ -225,6 +244,9 @@ bool Host::Join(Addr* assigned, std::string* error, std::chrono::milliseconds ti
 bool Host::Start(std::string* error) {
   DRAY_ASSERT(!started_, "Host::Start twice");
   started_ = true;
+  // This process's large values (a driver's puts, values assembled from
+  // chunks) are written into the store.
+  if (arena_) internal::SetValueArena(arena_.get());
   if (!options_.record_dir.empty() && !StartRecording(error)) return false;
   if (options_.role == HostRole::kHead &&
       !transport_->ListenTcp(options_.listen_tcp_host, options_.listen_tcp_port, &bound_port_, error))
@@ -390,7 +412,12 @@ void Host::Deliver(const Addr& from, const Addr& to, Message msg) {
     if (pid != child_pids_.end() && children_.at(pid->second).retiring) return;  // being stopped: no news
   }
   std::string err;
-  if (conn == 0 || !transport_->SendRouted(conn, Route{from, to}, EncodeFrame(msg), &err)) {
+  Frame frame;
+  if (conn != 0) frame = EncodeFrame(msg);
+  bool in_place = conn != 0 && arena_ && !frame.attachments.empty() && unix_conns_.count(conn) &&
+                  SendToWorkerInPlace(conn, Route{from, to}, frame);
+  if (in_place) return;
+  if (conn == 0 || !transport_->SendRouted(conn, Route{from, to}, std::move(frame), &err)) {
     if (++dropped_ <= 5 || std::getenv("DRAY_DEBUG"))
       std::fprintf(stderr, "dray: dropped a message from %s to %s: %s\n", from.Str().c_str(), to.Str().c_str(),
                    conn == 0 ? "no such process (gone?)" : err.c_str());
@@ -439,11 +466,15 @@ void Host::SpawnWorker(const Addr& worker) {
                            options_.listen_unix + "," + options_.token_file;
   // A recording process's workers record too, into the same directory.
   std::string env_record = "DRAY_RECORD=" + options_.record_dir;
+  std::string env_store = arena_ ? "DRAY_STORE=" + arena_->path() : "";
   std::vector<char*> envp;
   for (char** e = environ; *e; ++e)
-    if (std::strncmp(*e, "DRAY_WORKER=", 12) != 0 && std::strncmp(*e, "DRAY_RECORD=", 12) != 0) envp.push_back(*e);
+    if (std::strncmp(*e, "DRAY_WORKER=", 12) != 0 && std::strncmp(*e, "DRAY_RECORD=", 12) != 0 &&
+        std::strncmp(*e, "DRAY_STORE=", 11) != 0)
+      envp.push_back(*e);
   envp.push_back(env_worker.data());
   if (!options_.record_dir.empty()) envp.push_back(env_record.data());
+  if (!env_store.empty()) envp.push_back(env_store.data());
   envp.push_back(nullptr);
   pid_t parent = getpid();
   pid_t pid = fork();
@@ -518,6 +549,104 @@ size_t Host::worker_processes() {
   return live_children_;
 }
 
+// ---- the shared-memory store ----
+// A hub sends a local worker a message whose large payloads are all in the
+// store as descriptors of their ranges (a kRoutedShm frame); the worker maps
+// the store and reads them in place. Each range stays lent (its value alive
+// here) until the worker says it no longer reads it, or goes.
+
+bool Host::SendToWorkerInPlace(ConnId conn, const Route& route, Frame& f) {
+  std::vector<uint64_t> offsets(f.attachments.size());
+  for (size_t i = 0; i < f.attachments.size(); ++i)
+    if (!arena_->Contains(f.attachments[i], &offsets[i])) return false;  // some are not in the store: copies
+  Frame d{f.header, {}};
+  d.attachments.reserve(f.attachments.size());
+  for (size_t i = 0; i < f.attachments.size(); ++i) {
+    std::string desc;
+    for (uint64_t v : {offsets[i], static_cast<uint64_t>(f.attachments[i].size())})
+      for (int b = 0; b < 8; ++b) desc.push_back(static_cast<char>(v >> (8 * b)));
+    d.attachments.push_back(Buf(std::move(desc)));
+  }
+  std::string err;
+  if (!transport_->SendRouted(conn, route, std::move(d), &err, FrameKind::kRoutedShm)) return false;
+  auto& lent = lent_[conn];
+  for (size_t i = 0; i < f.attachments.size(); ++i) lent.emplace(offsets[i], std::move(f.attachments[i]));
+  lent_count_ += f.attachments.size();
+  return true;
+}
+
+void Host::OnShmRelease(ConnId conn, const HostControl& c) {
+  auto l = lent_.find(conn);
+  size_t unknown = 0;
+  for (const auto& a : c.args) {
+    uint64_t off = 0;
+    auto [p, ec] = std::from_chars(a.data(), a.data() + a.size(), off);
+    bool known = ec == std::errc() && p == a.data() + a.size() && l != lent_.end();
+    auto it = known ? l->second.find(off) : std::multimap<uint64_t, Buf>::iterator{};
+    if (!known || it == l->second.end()) {
+      ++unknown;
+      continue;
+    }
+    l->second.erase(it);
+    --lent_count_;
+  }
+  if (unknown > 0)
+    std::fprintf(stderr, "dray: connection %llu released %zu store ranges it was not lent; ignored\n",
+                 static_cast<unsigned long long>(conn), unknown);
+}
+
+bool Host::ResolveShm(std::vector<Buf>& attachments, std::string* error) {
+  if (!view_) {
+    if (options_.store_path.empty()) {
+      *error = "this worker was not told its node's store (DRAY_STORE)";
+      return false;
+    }
+    view_ = ShmView::Open(options_.store_path, error);
+    if (!view_) return false;
+  }
+  std::weak_ptr<Releases> rel = releases_;
+  auto release = [rel](uint64_t offset) {
+    auto r = rel.lock();
+    if (!r) return;
+    std::lock_guard<std::mutex> lock(r->mu);
+    r->offsets.push_back(offset);
+    if (!r->scheduled && r->schedule) {
+      r->scheduled = true;
+      r->schedule();
+    }
+  };
+  for (auto& a : attachments) {
+    if (a.size() != kShmDescriptorBytes) {
+      *error = "a shared-memory descriptor of " + std::to_string(a.size()) + " bytes, not " +
+               std::to_string(kShmDescriptorBytes);
+      return false;
+    }
+    uint64_t v[2] = {0, 0};
+    for (int k = 0; k < 2; ++k)
+      for (int b = 0; b < 8; ++b) v[k] |= uint64_t{static_cast<uint8_t>(a.data()[8 * k + b])} << (8 * b);
+    Buf in_place;
+    if (!view_->Slice(v[0], v[1], release, &in_place, error)) return false;
+    a = std::move(in_place);
+  }
+  return true;
+}
+
+void Host::FlushReleases() {
+  std::vector<uint64_t> offsets;
+  {
+    std::lock_guard<std::mutex> lock(releases_->mu);
+    offsets.swap(releases_->offsets);
+    releases_->scheduled = false;
+  }
+  if (offsets.empty() || uplink_ == 0) return;
+  HostControl c{kCtlShmRelease, 0, 0, "", {}};
+  c.args.reserve(offsets.size());
+  for (uint64_t o : offsets) c.args.push_back(std::to_string(o));
+  SendControl(uplink_, c);
+}
+
+size_t Host::lent_ranges() { return lent_count_.load(); }
+
 // ---- connections ----
 
 void Host::OnOpen(ConnId conn) {
@@ -549,6 +678,10 @@ void Host::OnControl(ConnId conn, std::string&& body) {
   if (!DecodeControl(body, &c, &err)) {
     std::fprintf(stderr, "dray: connection %llu: %s; closed\n", static_cast<unsigned long long>(conn), err.c_str());
     transport_->Close(conn);
+    return;
+  }
+  if (c.type == kCtlShmRelease && unix_conns_.count(conn)) {
+    OnShmRelease(conn, c);
     return;
   }
   if (options_.role == HostRole::kHead) {
@@ -756,6 +889,10 @@ void Host::OnClose(ConnId conn, const std::string& reason) {
     return;
   }
   unix_conns_.erase(conn);
+  if (auto l = lent_.find(conn); l != lent_.end()) {  // what it was lent is its no more
+    lent_count_ -= l->second.size();
+    lent_.erase(l);
+  }
   auto it = conn_addr_.find(conn);
   if (it == conn_addr_.end()) return;
   routes_.erase(it->second);
@@ -798,7 +935,14 @@ void Host::Stop() {
     done.set_value();
   });
   done.get_future().wait();
+  {
+    std::lock_guard<std::mutex> lock(releases_->mu);
+    releases_->schedule = nullptr;
+  }
   transport_->Stop();
+  lent_.clear();
+  lent_count_ = 0;
+  if (arena_ && internal::CurrentValueArena() == arena_.get()) internal::SetValueArena(nullptr);
   std::vector<std::thread> reapers;
   {
     std::lock_guard<std::mutex> lock(mu_);

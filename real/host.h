@@ -13,6 +13,7 @@
 //  - a worker: its Owner and one connection (the uplink) to its node's
 //    socket; every message it sends goes there.
 #pragma once
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -29,6 +30,7 @@
 
 #include "core/common/step.h"
 #include "dray/internal/runtime.h"
+#include "real/shm_store.h"
 #include "real/transport.h"
 
 namespace dray::real {
@@ -126,6 +128,9 @@ inline constexpr const char* kCtlProgram = "program";         // head -> node: a
 inline constexpr const char* kCtlStopWorkers = "stop-workers";  // head -> node: the last driver left
 inline constexpr const char* kCtlStatus = "status";           // anyone -> head
 inline constexpr const char* kCtlStatusReply = "status-reply";  // head -> asker: text
+// worker -> its hub: args: offsets of store ranges it was lent (kRoutedShm
+// descriptors) and no longer reads, one per descriptor.
+inline constexpr const char* kCtlShmRelease = "shm-release";
 inline constexpr size_t kControlMaxBytes = 1 << 20;
 std::string EncodeControl(const HostControl& c);
 bool DecodeControl(const std::string& body, HostControl* c, std::string* error);
@@ -159,6 +164,13 @@ struct HostOptions {
   // Non-empty: write this process's trace into this directory (real/recorder.h).
   std::string record_dir;
   std::chrono::milliseconds stop_grace{2000};  // SIGTERM, then SIGKILL after this
+  // A hub: the node's shared-memory store (real/shm_store.h) of this many
+  // bytes (0: none; large values then live on the heap and are copied to
+  // workers); `store_prefault`: its pages are faulted in at start.
+  uint64_t store_bytes = 0;
+  bool store_prefault = false;
+  // A worker: what it opens to map its node's store (DRAY_STORE).
+  std::string store_path;
 };
 
 class Host {
@@ -192,6 +204,9 @@ class Host {
   // Nanoseconds since this host started (the components' clock).
   int64_t NowNs() const;
   size_t worker_processes();  // live children (any thread)
+  // A hub's store (null if none); store ranges lent to workers now.
+  const std::shared_ptr<ShmArena>& store() const { return arena_; }
+  size_t lent_ranges();  // any thread
   // The trace this process writes ("" when not recording).
   std::string record_path() const;
   // Any thread: writes the rest of the trace and closes it (a process about
@@ -216,6 +231,11 @@ class Host {
   void OnHeadControl(ConnId conn, const HostControl& c);
   void SendControl(ConnId conn, const HostControl& c);
   void KillAllWorkers(const std::string& why);
+  // Shared-memory store (docs/architecture.md, "The shared-memory store").
+  bool SendToWorkerInPlace(ConnId conn, const Route& route, Frame& f);  // hub
+  bool ResolveShm(std::vector<Buf>& attachments, std::string* error);   // worker
+  void OnShmRelease(ConnId conn, const HostControl& c);                  // hub
+  void FlushReleases();                                                 // worker
   void StartAll();
   bool StartRecording(std::string* error);
   bool hub() const { return options_.role == HostRole::kEmbedded || options_.role == HostRole::kHead || options_.role == HostRole::kNode; }
@@ -224,6 +244,20 @@ class Host {
   std::chrono::steady_clock::time_point start_;
   std::unique_ptr<Transport> transport_;
   std::unique_ptr<Recorder> recorder_;  // with options_.record_dir, from Start
+  std::shared_ptr<ShmArena> arena_;     // a hub's store
+  std::shared_ptr<ShmView> view_;       // a worker's mapping of its node's store (on first use)
+  // Hub, loop thread: store ranges lent to each worker connection (offset ->
+  // the value, kept alive until the worker releases it or goes).
+  std::map<ConnId, std::multimap<uint64_t, Buf>> lent_;
+  std::atomic<size_t> lent_count_{0};
+  // Worker: offsets to release, from any thread; flushed on the loop.
+  struct Releases {
+    std::mutex mu;
+    std::vector<uint64_t> offsets;
+    bool scheduled = false;
+    std::function<void()> schedule;  // posts FlushReleases; cleared by Stop
+  };
+  std::shared_ptr<Releases> releases_ = std::make_shared<Releases>();
   std::vector<std::unique_ptr<Local>> locals_;  // fixed after Start
   bool worker_mode_ = false;
   ConnId uplink_ = 0;

@@ -94,6 +94,8 @@ class EmbeddedCluster final : public internal::Backend {
     ho.listen_unix = dir_ + "/node.sock";
     ho.check_invariants = CheckInvariants();
     ho.role = HostRole::kEmbedded;
+    ho.store_bytes = config_.object_store_memory > 0 ? config_.object_store_memory : NodeManagerConfig{}.store_capacity_bytes;
+    ho.store_prefault = config_.prefault_object_store;
     ho.record_dir = RecordDir(config_.record);
     host_ = std::make_unique<Host>(std::move(ho));
 
@@ -112,6 +114,7 @@ class EmbeddedCluster final : public internal::Backend {
       if (v < 0) throw Error("dray: Config::resources: '" + k + "' must not be negative");
       nc.total.SetUnits(k, v);
     }
+    if (config_.object_store_memory > 0) nc.store_capacity_bytes = config_.object_store_memory;
     nc.seed = EntropySeed();
     host_->Add(Addr{0, kNodeManagerProc}, std::make_unique<NodeManager>(nc), nc.seed, Pack(nc));
 
@@ -215,6 +218,7 @@ class ClusterDriver final : public internal::Backend {
   HostOptions ho;
   ho.token = token;
   ho.uplink_unix = parts[2];
+  if (const char* store = std::getenv("DRAY_STORE")) ho.store_path = store;
   ho.check_invariants = CheckInvariants();
   ho.record_dir = RecordDir(record_dir);
   if (!ho.record_dir.empty()) {

@@ -103,6 +103,10 @@ class Transport::Impl : public ConnectionHost {
   void OnRouted(ConnId id, const Route& route, Message&& m) override {
     if (handlers.on_routed) handlers.on_routed(id, route, std::move(m));
   }
+  bool ResolveShm(ConnId id, std::vector<Buf>& attachments, std::string* error) override {
+    if (handlers.resolve_shm) return handlers.resolve_shm(id, attachments, error);
+    return ConnectionHost::ResolveShm(id, attachments, error);
+  }
   void OnControl(ConnId id, std::string&& body) override {
     if (handlers.on_control) {
       handlers.on_control(id, std::move(body));
@@ -354,7 +358,7 @@ bool Transport::SendFrame(ConnId id, Frame f, std::string* error) {
   });
 }
 
-bool Transport::SendRouted(ConnId id, const Route& route, Frame f, std::string* error) {
+bool Transport::SendRouted(ConnId id, const Route& route, Frame f, std::string* error, FrameKind kind) {
   if (!OnLoopThread() && impl_->IsStopped()) {
     *error = "the transport is stopped";
     return false;
@@ -365,7 +369,7 @@ bool Transport::SendRouted(ConnId id, const Route& route, Frame f, std::string* 
       *error = "no connection " + std::to_string(id);
       return false;
     }
-    return it->second->SendRouted(route, std::move(f), error);
+    return it->second->SendRouted(route, std::move(f), error, kind);
   });
 }
 

@@ -34,6 +34,9 @@ struct TransportHandlers {
   std::function<void(ConnId, Message&&)> on_message;
   // A routed message (kRouted frame); unset: such frames are dropped.
   std::function<void(ConnId, const Route&, Message&&)> on_routed;
+  // A kRoutedShm frame's descriptors to resolve (ConnectionHost::ResolveShm);
+  // unset: such frames are refused.
+  std::function<bool(ConnId, std::vector<Buf>&, std::string*)> resolve_shm;
   // A kControl frame's body; unset: the connection is closed.
   std::function<void(ConnId, std::string&&)> on_control;
   // Once per opened connection and per Connect* id (also when the dial or the
@@ -65,7 +68,7 @@ class Transport {
   bool Send(ConnId id, const Message& m, std::string* error);
   bool SendFrame(ConnId id, Frame f, std::string* error);
   // As SendFrame, as a routed frame (from, to) (docs/protocol.md, "Routing").
-  bool SendRouted(ConnId id, const Route& route, Frame f, std::string* error);
+  bool SendRouted(ConnId id, const Route& route, Frame f, std::string* error, FrameKind kind = FrameKind::kRouted);
   // A kControl frame (a host's own message) with `body` as its header.
   bool SendControl(ConnId id, std::string body, std::string* error);
   // Closes a connection, dropping what is queued; on_close follows. Any thread.

@@ -107,7 +107,8 @@ bool FrameReader::ParsePrefix() {
   }
   auto kind = static_cast<uint8_t>(p[5]);
   if (kind != static_cast<uint8_t>(FrameKind::kHandshake) && kind != static_cast<uint8_t>(FrameKind::kMessage) &&
-      kind != static_cast<uint8_t>(FrameKind::kRouted) && kind != static_cast<uint8_t>(FrameKind::kControl)) {
+      kind != static_cast<uint8_t>(FrameKind::kRouted) && kind != static_cast<uint8_t>(FrameKind::kControl) &&
+      kind != static_cast<uint8_t>(FrameKind::kRoutedShm)) {
     Fail("unknown frame kind " + std::to_string(kind));
     return false;
   }
@@ -169,7 +170,14 @@ bool FrameReader::ParseSizes() {
 
 void FrameReader::StartAttachment() {
   piece_.clear();
-  piece_.reserve(std::min<size_t>(attachment_bytes_[attachment_], kReserveMaxBytes));
+  piece_out_ = nullptr;
+  piece_owner_ = Buf();
+  piece_have_ = 0;
+  size_t n = attachment_bytes_[attachment_];
+  if (!(arena_ && n >= internal::kArenaMinBytes && arena_->Allocate(n, &piece_out_, &piece_owner_))) {
+    piece_out_ = nullptr;
+    piece_.reserve(std::min<size_t>(n, kReserveMaxBytes));
+  }
   stage_ = Stage::kAttachments;
 }
 
@@ -221,12 +229,15 @@ FrameReader::Status FrameReader::Feed(const char* data, size_t size, size_t* con
         break;
       }
       case Stage::kAttachments: {
-        size_t n = std::min<size_t>(attachment_bytes_[attachment_] - piece_.size(), left);
-        piece_.append(data + off, n);
+        size_t n = std::min<size_t>(attachment_bytes_[attachment_] - piece_have_, left);
+        if (piece_out_) std::memcpy(piece_out_ + piece_have_, data + off, n);
+        else piece_.append(data + off, n);
+        piece_have_ += n;
         off += n;
         *consumed = off;
-        if (piece_.size() < attachment_bytes_[attachment_]) return Status::kNeedMore;
-        out_.frame.attachments.push_back(Buf(std::move(piece_)));
+        if (piece_have_ < attachment_bytes_[attachment_]) return Status::kNeedMore;
+        out_.frame.attachments.push_back(piece_out_ ? std::move(piece_owner_) : Buf(std::move(piece_)));
+        piece_out_ = nullptr;
         if (++attachment_ == attachment_bytes_.size()) {
           stage_ = Stage::kDone;
         } else {

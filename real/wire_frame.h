@@ -25,7 +25,12 @@ enum class FrameKind : uint8_t {
   kMessage = 2,    // a Message: EncodeFrame's header and attachments
   kRouted = 3,     // a Message with its route: 16 bytes (from, to: Addr) then kMessage's header
   kControl = 4,    // a process host's own message (real/cluster.h: joining, status), no attachments
+  // As kRouted, but every attachment is a 16-byte descriptor (u64 offset, u64
+  // size, little-endian) of a range of the receiver's node's shared-memory
+  // store (real/shm_store.h): a hub sends these to its own workers only.
+  kRoutedShm = 5,
 };
+inline constexpr size_t kShmDescriptorBytes = 16;
 
 struct FrameLimits {
   uint64_t max_frame_bytes = 512ull << 20;   // prefix, size table, header and attachments
@@ -59,6 +64,9 @@ class FrameReader {
 
   // Applies to frames whose prefix has not been read yet.
   void set_limits(const FrameLimits& limits) { limits_ = limits; }
+  // Attachments of internal::kArenaMinBytes or more are read into `arena`
+  // (when it has room): a node's store (null: the heap).
+  void set_arena(internal::ValueArena* arena) { arena_ = arena; }
 
   // Consumes bytes up to the end of at most one frame; *consumed says how
   // many. kFrame: Take() the frame, then feed the rest. kError: error() says
@@ -89,7 +97,11 @@ class FrameReader {
   uint32_t header_bytes_ = 0;
   std::vector<uint32_t> attachment_bytes_;
   WireFrame out_;
-  std::string piece_;  // the attachment being filled
+  std::string piece_;  // the attachment being filled (on the heap)
+  internal::ValueArena* arena_ = nullptr;
+  char* piece_out_ = nullptr;  // ... or in the arena: its bytes so far are piece_have_
+  Buf piece_owner_;
+  size_t piece_have_ = 0;
   size_t attachment_ = 0;
   uint64_t frames_read_ = 0;
 };

@@ -52,6 +52,12 @@ TEST(RealExamples, MatrixDag) { ExpectExample("matrix_dag", {}); }
 TEST(RealExamples, ActorCounter) { ExpectExample("actor_counter", {}); }
 TEST(RealExamples, FourCounters) { ExpectExample("four_counters", {}); }
 
+TEST(RealRuntime, LargeObjectsAreReadInPlaceFromTheSharedMemoryStore) {
+  RunResult r = RunProgram(std::string(DRAY_RUNTIME_APP) + " store");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("store ok"), std::string::npos) << r.output;
+}
+
 TEST(RealRuntime, ShutdownLeavesNothingBehind) {
   RunResult r = RunProgram(std::string(DRAY_RUNTIME_APP) + " cleanup");
   EXPECT_EQ(r.exit_code, 0) << r.output;

@@ -1,4 +1,5 @@
 #pragma once
+#include <cstdint>
 #include <map>
 #include <string>
 
@@ -19,6 +20,11 @@ struct Config {
   // file per process, workers included; `dray replay DIR` checks them).
   // DRAY_RECORD fills it. The simulator writes its trace with `trace=`.
   std::string record;
+  // A real node's object store (shared memory), in bytes: 0 is 2 GiB. Its
+  // pages are faulted in as first used (and stay), or all at Init with
+  // `prefault_object_store` (what a benchmark of large puts wants).
+  uint64_t object_store_memory = 0;
+  bool prefault_object_store = false;
 };
 
 }  // namespace dray
