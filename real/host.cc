@@ -1051,13 +1051,48 @@ void UserRuntime::KillActor(const internal::RefData& anchor, bool no_restart) {
 
 internal::RefData UserRuntime::Put(internal::ValueData value) {
   EfCommandResult r = Run(CmdPut{ToObjectValue(value)});
-  return ToRefData({r.ids.at(0), addr_});
+  internal::RefData ref = ToRefData({r.ids.at(0), addr_});
+  Remember(ref, value);
+  return ref;
 }
 
 internal::WaitOutcome UserRuntime::Get(const std::vector<internal::RefData>& refs, int64_t timeout_ns) {
+  internal::WaitOutcome out;
+  if (GetKnown(refs, &out)) return out;
   uint64_t waiter = next_waiter_++;
   Notify(internal::GetCommand(waiter, refs, timeout_ns));
-  return internal::GetOutcome(WaitFor(waiter));
+  out = internal::GetOutcome(WaitFor(waiter));
+  if (!out.timed_out && out.values.size() == refs.size())
+    for (size_t i = 0; i < refs.size(); ++i) Remember(refs[i], out.values[i]);
+  return out;
+}
+
+bool UserRuntime::GetKnown(const std::vector<internal::RefData>& refs, internal::WaitOutcome* out) {
+  std::lock_guard<std::mutex> lock(known_mu_);
+  if (known_.empty()) return false;
+  for (const auto& r : refs)
+    if (!known_.count(r)) return false;
+  out->values.reserve(refs.size());
+  for (const auto& r : refs) out->values.push_back(known_.at(r));
+  return true;
+}
+
+void UserRuntime::Remember(const internal::RefData& ref, const internal::ValueData& v) {
+  if (v.is_error || !v.contained.empty() || v.data.empty()) return;
+  std::lock_guard<std::mutex> lock(known_mu_);
+  internal::ValueData plain;
+  plain.data = v.data;  // shared, not copied
+  if (!known_.emplace(ref, std::move(plain)).second) return;
+  known_order_.push_back(ref);
+  while (known_order_.size() > kKnownMax) {
+    known_.erase(known_order_.front());
+    known_order_.pop_front();
+  }
+}
+
+void UserRuntime::Forget(const internal::RefData& ref) {
+  std::lock_guard<std::mutex> lock(known_mu_);
+  known_.erase(ref);  // its place in known_order_ goes when it reaches the front
 }
 
 internal::WaitOutcome UserRuntime::Wait(const std::vector<internal::RefData>& refs, int num_returns,
@@ -1068,7 +1103,10 @@ internal::WaitOutcome UserRuntime::Wait(const std::vector<internal::RefData>& re
 }
 
 void UserRuntime::AddRef(const internal::RefData& r) { Notify(CmdAddRef{ToRefInfo(r)}); }
-void UserRuntime::RemoveRef(const internal::RefData& r) { Notify(CmdRemoveRef{ToRefInfo(r)}); }
+void UserRuntime::RemoveRef(const internal::RefData& r) {
+  Forget(r);
+  Notify(CmdRemoveRef{ToRefInfo(r)});
+}
 int64_t UserRuntime::NowNs() { return host_->NowNs() - init_ns_; }
 void UserRuntime::SleepNs(int64_t ns) {
   if (ns > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(ns));

@@ -26,6 +26,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "core/common/step.h"
@@ -80,6 +81,14 @@ class UserRuntime final : public internal::ProcessRuntime {
  private:
   EfCommandResult Run(Command cmd);
   void Notify(Command cmd);
+  // Values this process already has (its puts, its finished Gets) are
+  // immutable: a Get of only such refs is answered here, without a round
+  // trip to the loop, as Ray's core worker reads its in-process store. Plain
+  // values only (no nested refs, no errors); a ref's entry goes with its
+  // first RemoveRef. Bounded: the oldest go first.
+  bool GetKnown(const std::vector<internal::RefData>& refs, internal::WaitOutcome* out);
+  void Remember(const internal::RefData& ref, const internal::ValueData& v);
+  void Forget(const internal::RefData& ref);
   EfCompleteWait WaitFor(uint64_t waiter);
   void RunTask(const TaskSpec& spec);
 
@@ -95,6 +104,15 @@ class UserRuntime final : public internal::ProcessRuntime {
   std::optional<EfCommandResult> result_;           // guarded by mu_
   std::deque<TaskSpec> tasks_;                      // guarded by mu_
   bool abandoned_ = false;                          // guarded by mu_
+  struct RefKey {
+    size_t operator()(const internal::RefData& r) const {
+      return std::hash<uint64_t>()(r.task * 0x9e3779b97f4a7c15ULL ^ (uint64_t{r.index} << 32 | r.owner_proc));
+    }
+  };
+  std::mutex known_mu_;
+  std::unordered_map<internal::RefData, internal::ValueData, RefKey> known_;  // guarded by known_mu_
+  std::deque<internal::RefData> known_order_;                                  // guarded by known_mu_
+  static constexpr size_t kKnownMax = 4096;
   std::string abandoned_why_;                       // guarded by mu_
 };
 
