@@ -41,8 +41,7 @@ void SpillDir::Write(uint64_t key, const Buf& data) {
     if (fd < 0) {
       why = "cannot create " + path + ": " + std::strerror(errno);
     } else {
-      const std::string& s = data.str();
-      bool ok = WriteAll(fd, s.data(), s.size());
+      bool ok = WriteAll(fd, data.data(), data.size());
       int err = errno;
       ::close(fd);
       if (ok) {

@@ -105,7 +105,7 @@ TEST_F(NodeStoreTest, SpillsTheLeastRecentlyUsedPrimaryWhenNoSecondaryIsLeft) {
   ASSERT_EQ(spills.size(), 1u);
   EXPECT_EQ(spills[0].id, Obj(1));
   EXPECT_NE(spills[0].key, 0u);
-  EXPECT_EQ(spills[0].data.str(), std::string(400, 'b'));
+  EXPECT_EQ(spills[0].data.view(), std::string(400, 'b'));
   EXPECT_TRUE(nm.comp.HasObject(Obj(1)));  // its metadata stays
   EXPECT_TRUE(nm.comp.IsSpilled(Obj(1)));
   EXPECT_EQ(nm.comp.store_used_bytes(), 800u);
@@ -134,7 +134,7 @@ TEST_F(NodeStoreTest, AFetchOfASpilledObjectWaitsForItsRestore) {
   auto ready = Sent<ObjectReady>(done);
   ASSERT_EQ(ready.size(), 2u);
   EXPECT_TRUE(ready[0].second.ok);
-  EXPECT_EQ(ready[0].second.value.data.str(), std::string(400, 'b'));
+  EXPECT_EQ(ready[0].second.value.data.view(), std::string(400, 'b'));
   EXPECT_FALSE(nm.comp.IsSpilled(Obj(1)));
   // Room for it: object 2 (now the least recently used) went to disk.
   auto spills = Effects<EfSpill>(done);
@@ -161,7 +161,7 @@ TEST_F(NodeStoreTest, ALocalTasksSpilledArgumentIsRestoredBeforeItRuns) {
   auto done = nm.Deliver(kSelf, ObjectRestored{Obj(1), key, true, Buf(std::string(400, 'b')), ""});
   auto exec = Sent<ExecuteTask>(done);
   ASSERT_EQ(exec.size(), 1u);
-  EXPECT_EQ(exec[0].second.spec.args[0].value.data.str(), std::string(400, 'b'));
+  EXPECT_EQ(exec[0].second.spec.args[0].value.data.view(), std::string(400, 'b'));
   EXPECT_TRUE(nm.comp.IsPinned(Obj(1)));
   // Finished: no longer pinned.
   nm.Deliver(kWorker, TaskFinished{TaskId{50}, {}});
@@ -182,7 +182,7 @@ TEST_F(NodeStoreTest, AQueuedTasksArgumentStaysInMemoryUntilItRuns) {
   Addr w = Effects<EfStartWorker>(fx)[0].worker;
   auto exec = Sent<ExecuteTask>(nm.Deliver(w, RegisterWorker{w}));
   ASSERT_EQ(exec.size(), 1u);
-  EXPECT_EQ(exec[0].second.spec.args[0].value.data.str(), std::string(400, 'b'));
+  EXPECT_EQ(exec[0].second.spec.args[0].value.data.view(), std::string(400, 'b'));
   EXPECT_TRUE(nm.comp.IsPinned(Obj(1)));
   EXPECT_EQ(nm.comp.queued_tasks(), 0u);
 }
@@ -198,7 +198,7 @@ TEST_F(NodeStoreTest, APullFromAnotherNodeIsServedFromTheRestore) {
   ASSERT_EQ(chunks.size(), 1u);
   EXPECT_EQ(chunks[0].first, kOther);
   EXPECT_TRUE(chunks[0].second.found);
-  EXPECT_EQ(chunks[0].second.data.str(), std::string(400, 'b'));
+  EXPECT_EQ(chunks[0].second.data.view(), std::string(400, 'b'));
 }
 
 TEST_F(NodeStoreTest, FreeingASpilledObjectDeletesItsSpillFile) {
