@@ -216,6 +216,7 @@ int RunDaemon(const DaemonOptions& o, int ready_fd) {
   ho.record_dir = o.record_dir;
   ho.listen_unix = files.socket;
   ho.store_bytes = o.object_store_memory > 0 ? o.object_store_memory : NodeManagerConfig{}.store_capacity_bytes;
+  ho.spill_dir = temp + "/session/spill/" + (o.head ? std::string("head") : "node-" + std::to_string(getpid()));
   ho.token_file = token_path;
   if (o.head) {
     int other = std::atoi(ReadFirstLine(files.pid_file).c_str());

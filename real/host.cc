@@ -1,4 +1,5 @@
 #include "real/host.h"
+#include "real/spill.h"
 
 #include <charconv>
 
@@ -378,9 +379,37 @@ void Host::Exec(Local& l, std::vector<Effect>& effects) {
             // The control service's durable rows: kept by the simulator (its
             // restarts are simulated); a real control service does not
             // restart yet, so nothing reads them back (docs/fault-tolerance.md).
+          } else if constexpr (std::is_same_v<E, EfSpill> || std::is_same_v<E, EfRestore> ||
+                               std::is_same_v<E, EfDeleteSpill>) {
+            Spill(l, e);
           }
         },
         eff);
+  }
+}
+
+// The node manager's spill effects (real/spill.h), on the loop thread. A
+// restore's bytes come back as a new loop event: ObjectRestored, as if from
+// the node manager itself.
+template <class E>
+void Host::Spill(Local& l, E& e) {
+  if (!spill_) {
+    std::string dir = options_.spill_dir;
+    if (dir.empty()) dir = "/tmp/dray-spill-" + std::to_string(getpid());
+    spill_ = std::make_unique<SpillDir>(dir);
+  }
+  if constexpr (std::is_same_v<E, EfSpill>) {
+    spill_->Write(e.key, e.data);
+  } else if constexpr (std::is_same_v<E, EfDeleteSpill>) {
+    spill_->Delete(e.key);
+  } else {
+    ObjectRestored r{e.id, e.key, false, {}, ""};
+    r.ok = spill_->Read(e.key, e.size, &r.data, &r.error);
+    Addr node = l.addr;
+    asio::post(transport_->context(), [this, node, r = std::move(r)]() mutable {
+      Local* n = Find(node);
+      if (n && !shutting_down_) StepLocal(*n, InDeliver{node, std::move(r)});
+    });
   }
 }
 
@@ -955,6 +984,7 @@ void Host::Stop() {
   }
   for (auto& l : locals_)
     if (l->user) l->user->MarkEnded();
+  if (spill_) spill_->RemoveAll();  // the loop has stopped
 }
 
 // ---- the user runtime ----

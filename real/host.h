@@ -38,6 +38,7 @@ namespace dray::real {
 
 class Host;
 class Recorder;
+class SpillDir;
 
 // The ProcessRuntime of a driver or worker: its user thread's calls become
 // commands stepped on the loop; it blocks on a condition variable for their
@@ -181,6 +182,9 @@ struct HostOptions {
   bool check_invariants = false;  // DRAY_CHECK_INVARIANTS=1: after every step
   // Non-empty: write this process's trace into this directory (real/recorder.h).
   std::string record_dir;
+  // A host with a node manager: where its spilled objects go (real/spill.h);
+  // removed by Stop.
+  std::string spill_dir;
   std::chrono::milliseconds stop_grace{2000};  // SIGTERM, then SIGKILL after this
   // A hub: the node's shared-memory store (real/shm_store.h) of this many
   // bytes (0: none; large values then live on the heap and are copied to
@@ -237,6 +241,8 @@ class Host {
   Local* Find(const Addr& a);
   void StepLocal(Local& l, const Input& in);
   void Exec(Local& l, std::vector<Effect>& effects);
+  template <class E>
+  void Spill(Local& l, E& e);
   void Deliver(const Addr& from, const Addr& to, Message msg);
   void SetTimer(Local& l, uint64_t id, TimeNs at);
   void SpawnWorker(const Addr& worker);
@@ -308,6 +314,7 @@ class Host {
   std::vector<std::thread> reapers_;       // guarded by mu_
   bool stopped_ = false;
   std::vector<std::string> argv_;          // this program's arguments (workers get the same)
+  std::unique_ptr<SpillDir> spill_;        // loop thread; made at the first spill
 };
 
 // A process's arguments as the kernel has them (/proc/self/cmdline).

@@ -92,6 +92,7 @@ class EmbeddedCluster final : public internal::Backend {
     ho.token_file = TokenPath(dir_);
     if (!WriteTokenFile(ho.token_file, token, &err)) throw Error("dray: " + err);
     ho.listen_unix = dir_ + "/node.sock";
+    ho.spill_dir = dir_ + "/spill";  // removed with dir_
     ho.check_invariants = CheckInvariants();
     ho.role = HostRole::kEmbedded;
     ho.store_bytes = config_.object_store_memory > 0 ? config_.object_store_memory : NodeManagerConfig{}.store_capacity_bytes;

@@ -347,6 +347,8 @@ std::string NetStr(const dray::sim::RunStats& st) {
   add("ahead", st.frames_reordered);
   add("held", st.held);
   add("deferred", st.deferred);
+  add("spills", st.spills);
+  add("restores", st.restores);
   return out;
 }
 

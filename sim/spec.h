@@ -24,6 +24,7 @@ enum FaultKind : uint32_t {  // plain enum: the kinds combine as bits
   kFaultReorder = 1u << 9,           // frames overtaken (buffered and put back in order)
   kFaultBuggify = 1u << 10,          // rare paths in core/ turned on (DRAY_BUGGIFY)
   kFaultGcsRestart = 1u << 11,       // the control service crashes once and restarts from its tables
+  kFaultSmallStore = 1u << 12,       // every node's object store is small (512 KiB to 2 MiB): eviction, spilling
 };
 // The kinds' names, in bit order.
 extern const char* const kFaultKindNames[];
@@ -37,6 +38,9 @@ struct SimSpec {
   double cpus = 4;     // per node
   double gpus = 0;     // per node
   uint64_t store_mb = 2048;  // per node
+  uint64_t store_kb = 0;     // per node; when set, instead of store_mb
+  int64_t disk_us = 100;     // the simulated spill disk: each restore's latency ...
+  uint64_t disk_mb_per_s = 1000;  // ... plus its bytes at this bandwidth
   std::string faults = "none";  // as written: none | workers | swarm | kind+kind+...
   uint32_t fault_kinds = 0;     // FaultKind bits the spec asks for (swarm: drawn per seed by the world)
   bool swarm = false;           // faults=swarm

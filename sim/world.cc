@@ -275,6 +275,9 @@ World::World(SimSpec spec)
     if (mix.Chance(1, 2)) kinds_ |= kFaultBuggify;
     // Control-service restarts, from a PRNG of their own as well.
     if (root_.Fork("faults.gcs").Chance(1, 2)) kinds_ |= kFaultGcsRestart;
+    // A small object store (eviction, spilling) for a quarter of the seeds,
+    // from a PRNG of its own too.
+    if (root_.Fork("faults.store").Chance(1, 4)) kinds_ |= kFaultSmallStore;
   } else {
     // Listed kinds share the crash stream equally (a worker crash takes what
     // is left).
@@ -295,6 +298,11 @@ World::World(SimSpec spec)
   if (kinds_ != 0 || !spec_.script.empty()) liveness_ns_ = LivenessBoundMs(spec_) * 1'000'000;
   // A scenario's frame-fault windows need sequenced connections from the start.
   for (const ScriptedFault& f : spec_.script) lossy_ = lossy_ || IsFrameFault(f.kind);
+  store_bytes_ = spec_.store_kb ? spec_.store_kb << 10 : spec_.store_mb << 20;
+  if (kinds_ & kFaultSmallStore) {
+    static constexpr uint64_t kSmall[] = {512 << 10, 1 << 20, 2 << 20};
+    store_bytes_ = kSmall[root_.Fork("faults.store.size").Below(3)];
+  }
   stats_.fault_kinds = kinds_;
   if (!spec_.trace.empty()) {
     trace_ = TraceWriter::Open(spec_.trace, {{"seed", std::to_string(spec_.seed)},
@@ -385,7 +393,7 @@ World::Proc& World::AddNodeManager(NodeId n) {
   if (spec_.gpus > 0) c.total.SetUnits("GPU", spec_.gpus);
   c.total.SetUnits("memory", 4.0 * (1 << 30));
   c.total.SetUnits("node:" + std::to_string(n), 1);
-  c.store_capacity_bytes = spec_.store_mb << 20;
+  c.store_capacity_bytes = store_bytes_;
   c.chunk_bytes = spec_.chunk_kb << 10;
   // The actor lease: two thirds of the time it takes to declare a node dead.
   c.lease_ns = static_cast<TimeNs>(spec_.health_period_ms) * 1'000'000 * spec_.health_misses * 2 / 3;
@@ -798,6 +806,18 @@ void World::ExecEffects(Proc& p, std::vector<Effect>& effects) {
           } else if constexpr (std::is_same_v<E, EfPersist>) {
             DRAY_ASSERT(p.addr == gcs_, "only the control service persists");
             Persist(e);
+          } else if constexpr (std::is_same_v<E, EfSpill>) {
+            DRAY_ASSERT(p.node, "only a node manager spills");
+            auto [slot, fresh] = disks_[p.addr.node].emplace(e.key, std::move(e.data));
+            DRAY_ASSERT(fresh, "a spill key written twice");
+            ++stats_.spills;
+          } else if constexpr (std::is_same_v<E, EfRestore>) {
+            DRAY_ASSERT(p.node, "only a node manager restores");
+            Restore(p, e);
+          } else if constexpr (std::is_same_v<E, EfDeleteSpill>) {
+            DRAY_ASSERT(p.node, "only a node manager deletes spill files");
+            disks_[p.addr.node].erase(e.key);
+            ++stats_.spill_deletes;
           }
         },
         eff);
@@ -925,6 +945,7 @@ void World::CrashNodeNow(NodeId n) {
     Push(Event{now_, 0, Ev::kReap, k});
   }
   crashed_nodes_.push_back(n);
+  disks_.erase(n);  // its spilled objects are lost with it
   stats_.crashes += 1;
 }
 
@@ -1198,6 +1219,24 @@ void World::RunScripted(const ScriptedFault& f) {
       break;
   }
   DRAY_ASSERT(false, "an unknown scripted fault");
+}
+
+void World::Restore(const Proc& p, const EfRestore& e) {
+  ++stats_.restores;
+  ObjectRestored r{e.id, e.key, false, {}, ""};
+  auto& disk = disks_[p.addr.node];
+  if (auto it = disk.find(e.key); it != disk.end()) {
+    r.ok = true;
+    r.data = it->second;  // shared, not copied
+  } else {
+    r.error = "spill file " + std::to_string(e.key) + " is not on node " + std::to_string(p.addr.node) + "'s disk";
+  }
+  TimeNs took = spec_.disk_us * 1000 + static_cast<TimeNs>(e.size * 1000 / spec_.disk_mb_per_s);
+  // Stepped into the node manager as if from itself, like any delivery.
+  Frame f = EncodeFrame(Message{std::move(r)});
+  uint64_t h = HashFrame(f);
+  Push(Event{now_ + took, 0, Ev::kDeliver, p.addr.Key(), p.addr.Key(), h, false, std::move(f.header),
+             std::move(f.attachments)});
 }
 
 void World::Persist(const EfPersist& e) {

@@ -170,6 +170,9 @@ class World {
   void ControlServiceDown();
   void ControlServiceUp();
   void Persist(const EfPersist& e);
+  // The node's simulated spill disk (docs/sim.md): writes land at once, a
+  // restore completes after disk_us plus its bytes at disk_mb_per_s.
+  void Restore(const Proc& p, const EfRestore& e);
   struct Stack {
     char* map = nullptr;  // the mapping, guard page first
     size_t map_size = 0;
@@ -237,6 +240,8 @@ class World {
   std::vector<Effect> effects_;  // reused outbox
   std::vector<EncodedSend> sends_;  // the step's sent messages, encoded once
   std::unordered_map<ObjectId, uint64_t, IdHash> value_hashes_;
+  std::map<NodeId, std::map<uint64_t, Buf>> disks_;  // by node: spill key -> bytes; lost with the node
+  uint64_t store_bytes_ = 0;  // every node's object store capacity
   RunStats stats_;
   std::unique_ptr<TraceWriter> trace_;
 

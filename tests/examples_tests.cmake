@@ -30,6 +30,17 @@ if(TARGET dray-sim)
   set_tests_properties(dray_sim.seed_range PROPERTIES PASS_REGULAR_EXPRESSION "4 of 4 runs passed")
   add_test(NAME dray_sim.random_dag COMMAND dray-sim --seeds 1-3 --nodes 4 --cpus 2 --workload random_dag --tasks 50)
   set_tests_properties(dray_sim.random_dag PROPERTIES PASS_REGULAR_EXPRESSION "3 of 3 runs passed")
+  # A small object store (1 MiB per node, every return stored): objects are
+  # evicted, spilled and restored, and every result is still right.
+  add_test(NAME dray_sim.random_dag_small_store
+           COMMAND dray-sim --seeds 1-50 --nodes 3 --cpus 2 --workload random_dag --tasks 150 --quiet
+                   --spec store_kb=1024,inline_kb=0)
+  set_tests_properties(dray_sim.random_dag_small_store PROPERTIES PASS_REGULAR_EXPRESSION "50 of 50 runs passed")
+  add_test(NAME swarm.random_dag_small_store
+           COMMAND dray-sim --workload random_dag --tasks 200 --seeds 1-100 --nodes 4 --cpus 2 --quiet
+                   --spec faults=small_store+worker_crash+node_crash,fault_every_us=2000,faults_until_ms=300,task_retries=-1,inline_kb=0,head_cpus=0)
+  set_tests_properties(swarm.random_dag_small_store PROPERTIES
+                       PASS_REGULAR_EXPRESSION "100 of 100 runs passed \\([1-9][0-9]* injected crashes\\)")
   # Swarms with injected worker crashes (docs/fault-tolerance.md): every run
   # must give the right results with unlimited retries, and crashes must
   # actually happen (the count is printed at the end).

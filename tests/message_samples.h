@@ -154,6 +154,8 @@ inline std::vector<Message> EveryMessage() {
       StopActor{81, 3, "killed"},
       RenewLease{3, 12},
       LeaseGranted{12},
+      ObjectRestored{ObjectId{8, 1}, 5, true, Buf(std::string(300, 'r')), ""},
+      RemoveObjectLocation{ObjectId{8, 1}, 3},
   };
 }
 
@@ -179,6 +181,8 @@ inline std::vector<Message> SampleMessages() {
                             Buf(std::string(1000, 'c'))});
   out.push_back(FreeObjects{{ObjectId{1, 1}, ObjectId{2, 1}, ObjectId::Put(TaskId{3}, 2)}});
   out.push_back(ObjectStatus{ObjectId{8, 2}, true, false, BigValue(), {}, 3000});
+  out.push_back(ObjectRestored{ObjectId{8, 2}, 6, true, BigValue().data, ""});
+  out.push_back(ObjectRestored{ObjectId{8, 3}, 7, false, {}, "spill file 7: No such file or directory"});
   return out;
 }
 
@@ -226,6 +230,9 @@ inline std::vector<Effect> EveryEffect() {
       EfCompleteWait{5, kWaitTimeout, {SampleValue()}, {1, 0}},
       EfCommandResult{TaskId{9}, {ObjectId{9, 1}, ObjectId{9, 2}}},
       EfPersist{"actors", "81", std::string("\x01\x02row", 5), false},
+      EfSpill{5, ObjectId{8, 1}, Buf(std::string(300, 's'))},
+      EfRestore{5, ObjectId{8, 1}, 300},
+      EfDeleteSpill{5},
   };
 }
 
@@ -234,6 +241,7 @@ inline std::vector<Effect> SampleEffects() {
   for (auto& e : EveryEffect()) out.push_back(std::move(e));
   out.push_back(EfSend{Addr{1, 0}, SubmitTask{HashedIdSpec()}});
   out.push_back(EfCompleteWait{3, kWaitOk, {BigValue()}, {1}});
+  out.push_back(EfSpill{6, ObjectId{8, 2}, BigValue().data});
   return out;
 }
 

@@ -43,6 +43,16 @@ const char* const kAllProbes[] = {
     "node.stale_attempt_dropped",        // an older attempt arrived where a newer one waits
     "node.submit_from_dead_node_dropped",  // a task spilled by a node declared dead was dropped
     "node.lease_expired_actors_stopped",  // a node cut off too long stopped its actors
+    "node.store.evicted",           // a secondary copy was evicted under memory pressure
+    "node.store.spilled",           // a primary copy was spilled to disk
+    "node.store.spilled_again",     // a restored copy left memory again (its spill file was kept)
+    "node.store.restore",           // a spilled copy was asked back from disk
+    "node.store.restore_failed",    // a spilled copy could not be read back (the copy is lost)
+    "node.store.spill_deleted",     // a freed (or dropped) object's spill file was deleted
+    "node.store.fallback",          // stored past capacity: nothing left to evict or spill
+    "node.store.pull_waits_for_restore",  // a pull from another node waited for a restore
+    "node.store.arg_restore_before_dispatch",  // a ready task's argument was spilled; restored first
+    "object.last_copy_dropped",     // the owner heard its object's last copy was evicted or lost
     "buggify.node.tiny_pull_chunks",  // buggify: an object served in tiny chunks
     "buggify.node.short_pull_retry",  // buggify: a missed pull asked again after 1 us
     "buggify.node.late_report",       // buggify: a resource report sent 100x later

@@ -60,8 +60,17 @@ struct EfPersist { std::string table; std::string key; std::string value; bool e
   MSGPACK_DEFINE(table, key, value, erase); };
 struct PersistRecord { std::string table; std::string key; std::string value;
   MSGPACK_DEFINE(table, key, value); };
+// The node's spill storage (a disk): keys are node-local and never reused by
+// one node manager. EfSpill writes `data` under `key` (the node counts the
+// bytes as gone from memory at once; the backend holds them until written).
+// EfRestore reads `key` back; the backend steps ObjectRestored into the node
+// manager when done. EfDeleteSpill removes `key` (freed object); a missing key
+// is no error.
+struct EfSpill { uint64_t key = 0; ObjectId id; Buf data; MSGPACK_DEFINE(key, id, data); };
+struct EfRestore { uint64_t key = 0; ObjectId id; uint64_t size = 0; MSGPACK_DEFINE(key, id, size); };
+struct EfDeleteSpill { uint64_t key = 0; MSGPACK_DEFINE(key); };
 using Effect = std::variant<EfSend, EfSetTimer, EfCancelTimer, EfStartWorker, EfStopWorker, EfRunTask,
-                            EfCompleteWait, EfCommandResult, EfPersist>;
+                            EfCompleteWait, EfCommandResult, EfPersist, EfSpill, EfRestore, EfDeleteSpill>;
 inline constexpr uint8_t kWaitOk = 0;
 inline constexpr uint8_t kWaitTimeout = 1;
 

@@ -171,12 +171,13 @@ void NodeManager::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
           StoreObject(m.object.id, m.object.value, m.object.owner, /*primary=*/true, cx);
         } else if constexpr (std::is_same_v<M, FetchObject>) {
           auto it = store_.find(m.id);
-          if (it != store_.end()) {
+          if (it != store_.end() && it->second.in_memory) {
+            Touch(m.id, it->second);
             cx.Send(from, ObjectReady{m.id, m.request, true, it->second.value, ""});
             return;
           }
           fetchers_[m.id].push_back({from, m.request});
-          EnsureLocal(m.id, m.owner, m.locations, cx);
+          EnsureLocal(m.id, m.owner, m.locations, cx);  // a spilled copy: restored
         } else if constexpr (std::is_same_v<M, PullObject>) {
           OnPullRequest(from, m, cx);
         } else if constexpr (std::is_same_v<M, ObjectChunk>) {
@@ -184,11 +185,14 @@ void NodeManager::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
         } else if constexpr (std::is_same_v<M, FreeObjects>) {
           for (const auto& id : m.ids) {
             auto it = store_.find(id);
-            if (it != store_.end()) {
-              store_used_ -= it->second.value.data.size();
-              store_.erase(it);
-            }
+            if (it == store_.end()) continue;
+            bool restoring = it->second.restoring;
+            DropEntry(it, cx);
+            // Whoever waited for its restore hears that it is gone.
+            if (restoring) PullFailed(id, "object " + id.Str() + " was freed while it was restored", cx);
           }
+        } else if constexpr (std::is_same_v<M, ObjectRestored>) {
+          if (from == addr()) OnRestored(m, cx);
         }
         // Other messages are not for a node manager: ignored.
       },
@@ -309,6 +313,7 @@ bool NodeManager::DropWaiting(const TaskId& id) {
   queued_demand_.Subtract(it->second.spec.resources);
   DRAY_ASSERT(queued_count_ > 0);
   --queued_count_;
+  UnwantArgs(it->second.spec);
   waiting_args_.erase(it);
   return true;
 }
@@ -319,14 +324,15 @@ void NodeManager::Enqueue(TaskSpec spec, Context& cx) {
   Queued q;
   std::vector<std::pair<ObjectId, std::pair<Addr, std::vector<NodeId>>>> pulls;
   for (const auto& a : spec.args) {
-    if (a.kind == TaskArg::kRef && a.in_store && store_.count(a.ref.id) == 0 &&
+    if (a.kind == TaskArg::kRef && a.in_store && !InMemory(a.ref.id) &&
         std::find(q.missing.begin(), q.missing.end(), a.ref.id) == q.missing.end()) {
-      q.missing.push_back(a.ref.id);
+      q.missing.push_back(a.ref.id);  // pulled, or restored if spilled here
       pulls.push_back({a.ref.id, {a.ref.owner, a.locations}});
     }
   }
   queued_demand_.Add(spec.resources);
   ++queued_count_;
+  WantArgs(spec);  // kept in memory while it is queued here
   if (q.missing.empty()) {
     ready_[spec.resources.items()].push_back(std::move(spec));
   } else {
@@ -412,15 +418,42 @@ bool NodeManager::SpillOne(TaskSpec& spec, Context& cx) {
   queued_demand_.Subtract(need);
   DRAY_ASSERT(queued_count_ > 0);
   --queued_count_;
+  UnwantArgs(spec);
   Forward(std::move(spec), *best, cx);
   MarkDirty(cx);
   return true;
 }
 
 bool NodeManager::Dispatch(TaskSpec spec, Addr worker, Context& cx) {
+  if (auto gone = ArgsToFetchAgain(spec); !gone.empty()) {
+    // An argument left memory while the task waited for a worker (spilled,
+    // or a secondary copy evicted): the task waits (still queued) for its
+    // restore or a new pull, then comes back to the ready queue.
+    DRAY_PROBE("node.store.arg_restore_before_dispatch");
+    if (!SupersedeWaiting(spec)) {
+      queued_demand_.Subtract(spec.resources);
+      DRAY_ASSERT(queued_count_ > 0);
+      --queued_count_;
+      UnwantArgs(spec);
+      return false;
+    }
+    TaskId id = spec.task;
+    for (const auto& o : gone) arg_waiters_[o].push_back(id);
+    Queued q;
+    q.missing = gone;
+    q.spec = std::move(spec);
+    auto [slot, fresh] = waiting_args_.emplace(id, std::move(q));
+    DRAY_ASSERT(fresh);
+    for (const auto& a : slot->second.spec.args)
+      if (a.kind == TaskArg::kRef && a.in_store &&
+          std::find(gone.begin(), gone.end(), a.ref.id) != gone.end() && !InMemory(a.ref.id))
+        EnsureLocal(a.ref.id, a.ref.owner, a.locations, cx);
+    return false;
+  }
   queued_demand_.Subtract(spec.resources);
   DRAY_ASSERT(queued_count_ > 0);
   --queued_count_;
+  UnwantArgs(spec);  // pinned by its lease instead, if it runs
   if (spec.actor_kind == kActorCreation && !HasLease(cx)) {
     // The lease ran out while it was queued: no new incarnation here.
     cx.Send(spec.owner, TaskFailed{spec.task, spec.attempt, "ActorUnavailableError",
@@ -436,13 +469,15 @@ bool NodeManager::Dispatch(TaskSpec spec, Addr worker, Context& cx) {
                                          " was freed on node " + std::to_string(cfg_.node) + " before it ran"});
       return false;
     }
+  Lease l;
   for (auto& a : spec.args) {
     if (a.kind != TaskArg::kRef || !a.in_store) continue;
     auto it = store_.find(a.ref.id);
-    DRAY_ASSERT(it != store_.end(), "dispatching a task whose argument is not local");
+    DRAY_ASSERT(it != store_.end() && it->second.in_memory, "dispatching a task whose argument is not in memory");
     a.value = it->second.value;
     a.in_store = false;  // the worker reads it from here (shared memory on a real node)
     a.resolved = true;
+    Pin(a.ref.id, l);  // not evicted or spilled while the task runs
   }
   available_.Subtract(spec.resources);
   Worker& w = workers_[worker];
@@ -450,7 +485,6 @@ bool NodeManager::Dispatch(TaskSpec spec, Addr worker, Context& cx) {
   w.idle = false;
   idle_workers_.erase(worker);
   if (spec.actor_kind == kActorCreation) actor_workers_[worker] = spec.actor;
-  Lease l;
   l.worker = worker;
   l.held = spec.resources;
   l.demand = spec.resources;
@@ -465,8 +499,9 @@ bool NodeManager::Dispatch(TaskSpec spec, Addr worker, Context& cx) {
 
 void NodeManager::OnTaskFinished(const Addr& worker, const TaskFinished& m, Context& cx) {
   for (const auto& s : m.stored) StoreObject(s.id, s.value, s.owner, /*primary=*/true, cx);
-  if (actor_workers_.count(worker)) return;  // an actor's worker stays the actor's
   auto it = leases_.find(worker);
+  if (it != leases_.end() && it->second.spec.task == m.task) UnpinAll(it->second);  // its arguments
+  if (actor_workers_.count(worker)) return;  // an actor's worker stays the actor's
   if (it != leases_.end() && it->second.spec.task == m.task) {
     const TaskSpec& spec = it->second.spec;
     auto& done = finished_[worker];
@@ -522,6 +557,7 @@ void NodeManager::OnWorkerDied(const WorkerDied& m, Context& cx) {
                                    "the worker " + m.worker.Str() + " running task '" + spec.name + "' (attempt " +
                                        std::to_string(spec.attempt + 1) + ") died: " + m.cause});
     available_.Add(l->second.held);
+    UnpinAll(l->second);
     leases_.erase(l);
   }
   cx.Send(cfg_.gcs, Deaths{{m.worker}, {}, m.cause});
@@ -545,16 +581,19 @@ void NodeManager::OnDeaths(const Addr& from, const Deaths& m, Context& cx) {
   for (const Addr& a : m.procs) dead_owners_.emplace(a, m.cause);
   for (NodeId n : m.nodes) dead_nodes_.emplace(n, m.cause);
   std::set<ObjectId> freed;
+  std::vector<ObjectId> restoring;
   for (auto it = store_.begin(); it != store_.end();) {
     if (dead(it->second.owner)) {
       DRAY_PROBE("node.store.dead_owner_freed");
-      store_used_ -= it->second.value.data.size();
       freed.insert(it->first);
-      it = store_.erase(it);
+      if (it->second.restoring) restoring.push_back(it->first);
+      it = DropEntry(it, cx);
     } else {
       ++it;
     }
   }
+  for (const ObjectId& id : restoring)
+    PullFailed(id, "object " + id.Str() + ": its owner died (" + m.cause + ")", cx);
   for (auto cls = ready_.begin(); cls != ready_.end();) {
     auto& q = cls->second;
     for (auto t = q.begin(); t != q.end();) {
@@ -569,6 +608,7 @@ void NodeManager::OnDeaths(const Addr& from, const Deaths& m, Context& cx) {
       if (dead(t->owner) || !gone.empty()) {
         queued_demand_.Subtract(t->resources);
         --queued_count_;
+        UnwantArgs(*t);
         t = q.erase(t);
       } else {
         ++t;
@@ -632,6 +672,7 @@ void NodeManager::PullFailed(const ObjectId& id, const std::string& why, Context
     queued_demand_.Subtract(spec.resources);
     DRAY_ASSERT(queued_count_ > 0);
     --queued_count_;
+    UnwantArgs(spec);
     waiting_args_.erase(it);
   }
   MarkDirty(cx);
@@ -659,9 +700,17 @@ void NodeManager::FenceSelf(const std::string& cause, Context& cx) {
   finished_.clear();
   actors_.clear();
   actor_workers_.clear();
+  // Its spill files go too: nobody will read them.
+  for (const auto& [id, e] : store_)
+    if (e.spill_key != 0) cx.Emit(EfDeleteSpill{e.spill_key});
   store_.clear();
+  lru_primary_.clear();
+  lru_secondary_.clear();
+  waiting_pulls_.clear();
+  spilled_objects_ = 0;
   store_used_ = 0;
   queued_count_ = 0;
+  wanted_.clear();
   queued_demand_ = ResourceSet{};
   available_ = cfg_.total;
   unblock_queue_.clear();
@@ -705,11 +754,46 @@ void NodeManager::StoreObject(const ObjectId& id, ObjectValue value, Addr owner,
   }
   auto it = store_.find(id);
   if (it == store_.end()) {
-    store_used_ += value.data.size();
-    if (store_used_ > cfg_.store_capacity_bytes) ++store_overflows_;
-    store_.emplace(id, StoreEntry{std::move(value), owner, primary});
-  } else if (primary) {
-    it->second.primary = true;
+    uint64_t size = value.data.size();
+    if (!MakeRoom(size, cx)) {
+      // Nothing left to evict or spill (or bigger than the store): stored
+      // anyway, as Ray's fallback allocation does, and counted.
+      DRAY_PROBE("node.store.fallback");
+      ++store_overflows_;
+    }
+    StoreEntry e;
+    e.value = std::move(value);
+    e.owner = owner;
+    e.primary = primary;
+    e.size = size;
+    e.seq = next_entry_seq_++;
+    store_used_ += size;
+    auto [slot, fresh] = store_.emplace(id, std::move(e));
+    DRAY_ASSERT(fresh);
+    if (Evictable(id, slot->second)) LruAdd(id, slot->second);
+  } else {
+    StoreEntry& e = it->second;
+    if (primary && !e.primary) {
+      // Another attempt's result makes a secondary copy the primary one.
+      LruRemove(id, e);
+      e.primary = true;
+      if (Evictable(id, e)) LruAdd(id, e);
+    }
+    if (e.in_memory) {
+      Touch(id, e);
+    } else if (!e.restoring && value.data.size() == e.size) {
+      // Spilled, and the same bytes came again: back in memory for free.
+      if (!MakeRoom(e.size, cx)) {
+        DRAY_PROBE("node.store.fallback");
+        ++store_overflows_;
+      }
+      e.value.data = std::move(value.data);
+      e.in_memory = true;
+      store_used_ += e.size;
+      --spilled_objects_;
+      if (Evictable(id, e)) LruAdd(id, e);
+    }
+    if (!e.in_memory) return;  // its restore, when done, serves whoever waits
   }
   ObjectArrived(id, cx);
 }
@@ -718,6 +802,7 @@ void NodeManager::ObjectArrived(const ObjectId& id, Context& cx) {
   auto f = fetchers_.find(id);
   if (f != fetchers_.end()) {
     const auto& e = store_.at(id);
+    DRAY_ASSERT(e.in_memory, "serving fetchers from a spilled copy");
     for (const auto& fe : f->second) cx.Send(fe.proc, ObjectReady{id, fe.request, true, e.value, ""});
     fetchers_.erase(f);
   }
@@ -734,6 +819,7 @@ void NodeManager::ObjectArrived(const ObjectId& id, Context& cx) {
     if (spec.actor_kind == kActorCall) {
       DRAY_ASSERT(queued_count_ > 0);
       --queued_count_;
+      UnwantArgs(spec);
       DeliverActorCall(std::move(spec), cx);
       continue;
     }
@@ -744,16 +830,27 @@ void NodeManager::ObjectArrived(const ObjectId& id, Context& cx) {
 
 void NodeManager::EnsureLocal(const ObjectId& id, const Addr& owner, const std::vector<NodeId>& locations,
                               Context& cx) {
-  if (store_.count(id) || pulls_.count(id)) return;
+  if (auto it = store_.find(id); it != store_.end()) {
+    if (!it->second.in_memory) StartRestore(id, it->second, cx);
+    return;
+  }
+  if (pulls_.count(id)) return;
   std::vector<NodeId> remote;
   bool any_dead = false;
+  bool here = false;
   for (NodeId n : locations) {
-    if (n == cfg_.node) continue;
+    if (n == cfg_.node) { here = true; continue; }
     if (dead_nodes_.count(n)) { any_dead = true; continue; }
     remote.push_back(n);
   }
   if (remote.empty() && any_dead) {
     PullFailed(id, "object " + id.Str() + ": every node that held it died", cx);
+    return;
+  }
+  if (remote.empty() && here) {
+    // Its only known copy was here, and this node evicted it since.
+    PullFailed(id, "object " + id.Str() + ": its only known copy, on node " + std::to_string(cfg_.node) +
+                       ", was evicted", cx);
     return;
   }
   if (remote.empty()) return;  // it is on its way to this node's store
@@ -785,6 +882,14 @@ void NodeManager::OnPullRequest(const Addr& from, const PullObject& m, Context& 
     cx.Send(from, std::move(c));
     return;
   }
+  if (!it->second.in_memory) {
+    // Spilled: answered once it is read back.
+    DRAY_PROBE("node.store.pull_waits_for_restore");
+    waiting_pulls_[m.id].emplace_back(from, m.chunk);
+    StartRestore(m.id, it->second, cx);
+    return;
+  }
+  Touch(m.id, it->second);
   const Buf& data = it->second.value.data;
   uint64_t chunk = std::max<uint64_t>(cfg_.chunk_bytes, 1);
   // Buggify: tiny chunks (about eight per object), the same for every request
@@ -915,8 +1020,27 @@ void NodeManager::SendReport(Context& cx) {
 
 void NodeManager::CheckInvariants() const {
   DRAY_ASSERT(cfg_.total.Contains(available_), "a node committed more resources than it has");
-  // Over capacity is allowed (and counted) until eviction and spilling exist.
+  // Over capacity only by fallback allocations (counted).
   DRAY_ASSERT(store_used_ <= cfg_.store_capacity_bytes || store_overflows_ > 0, "store over capacity uncounted");
+  DRAY_ASSERT(lru_primary_.size() + lru_secondary_.size() + spilled_objects_ <= store_.size(),
+              "more evictable and spilled entries than entries");
+  if (store_.size() <= 64) {  // the whole store, while that is cheap (no per-step scan of a big one)
+    uint64_t used = 0;
+    size_t spilled = 0;
+    for (const auto& [id, e] : store_) {
+      if (e.in_memory) {
+        DRAY_ASSERT(e.value.data.size() == e.size && !e.restoring, "an in-memory entry's bytes disagree with its size");
+        used += e.size;
+        DRAY_ASSERT((e.lru != 0) == Evictable(id, e), "an evictable copy is not in the LRU lists, or a kept one is");
+      } else {
+        ++spilled;
+        DRAY_ASSERT(e.value.data.size() == 0 && e.spill_key != 0 && e.primary && e.lru == 0,
+                    "a spilled entry holds bytes, has no spill file, or is not a primary copy");
+      }
+    }
+    DRAY_ASSERT(used == store_used_, "store_used_ is not the sum of the in-memory entries");
+    DRAY_ASSERT(spilled == spilled_objects_, "spilled_objects_ miscounted");
+  }
   DRAY_ASSERT(idle_workers_.size() + leases_.size() <= workers_.size(), "a worker both idle and leased");
   DRAY_ASSERT(queued_count_ >= waiting_args_.size());
   for (const auto& [id, h] : actors_) {

@@ -1,7 +1,8 @@
 // The node manager (Ray's raylet): the node's resources, task queue, hybrid
 // placement with spillback, the worker pool, argument fetching, the object
-// store's accounting and chunked transfer between nodes. No I/O: everything
-// it does is an effect (DESIGN §2).
+// store (capacity, pinning, eviction, spilling; docs/architecture.md, "The
+// object store") and chunked transfer between nodes. No I/O: everything it
+// does is an effect (DESIGN §2).
 #pragma once
 #include <deque>
 #include <map>
@@ -53,7 +54,21 @@ class NodeManager final : public Component {
   size_t store_objects() const { return store_.size(); }
   uint64_t store_used_bytes() const { return store_used_; }
   size_t leased_workers() const { return leases_.size(); }
+  // Objects stored past capacity because nothing could be evicted or spilled
+  // (fallback allocations, as in Ray).
   uint64_t store_overflows() const { return store_overflows_; }
+  uint64_t store_evictions() const { return store_evictions_; }
+  uint64_t store_spills() const { return store_spills_; }      // EfSpill emitted
+  uint64_t store_restores() const { return store_restores_; }  // EfRestore emitted
+  size_t spilled_objects() const { return spilled_objects_; }  // entries whose bytes are only on disk
+  bool IsSpilled(const ObjectId& id) const {
+    auto it = store_.find(id);
+    return it != store_.end() && !it->second.in_memory;
+  }
+  bool IsPinned(const ObjectId& id) const {
+    auto it = store_.find(id);
+    return it != store_.end() && it->second.pins > 0;
+  }
   size_t workers() const { return workers_.size(); }
   size_t queued_tasks() const { return queued_count_; }
   size_t infeasible_tasks() const { return infeasible_.size(); }
@@ -91,11 +106,23 @@ class NodeManager final : public Component {
     bool blocked = false;
     bool unblock_requested = false;
     TaskSpec spec;
+    std::vector<std::pair<ObjectId, uint64_t>> pinned;  // its store arguments: (id, entry seq)
   };
+  // One object in the store. In memory, `value.data` holds its bytes and
+  // they count in store_used_; spilled, only its metadata stays here and the
+  // bytes are in spill file `spill_key` (kept after a restore, so spilling it
+  // again writes nothing).
   struct StoreEntry {
     ObjectValue value;
     Addr owner;
     bool primary = false;
+    uint64_t size = 0;
+    bool in_memory = true;
+    bool restoring = false;  // an EfRestore is out
+    uint64_t spill_key = 0;  // 0: never spilled
+    uint32_t pins = 0;       // dispatched tasks using it as an argument
+    uint64_t lru = 0;        // its key in lru_primary_/lru_secondary_ (0: not there)
+    uint64_t seq = 0;        // this entry's incarnation (pins name it)
   };
   struct Pull {
     std::vector<NodeId> locations;
@@ -133,6 +160,39 @@ class NodeManager final : public Component {
   bool OwnerDead(const Addr& owner) const;
   void FenceSelf(const std::string& cause, Context& cx);
   void StoreObject(const ObjectId& id, ObjectValue value, Addr owner, bool primary, Context& cx);
+  // The store under pressure (node_manager_store.cc). MakeRoom frees memory
+  // for `bytes` more: evicts unpinned secondary copies, then spills unpinned
+  // primary copies, least recently used first; false if that is not enough
+  // (the caller stores anyway: a fallback allocation, counted).
+  bool MakeRoom(uint64_t bytes, Context& cx);
+  void Evict(const ObjectId& id, Context& cx);
+  void Spill(const ObjectId& id, Context& cx);
+  void StartRestore(const ObjectId& id, StoreEntry& e, Context& cx);
+  void OnRestored(const ObjectRestored& m, Context& cx);
+  // Forgets an entry (freed, its owner dead): memory, LRU, its spill file,
+  // pull requests waiting for its restore. Returns the next entry.
+  using StoreIt = std::map<ObjectId, StoreEntry>::iterator;
+  StoreIt DropEntry(StoreIt it, Context& cx);
+  bool InMemory(const ObjectId& id) const {
+    auto it = store_.find(id);
+    return it != store_.end() && it->second.in_memory;
+  }
+  // Store arguments of `spec` that were local but are not in memory now
+  // (spilled, or a secondary copy evicted), unless gone with a dead owner.
+  std::vector<ObjectId> ArgsToFetchAgain(const TaskSpec& spec) const;
+  // A queued task's store arguments stay in memory while it is queued here
+  // (wanted_), so that tasks do not evict each other's arguments forever.
+  void WantArgs(const TaskSpec& spec);
+  void UnwantArgs(const TaskSpec& spec);
+  bool Evictable(const ObjectId& id, const StoreEntry& e) const {
+    return e.in_memory && e.pins == 0 && wanted_.count(id) == 0;
+  }
+  void Pin(const ObjectId& id, Lease& l);
+  void UnpinAll(Lease& l);
+  void LruAdd(const ObjectId& id, StoreEntry& e);
+  void LruRemove(const ObjectId& id, StoreEntry& e);
+  void Touch(const ObjectId& id, StoreEntry& e);
+  void ServeWaitingPulls(const ObjectId& id, Context& cx);
   void EnsureLocal(const ObjectId& id, const Addr& owner, const std::vector<NodeId>& locations, Context& cx);
   void RequestChunks(const ObjectId& id, Pull& p, Context& cx);
   void OnChunk(const ObjectChunk& m, Context& cx);
@@ -194,7 +254,21 @@ class NodeManager final : public Component {
   uint32_t next_proc_ = kFirstUserProc + 64;  // below: drivers
   std::map<ObjectId, StoreEntry> store_;
   uint64_t store_used_ = 0;
-  uint64_t store_overflows_ = 0;  // objects stored past capacity (no eviction yet)
+  uint64_t store_overflows_ = 0;  // fallback allocations: stored past capacity
+  uint64_t store_evictions_ = 0;
+  uint64_t store_spills_ = 0;
+  uint64_t store_restores_ = 0;
+  size_t spilled_objects_ = 0;
+  uint64_t next_spill_key_ = 1;
+  uint64_t next_entry_seq_ = 1;
+  uint64_t lru_clock_ = 0;
+  // Evictable entries (in memory, unpinned), least recently used first:
+  // secondary copies are evicted, primary copies spilled.
+  std::map<uint64_t, ObjectId> lru_secondary_;
+  std::map<uint64_t, ObjectId> lru_primary_;
+  std::map<ObjectId, uint32_t> wanted_;  // queued tasks here that need each object
+  // Pull requests for a spilled object, answered once it is restored.
+  std::map<ObjectId, std::vector<std::pair<Addr, uint32_t>>> waiting_pulls_;
   std::map<ObjectId, Pull> pulls_;
   std::map<Addr, std::string> dead_owners_;  // published deaths -> cause: their objects are not stored
   std::map<NodeId, std::string> dead_nodes_;

@@ -30,7 +30,7 @@ void NodeManager::RouteActorCall(TaskSpec spec, Context& cx) {
   Queued q;
   std::vector<std::pair<ObjectId, std::pair<Addr, std::vector<NodeId>>>> pulls;
   for (const auto& arg : spec.args) {
-    if (arg.kind == TaskArg::kRef && arg.in_store && store_.count(arg.ref.id) == 0 &&
+    if (arg.kind == TaskArg::kRef && arg.in_store && !InMemory(arg.ref.id) &&
         std::find(q.missing.begin(), q.missing.end(), arg.ref.id) == q.missing.end()) {
       q.missing.push_back(arg.ref.id);
       pulls.push_back({arg.ref.id, {arg.ref.owner, arg.locations}});
@@ -44,6 +44,7 @@ void NodeManager::RouteActorCall(TaskSpec spec, Context& cx) {
   // attempt of it still waiting here is superseded.
   if (!SupersedeWaiting(spec)) return;
   ++queued_count_;
+  WantArgs(spec);
   TaskId id = spec.task;
   for (const auto& o : q.missing) arg_waiters_[o].push_back(id);
   q.spec = std::move(spec);
@@ -59,6 +60,13 @@ void NodeManager::DeliverActorCall(TaskSpec spec, Context& cx) {
     cx.Send(spec.owner, TaskFailed{spec.task, spec.attempt, "ActorUnavailableError",
                                    "actor call '" + spec.name + "': its actor stopped on node " +
                                        std::to_string(cfg_.node) + " while the call's arguments were fetched"});
+    return;
+  }
+  if (!ArgsToFetchAgain(spec).empty()) {
+    // An argument was spilled or evicted since it arrived: the call waits for
+    // its restore or a new pull.
+    DRAY_PROBE("node.store.arg_restore_before_dispatch");
+    RouteActorCall(std::move(spec), cx);
     return;
   }
   for (auto& arg : spec.args) {
@@ -164,6 +172,7 @@ void NodeManager::StopActorWorker(const Addr& worker, const std::string& cause, 
   auto l = leases_.find(worker);
   if (l != leases_.end()) {
     available_.Add(l->second.held);
+    UnpinAll(l->second);
     leases_.erase(l);
   }
   unblock_queue_.erase(std::remove(unblock_queue_.begin(), unblock_queue_.end(), worker), unblock_queue_.end());

@@ -303,6 +303,18 @@ void Owner::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
             auto& locs = it->second.locations;
             if (std::find(locs.begin(), locs.end(), m.node) == locs.end()) locs.push_back(m.node);
           }
+        } else if constexpr (std::is_same_v<M, RemoveObjectLocation>) {
+          // A node evicted its copy (or could not restore a spilled one).
+          auto it = owned_.find(m.id);
+          if (it == owned_.end() || !it->second.in_store) return;
+          auto& locs = it->second.locations;
+          auto before = locs.size();
+          locs.erase(std::remove(locs.begin(), locs.end(), m.node), locs.end());
+          if (locs.size() != before && locs.empty() && it->second.ready) {
+            DRAY_PROBE("object.last_copy_dropped");
+            it->second.lost_copies = true;
+            WakeFetchWaiters(m.id, cx);  // Gets waiting for a fetch retry
+          }
         }
       },
       msg);

@@ -191,7 +191,7 @@ static const char* const kMessageNames[] = {
     "GetObjectStatus", "ObjectStatus", "AddBorrower", "AddBorrowerAck",
     "RemoveBorrower", "ReturnRefsAck", "WorkerOwnership", "WorkerDied", "TaskFailed", "Deaths", "HealthCheck",
     "HealthCheckAck", "TaskPlaced", "RegisterActor", "ActorRegistered", "GetActorInfo", "ActorInfo",
-    "KillActor", "StopActor", "RenewLease", "LeaseGranted"};
+    "KillActor", "StopActor", "RenewLease", "LeaseGranted", "ObjectRestored", "RemoveObjectLocation"};
 static_assert(sizeof(kMessageNames) / sizeof(kMessageNames[0]) == std::variant_size_v<Message>);
 
 const char* MessageName(size_t index) {

@@ -230,6 +230,17 @@ struct StopActor { uint64_t actor = 0; uint32_t incarnation = 0; std::string cau
 struct RenewLease { NodeId node = 0; uint64_t nonce = 0; MSGPACK_DEFINE(node, nonce); };
 struct LeaseGranted { uint64_t nonce = 0; MSGPACK_DEFINE(nonce); };
 
+// Spilling (docs/protocol.md, "Object store"): the backend -> the node
+// manager, as if from the node itself, when an EfRestore finished: the spilled
+// bytes of `id` read back from spill `key` (ok), or why they could not be.
+struct ObjectRestored { ObjectId id; uint64_t key = 0; bool ok = false; Buf data; std::string error;
+  MSGPACK_DEFINE(id, key, ok, data, error); };
+// Node -> owner: the node no longer holds a copy of `id` (a secondary copy
+// evicted under memory pressure, or a spilled copy that could not be read
+// back). The owner forgets the location; an object left with none is rebuilt
+// when next needed (lineage), or is lost.
+struct RemoveObjectLocation { ObjectId id; NodeId node = 0; MSGPACK_DEFINE(id, node); };
+
 using Message = std::variant<RegisterNode, ResourceReport, ClusterView, RegisterJob, JobRegistered,
                              SubmitTask, ExecuteTask, TaskDone, TaskFinished, RegisterWorker,
                              WorkerBlocked, WorkerUnblocked, ResumeGrant, PutObject, FetchObject,
@@ -237,7 +248,8 @@ using Message = std::variant<RegisterNode, ResourceReport, ClusterView, Register
                              GetObjectStatus, ObjectStatus, AddBorrower, AddBorrowerAck,
                              RemoveBorrower, ReturnRefsAck, WorkerOwnership, WorkerDied, TaskFailed, Deaths, HealthCheck,
                              HealthCheckAck, TaskPlaced, RegisterActor, ActorRegistered, GetActorInfo, ActorInfo,
-                             KillActor, StopActor, RenewLease, LeaseGranted>;
+                             KillActor, StopActor, RenewLease, LeaseGranted, ObjectRestored,
+                             RemoveObjectLocation>;
 
 const char* MessageName(const Message& m);
 const char* MessageName(size_t index);

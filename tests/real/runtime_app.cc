@@ -11,6 +11,9 @@
 //                them (retried without limit): the test kills a node mid-run
 //   demand ADDR COMMAND   joins, submits a task no node fits (CPU: 64), runs
 //                COMMAND (`dray status ...`) while it waits, then leaves
+//   spill        a 1 MiB object store and 300 KiB values: objects are spilled
+//                to <cluster dir>/spill and restored for Gets and task
+//                arguments; Shutdown removes the spill files
 #include <dirent.h>
 #include <signal.h>
 #include <unistd.h>
@@ -92,8 +95,18 @@ int QuickSquare(int x) { return x * x; }
 // A task making a large Buffer (returned through the store).
 dray::Buffer MakeBig(int mb) { return dray::Buffer(std::string(static_cast<size_t>(mb) << 20, 'w')); }
 
+// 300 KiB, its content drawn from i (above the 100 KiB inline limit: stored).
+std::string BigValue(int i) {
+  std::string s(300 * 1024, static_cast<char>('a' + i % 26));
+  s[0] = static_cast<char>(i);
+  return s;
+}
+// Checks a big value that reaches it as an argument (restored if spilled).
+int CheckBig(std::string s, int i) { return s == BigValue(i) ? 1 : 0; }
+
 }  // namespace
-DRAY_REMOTE(Square, SquareOnceKilled, WhichNode, SlowSquare, AddTwo, ReadBig, MakeBig, QuickSquare);
+DRAY_REMOTE(Square, SquareOnceKilled, WhichNode, SlowSquare, AddTwo, ReadBig, MakeBig, QuickSquare, BigValue,
+            CheckBig);
 
 namespace {
 
@@ -151,6 +164,31 @@ int Cleanup() {
   dray::Shutdown();
   ok = ok && again == 144 && Children().empty() && ClusterDirs().empty();
   std::printf("second cluster: %d; %s\n", again, ok ? "clean" : "NOT CLEAN");
+  return ok ? 0 : 1;
+}
+
+int Spill() {
+  dray::Init(dray::Config{.num_cpus = 2, .object_store_memory = 1 << 20});
+  std::vector<dray::ObjectRef<std::string>> big;
+  for (int i = 0; i < 12; ++i) big.push_back(dray::Task(BigValue).Remote(i));
+  dray::ObjectRef<std::string> put = dray::Put(BigValue(99));
+  int good = 0;
+  for (int i = 0; i < 12; ++i) good += *dray::Get(big[i]) == BigValue(i) ? 1 : 0;
+  std::vector<dray::ObjectRef<int>> checks;
+  for (int i = 0; i < 12; ++i) checks.push_back(dray::Task(CheckBig).Remote(big[i], i));
+  for (const auto& c : dray::Get(checks)) good += *c;
+  good += *dray::Get(put) == BigValue(99) ? 1 : 0;
+  std::vector<std::string> dirs = ClusterDirs();
+  size_t files = 0;
+  std::error_code ec;
+  if (dirs.size() == 1)
+    for (const auto& e : std::filesystem::directory_iterator(dirs[0] + "/spill", ec)) files += e.is_regular_file() ? 1 : 0;
+  std::printf("good = %d of 25, spill files while running = %zu\n", good, files);
+  big.clear();
+  checks.clear();
+  dray::Shutdown();
+  bool ok = good == 25 && files > 0 && ClusterDirs().empty() && Children().empty();
+  std::printf("after Shutdown: cluster dirs = %zu; %s\n", ClusterDirs().size(), ok ? "clean" : "NOT CLEAN");
   return ok ? 0 : 1;
 }
 
@@ -291,6 +329,7 @@ int main(int argc, char** argv) {
   try {
     if (mode == "store") return Store();
     if (mode == "cleanup") return Cleanup();
+    if (mode == "spill") return Spill();
     if (mode == "kill9" && argc > 2) return Kill9(argv[2]);
     if (mode == "join" && argc > 2) return Join(argv[2]);
     if (mode == "survive" && argc > 2) return Survive(argv[2]);

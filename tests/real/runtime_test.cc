@@ -65,6 +65,17 @@ TEST(RealRuntime, ShutdownLeavesNothingBehind) {
   EXPECT_EQ(r.output.find("NOT CLEAN"), std::string::npos) << r.output;
 }
 
+// A 1 MiB object store: 300 KiB values are spilled to <cluster dir>/spill,
+// restored for Gets and task arguments, and the directory is gone after
+// Shutdown.
+TEST(RealRuntime, ASmallStoreSpillsAndRestoresAndCleansUp) {
+  RunResult r = RunProgram(std::string(DRAY_RUNTIME_APP) + " spill");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("good = 25 of 25"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("clean"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("NOT CLEAN"), std::string::npos) << r.output;
+}
+
 TEST(RealRuntime, WorkerKilledMidTaskIsRetried) {
   std::string mark = testing::TempDir() + "dray_kill9_mark_" + std::to_string(::getpid());
   RunResult r = RunProgram(std::string(DRAY_RUNTIME_APP) + " kill9 " + mark);

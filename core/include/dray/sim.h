@@ -41,6 +41,10 @@ struct RunStats {
   uint32_t fault_kinds = 0;      // the fault kinds in effect (faults=swarm: drawn from the seed), as bits
   uint64_t gcs_restarts = 0;     // control-service crashes (each restarted from its SQLite tables)
   uint64_t liveness_failures = 0;  // waits still pending at the liveness bound (docs/sim.md)
+  // The object stores' disks (docs/sim.md, "The simulated disk").
+  uint64_t spills = 0;         // objects written to a node's spill disk
+  uint64_t restores = 0;       // spilled objects read back
+  uint64_t spill_deletes = 0;  // spill files deleted (freed objects)
 };
 
 bool IsSimulation();

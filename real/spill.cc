@@ -1,0 +1,105 @@
+#include "real/spill.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+namespace dray::real {
+
+namespace {
+bool WriteAll(int fd, const char* p, size_t n) {
+  while (n > 0) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return true;
+}
+}  // namespace
+
+void SpillDir::Write(uint64_t key, const Buf& data) {
+  std::string why;
+  if (!made_) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir_, ec);
+    if (ec) why = "cannot make " + dir_ + ": " + ec.message();
+    else {
+      ::chmod(dir_.c_str(), 0700);
+      made_ = true;
+    }
+  }
+  if (why.empty()) {
+    std::string path = Path(key);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      why = "cannot create " + path + ": " + std::strerror(errno);
+    } else {
+      bool ok = WriteAll(fd, data.data(), data.size());
+      int err = errno;
+      ::close(fd);
+      if (ok) {
+        ++files_;
+        return;
+      }
+      why = "cannot write " + path + ": " + std::strerror(err);
+      ::unlink(path.c_str());
+    }
+  }
+  if (!warned_) {
+    std::fprintf(stderr, "dray: spilling: %s; keeping spilled objects in memory instead\n", why.c_str());
+    warned_ = true;
+  }
+  kept_[key] = data;
+}
+
+bool SpillDir::Read(uint64_t key, uint64_t size, Buf* out, std::string* error) {
+  if (auto it = kept_.find(key); it != kept_.end()) {
+    *out = it->second;
+    return true;
+  }
+  std::string path = Path(key);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    *error = "cannot open spill file " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  std::string data(size, '\0');
+  size_t got = 0;
+  while (got < size) {
+    ssize_t r = ::read(fd, data.data() + got, size - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += static_cast<size_t>(r);
+  }
+  ::close(fd);
+  if (got != size) {
+    *error = "spill file " + path + " holds " + std::to_string(got) + " bytes, not " + std::to_string(size);
+    return false;
+  }
+  *out = Buf(std::move(data));
+  return true;
+}
+
+void SpillDir::Delete(uint64_t key) {
+  if (kept_.erase(key)) return;
+  if (::unlink(Path(key).c_str()) == 0 && files_ > 0) --files_;
+}
+
+void SpillDir::RemoveAll() {
+  kept_.clear();
+  if (!made_) return;
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+  if (ec) std::fprintf(stderr, "dray: could not remove the spill directory %s: %s\n", dir_.c_str(), ec.message().c_str());
+  made_ = false;
+  files_ = 0;
+}
+
+}  // namespace dray::real
