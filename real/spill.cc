@@ -70,10 +70,21 @@ bool SpillDir::Read(uint64_t key, uint64_t size, Buf* out, std::string* error) {
     *error = "cannot open spill file " + path + ": " + std::strerror(errno);
     return false;
   }
-  std::string data(size, '\0');
+  // Restored into the node's shared-memory store when it has room (its
+  // workers then read it in place), else onto the heap.
+  char* dst = nullptr;
+  Buf owner;
+  internal::ValueArena* arena = size >= internal::kArenaMinBytes ? internal::CurrentValueArena() : nullptr;
+  std::string data;
+  const bool in_store = arena && arena->Allocate(size, &dst, &owner);
+  if (!in_store) {
+    data.resize(size);
+    dst = data.data();
+    owner = Buf();
+  }
   size_t got = 0;
   while (got < size) {
-    ssize_t r = ::read(fd, data.data() + got, size - got);
+    ssize_t r = ::read(fd, dst + got, size - got);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) break;
     got += static_cast<size_t>(r);
@@ -83,7 +94,7 @@ bool SpillDir::Read(uint64_t key, uint64_t size, Buf* out, std::string* error) {
     *error = "spill file " + path + " holds " + std::to_string(got) + " bytes, not " + std::to_string(size);
     return false;
   }
-  *out = Buf(std::move(data));
+  *out = in_store ? std::move(owner) : Buf(std::move(data));
   return true;
 }
 

@@ -36,10 +36,13 @@ const char* Usage(ScriptedFault::Kind k) {
   throw Error("dray: scenario " + where + ", line " + std::to_string(line) + ": " + what);
 }
 
-int64_t Number(const std::string& word, const std::string& where, int line, const char* what) {
+int64_t Number(const std::string& word, const std::string& where, int line, const char* what,
+               int64_t max = 999'999'999'999'999'999) {
   if (word.empty() || word.size() > 18 || !std::all_of(word.begin(), word.end(), [](char c) { return c >= '0' && c <= '9'; }))
     Bad(where, line, std::string(what) + " must be a non-negative integer, got '" + word + "'");
-  return std::stoll(word);
+  int64_t v = std::stoll(word);
+  if (v > max) Bad(where, line, std::string(what) + " must be at most " + std::to_string(max) + ", got '" + word + "'");
+  return v;
 }
 }  // namespace
 
@@ -79,7 +82,7 @@ Scenario ParseScenario(const std::string& text, const std::string& where) {
     } else if (w[0] == "workload") {
       if (w.size() < 2 || w.size() > 3) Bad(where, line, "'workload' takes a name and an optional size");
       s.workload = w[1];
-      if (w.size() == 3) s.tasks = static_cast<int>(Number(w[2], where, line, "the workload's size"));
+      if (w.size() == 3) s.tasks = static_cast<int>(Number(w[2], where, line, "the workload's size", 100'000'000));
     } else if (w[0] == "at_us") {
       if (w.size() < 4) Bad(where, line, "a fault is 'at_us T KIND INDEX [DURATION_MS [AMOUNT]]'");
       ScriptedFault f;
@@ -90,7 +93,7 @@ Scenario ParseScenario(const std::string& text, const std::string& where) {
       int args = ScriptedFaultArgs(f.kind);
       if (w.size() != static_cast<size_t>(4 + args))
         Bad(where, line, "'" + w[2] + "' takes " + Usage(f.kind) + ", got " + std::to_string(w.size() - 3) + " numbers");
-      f.index = static_cast<uint32_t>(Number(w[3], where, line, "the index"));
+      f.index = static_cast<uint32_t>(Number(w[3], where, line, "the index", 1'000'000));
       if (args >= 1) f.duration_ms = Number(w[4], where, line, "the duration");
       if (args >= 2) {
         f.amount = Number(w[5], where, line, IsFrameFault(f.kind) ? "the rate" : "the amount");

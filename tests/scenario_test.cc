@@ -101,6 +101,11 @@ TEST(Scenario, BadLinesNameTheFileTheLineAndTheProblem) {
   EXPECT_NE(error("at_us 1 slow_links 0 100 x\n").find("the amount must be"), std::string::npos);
   EXPECT_NE(error("at_us 1 partition_in 0 5 7\n").find("got 3 numbers"), std::string::npos);
   EXPECT_NE(error("at_us 5 explode 1\n").find("reorder"), std::string::npos);  // the known kinds are listed
+  // Numbers that would not fit where they go (the scenario fuzz target found
+  // a workload size that wrapped to a negative int and did not round-trip).
+  EXPECT_NE(error("workload random_dag 2215802293\n").find("the workload's size must be at most 100000000"),
+            std::string::npos);
+  EXPECT_NE(error("at_us 1 crash_worker 5000000000\n").find("the index must be at most 1000000"), std::string::npos);
 }
 
 // Each network kind, scripted, does what it says in a run (its stats show it)
