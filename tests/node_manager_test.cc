@@ -384,6 +384,41 @@ TEST(NodeManagerFailures, AWorkerDyingMidTaskFailsItsAttempt) {
   EXPECT_TRUE(nm.Deliver(w, WorkerDied{w, "again"}).empty());
 }
 
+// A worker started for a queued task is stopped before it registered (on a
+// real cluster: its node stops every worker as the last driver leaves) and
+// its death is reported before its registration, already on its way, comes
+// in. The late registration must not make it idle: the task would be
+// dispatched to a process that is gone and be lost, while the worker started
+// in its place sat idle (the hang of RealCluster with every example).
+TEST(NodeManagerFailures, ARegistrationAfterTheWorkersDeathIsIgnored) {
+  Stepper<NodeManager> nm{Config(0, 2)};
+  auto fx = nm.Deliver(kDriver, SubmitTask{Spec(5, 1)});
+  auto start = Effects<EfStartWorker>(fx);
+  ASSERT_EQ(start.size(), 1u);
+  Addr gone = start[0].worker;
+  auto fx2 = nm.Deliver(gone, WorkerDied{gone, "stopped: its drivers left"});
+  EXPECT_TRUE(Sent<TaskFailed>(fx2).empty());  // it held no task
+  auto restart = Effects<EfStartWorker>(fx2);
+  ASSERT_EQ(restart.size(), 1u);  // another for the queued task
+  Addr fresh = restart[0].worker;
+  EXPECT_NE(fresh, gone);
+  auto fx3 = nm.Deliver(gone, RegisterWorker{gone});
+  EXPECT_TRUE(Sent<ExecuteTask>(fx3).empty());
+  auto stop = Effects<EfStopWorker>(fx3);
+  ASSERT_EQ(stop.size(), 1u);
+  EXPECT_EQ(stop[0].worker, gone);
+  EXPECT_EQ(nm.comp.workers(), 1u);  // only the fresh one, still starting
+  EXPECT_EQ(nm.comp.available(), Cpus(2));
+  auto fx4 = nm.Deliver(fresh, RegisterWorker{fresh});
+  auto exec = Sent<ExecuteTask>(fx4);
+  ASSERT_EQ(exec.size(), 1u);
+  EXPECT_EQ(exec[0].first, fresh);
+  EXPECT_EQ(exec[0].second.spec.task, TaskId{5});
+  // A registration told twice changes nothing (and crashes nothing).
+  EXPECT_TRUE(nm.Deliver(fresh, RegisterWorker{fresh}).empty());
+  EXPECT_EQ(nm.comp.leased_workers(), 1u);
+}
+
 // A forwarded task: its owner learns where it went.
 TEST(NodeManagerFailures, ForwardingATaskTellsItsOwner) {
   Stepper<NodeManager> nm{Config(0, 2)};
