@@ -191,6 +191,27 @@ TEST(NodeManagerPlacement, InfeasibleTaskWaitsUntilAFittingNodeAppears) {
   EXPECT_EQ(fwd[0].second.spec.spill_count, 1u);
 }
 
+// An infeasible task goes with its owner: once the owner's death is
+// published it is no demand any more (`dray status` after a driver that asked
+// for a GPU left), while another owner's stays.
+TEST(NodeManagerPlacement, AnInfeasibleTaskGoesWithItsDeadOwner) {
+  Stepper<NodeManager> nm{Config(0, 2)};
+  const Addr other{0, kFirstUserProc + 1};
+  TaskSpec mine = Spec(1, 8);
+  TaskSpec theirs = Spec(2, 16);
+  theirs.owner = other;
+  nm.Deliver(kDriver, SubmitTask{mine});
+  nm.Deliver(other, SubmitTask{theirs});
+  EXPECT_EQ(nm.comp.infeasible_tasks(), 2u);
+  nm.Deliver(kGcs, Deaths{{kDriver}, {}, "the driver disconnected"});
+  EXPECT_EQ(nm.comp.infeasible_tasks(), 1u);
+  nm.now += 1'000'000'000;
+  auto rep = Sent<ResourceReport>(nm.Timer(NodeManager::kReportTimer));
+  ASSERT_EQ(rep.size(), 1u);
+  ASSERT_EQ(rep[0].second.infeasible.size(), 1u);
+  EXPECT_EQ(rep[0].second.infeasible[0], Cpus(16));
+}
+
 TEST(NodeManagerBlocking, BlockedWorkerReturnsItsCpuAndResumesWhenCpuIsFree) {
   Stepper<NodeManager> nm{Config(0, 1)};
   Addr w1{0, 70}, w2{0, 71};

@@ -627,6 +627,11 @@ void NodeManager::OnDeaths(const Addr& from, const Deaths& m, Context& cx) {
     }
     if (q.empty()) cls = ready_.erase(cls); else ++cls;
   }
+  // So do its tasks that no node fits: nobody waits for them, and they are
+  // no demand any more (`dray status`).
+  infeasible_.erase(std::remove_if(infeasible_.begin(), infeasible_.end(),
+                                   [&](const TaskSpec& t) { return dead(t.owner); }),
+                    infeasible_.end());
   for (const auto& [addr, w] : workers_)
     if (w.registered && !dead(addr)) cx.Send(addr, m);
   for (NodeId n : m.nodes) {
