@@ -106,7 +106,7 @@ struct Host::Local {
 struct Host::Child {
   Addr addr;
   bool stopping = false;
-  bool retiring = false;  // KillAllWorkers: its node manager still hears WorkerDied, quietly
+  bool retiring = false;  // KillAllWorkers (reported dead at once): messages to it are dropped quietly
   std::unique_ptr<asio::steady_timer> kill_timer;
 };
 
@@ -266,7 +266,10 @@ bool Host::Start(std::string* error) {
     });
     return true;
   }
-  uplink_ = transport_->ConnectUnix(options_.uplink_unix);
+  // On the loop, like every use of uplink_: the dial it posts can connect
+  // and finish the handshake before this thread would have stored the id,
+  // and OnOpen would not know the uplink (the worker never registers).
+  asio::post(transport_->context(), [this] { uplink_ = transport_->ConnectUnix(options_.uplink_unix); });
   return true;  // StartAll once the uplink is open
 }
 
@@ -563,9 +566,8 @@ void Host::OnChildExit(int pid, int status) {
   if (!c.stopping && !shutting_down_) {
     // As the operating system tells it: the node manager hears WorkerDied
     // from the worker (docs/protocol.md).
-    std::string cause = "worker " + c.addr.Str() + " (pid " + std::to_string(pid) + ") " +
-                        (c.retiring ? "stopped: its drivers left" : ExitCause(status));
-    if (!c.retiring) std::fprintf(stderr, "dray: %s\n", cause.c_str());
+    std::string cause = "worker " + c.addr.Str() + " (pid " + std::to_string(pid) + ") " + ExitCause(status);
+    std::fprintf(stderr, "dray: %s\n", cause.c_str());
     Deliver(c.addr, Addr{c.addr.node, kNodeManagerProc}, WorkerDied{c.addr, cause});
   }
   std::lock_guard<std::mutex> lock(mu_);
@@ -786,20 +788,28 @@ void Host::OnHeadControl(ConnId conn, const HostControl& c) {
   }
 }
 
-// Every worker of this node, as if it had died (the node manager hears
-// WorkerDied when each is reaped): the drivers that needed them are gone.
+// Every worker of this node: the drivers that needed them are gone. Each one
+// is dead to its node manager from now on: WorkerDied goes to it at once,
+// before anything this process handles next (a next driver's tasks), so that
+// it never leases a worker that is being stopped (the task would die with it,
+// or run in the previous driver's program, or be lost with a registration that
+// comes in after the death). Its connection closes; it is reaped quietly.
 void Host::KillAllWorkers(const std::string& why) {
   if (!children_.empty())
     std::fprintf(stderr, "dray: stopping %zu workers: %s\n", children_.size(), why.c_str());
   for (auto& [pid, c] : children_) {
-    if (c.kill_timer) continue;
+    if (c.stopping) continue;  // stopped already: its node manager has forgotten it
+    c.stopping = true;
     c.retiring = true;
+    if (auto r = routes_.find(c.addr); r != routes_.end()) transport_->Close(r->second);
     kill(pid, SIGTERM);
     c.kill_timer = std::make_unique<asio::steady_timer>(transport_->context(), options_.stop_grace);
     c.kill_timer->async_wait([this, pid = pid](const error_code& ec) {
       if (ec || !children_.count(pid)) return;
       kill(pid, SIGKILL);
     });
+    Deliver(c.addr, Addr{c.addr.node, kNodeManagerProc},
+            WorkerDied{c.addr, "worker " + c.addr.Str() + " (pid " + std::to_string(pid) + ") stopped: " + why});
   }
 }
 
@@ -870,6 +880,9 @@ void Host::OnRouted(ConnId conn, const Route& route, Message&& m) {
     transport_->Close(conn);
     return;
   }
+  // A worker being stopped is dead to the cluster already (its node manager
+  // heard so): what it still sends, until its connection closes, is dropped.
+  if (auto pid = child_pids_.find(route.from); pid != child_pids_.end() && children_.at(pid->second).stopping) return;
   Deliver(route.from, route.to, std::move(m));
 }
 

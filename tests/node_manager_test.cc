@@ -191,6 +191,27 @@ TEST(NodeManagerPlacement, InfeasibleTaskWaitsUntilAFittingNodeAppears) {
   EXPECT_EQ(fwd[0].second.spec.spill_count, 1u);
 }
 
+// An infeasible task goes with its owner: once the owner's death is
+// published it is no demand any more (`dray status` after a driver that asked
+// for a GPU left), while another owner's stays.
+TEST(NodeManagerPlacement, AnInfeasibleTaskGoesWithItsDeadOwner) {
+  Stepper<NodeManager> nm{Config(0, 2)};
+  const Addr other{0, kFirstUserProc + 1};
+  TaskSpec mine = Spec(1, 8);
+  TaskSpec theirs = Spec(2, 16);
+  theirs.owner = other;
+  nm.Deliver(kDriver, SubmitTask{mine});
+  nm.Deliver(other, SubmitTask{theirs});
+  EXPECT_EQ(nm.comp.infeasible_tasks(), 2u);
+  nm.Deliver(kGcs, Deaths{{kDriver}, {}, "the driver disconnected"});
+  EXPECT_EQ(nm.comp.infeasible_tasks(), 1u);
+  nm.now += 1'000'000'000;
+  auto rep = Sent<ResourceReport>(nm.Timer(NodeManager::kReportTimer));
+  ASSERT_EQ(rep.size(), 1u);
+  ASSERT_EQ(rep[0].second.infeasible.size(), 1u);
+  EXPECT_EQ(rep[0].second.infeasible[0], Cpus(16));
+}
+
 TEST(NodeManagerBlocking, BlockedWorkerReturnsItsCpuAndResumesWhenCpuIsFree) {
   Stepper<NodeManager> nm{Config(0, 1)};
   Addr w1{0, 70}, w2{0, 71};
@@ -382,6 +403,41 @@ TEST(NodeManagerFailures, AWorkerDyingMidTaskFailsItsAttempt) {
   EXPECT_EQ(nm.comp.workers(), 0u);
   // Told twice: nothing more.
   EXPECT_TRUE(nm.Deliver(w, WorkerDied{w, "again"}).empty());
+}
+
+// A worker started for a queued task is stopped before it registered (on a
+// real cluster: its node stops every worker as the last driver leaves) and
+// its death is reported before its registration, already on its way, comes
+// in. The late registration must not make it idle: the task would be
+// dispatched to a process that is gone and be lost, while the worker started
+// in its place sat idle (the hang of RealCluster with every example).
+TEST(NodeManagerFailures, ARegistrationAfterTheWorkersDeathIsIgnored) {
+  Stepper<NodeManager> nm{Config(0, 2)};
+  auto fx = nm.Deliver(kDriver, SubmitTask{Spec(5, 1)});
+  auto start = Effects<EfStartWorker>(fx);
+  ASSERT_EQ(start.size(), 1u);
+  Addr gone = start[0].worker;
+  auto fx2 = nm.Deliver(gone, WorkerDied{gone, "stopped: its drivers left"});
+  EXPECT_TRUE(Sent<TaskFailed>(fx2).empty());  // it held no task
+  auto restart = Effects<EfStartWorker>(fx2);
+  ASSERT_EQ(restart.size(), 1u);  // another for the queued task
+  Addr fresh = restart[0].worker;
+  EXPECT_NE(fresh, gone);
+  auto fx3 = nm.Deliver(gone, RegisterWorker{gone});
+  EXPECT_TRUE(Sent<ExecuteTask>(fx3).empty());
+  auto stop = Effects<EfStopWorker>(fx3);
+  ASSERT_EQ(stop.size(), 1u);
+  EXPECT_EQ(stop[0].worker, gone);
+  EXPECT_EQ(nm.comp.workers(), 1u);  // only the fresh one, still starting
+  EXPECT_EQ(nm.comp.available(), Cpus(2));
+  auto fx4 = nm.Deliver(fresh, RegisterWorker{fresh});
+  auto exec = Sent<ExecuteTask>(fx4);
+  ASSERT_EQ(exec.size(), 1u);
+  EXPECT_EQ(exec[0].first, fresh);
+  EXPECT_EQ(exec[0].second.spec.task, TaskId{5});
+  // A registration told twice changes nothing (and crashes nothing).
+  EXPECT_TRUE(nm.Deliver(fresh, RegisterWorker{fresh}).empty());
+  EXPECT_EQ(nm.comp.leased_workers(), 1u);
 }
 
 // A forwarded task: its owner learns where it went.

@@ -53,6 +53,7 @@ const char* const kAllProbes[] = {
     "node.store.pull_waits_for_restore",  // a pull from another node waited for a restore
     "node.store.arg_restore_before_dispatch",  // a ready task's argument was spilled; restored first
     "object.last_copy_dropped",     // the owner heard its object's last copy was evicted or lost
+    "node.late_registration_dropped",     // a worker's registration came after its death; stopped
     "buggify.node.tiny_pull_chunks",  // buggify: an object served in tiny chunks
     "buggify.node.short_pull_retry",  // buggify: a missed pull asked again after 1 us
     "buggify.node.late_report",       // buggify: a resource report sent 100x later

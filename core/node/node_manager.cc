@@ -108,8 +108,19 @@ void NodeManager::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
           }
           OnSubmit(m.spec, cx);
         } else if constexpr (std::is_same_v<M, RegisterWorker>) {
+          if (m.worker.node != cfg_.node) return;
+          auto known = workers_.find(m.worker);
+          if (known == workers_.end() && m.worker.proc >= kFirstUserProc + 64 && m.worker.proc < next_proc_) {
+            // A worker this node started and has forgotten since: its death
+            // was reported (its process stopped or crashed) before its
+            // registration, already on its way, arrived. It never gets a
+            // task: the task would be lost with it.
+            DRAY_PROBE("node.late_registration_dropped");
+            cx.Emit(EfStopWorker{m.worker});
+            return;
+          }
+          if (known != workers_.end() && known->second.registered) return;  // told twice
           auto& w = workers_[m.worker];
-          DRAY_ASSERT(!w.registered, "a worker registered twice");
           w.registered = true;
           w.idle = true;
           idle_workers_.insert(m.worker);
@@ -616,6 +627,11 @@ void NodeManager::OnDeaths(const Addr& from, const Deaths& m, Context& cx) {
     }
     if (q.empty()) cls = ready_.erase(cls); else ++cls;
   }
+  // So do its tasks that no node fits: nobody waits for them, and they are
+  // no demand any more (`dray status`).
+  infeasible_.erase(std::remove_if(infeasible_.begin(), infeasible_.end(),
+                                   [&](const TaskSpec& t) { return dead(t.owner); }),
+                    infeasible_.end());
   for (const auto& [addr, w] : workers_)
     if (w.registered && !dead(addr)) cx.Send(addr, m);
   for (NodeId n : m.nodes) {
