@@ -50,6 +50,49 @@ class ApiEdge : public ::testing::Test {
   }
 };
 
+// A user type whose adaptor packs a temporary: Serialize must not keep
+// pointers into it (it packs a large value twice: size, then bytes).
+struct Rendered {
+  int n = 0;
+};
+}  // namespace
+namespace msgpack {
+MSGPACK_API_VERSION_NAMESPACE(MSGPACK_DEFAULT_API_NS) {
+namespace adaptor {
+template <>
+struct pack<Rendered> {
+  template <typename Stream>
+  packer<Stream>& operator()(packer<Stream>& o, const Rendered& r) const {
+    o.pack(std::string(static_cast<size_t>(r.n), 'r'));  // a temporary, gone before the next write
+    o.pack(r.n);
+    return o;
+  }
+};
+}  // namespace adaptor
+}  // MSGPACK_API_VERSION_NAMESPACE
+}  // namespace msgpack
+namespace {
+
+TEST(ApiEdgeSizes, ATemporaryPackedByAnAdaptorIsCopiedInTime) {
+  for (int n : {10, 5000, 70000, 300000}) {
+    Rendered r{n};
+    dray::internal::ValueData v = dray::internal::Serialize(r);
+    msgpack::object_handle oh = msgpack::unpack(v.data.data(), v.data.size());
+    std::string s;
+    oh.get().convert(s);
+    EXPECT_EQ(s, std::string(static_cast<size_t>(n), 'r')) << n;
+  }
+  // A Buffer and a string survive the round trip at every size class.
+  for (size_t n : {size_t{1}, size_t{4096}, size_t{65536}, size_t{1} << 20}) {
+    std::string big(n, 'b');
+    big[n / 2] = 'x';
+    auto back = dray::internal::Deserialize<dray::Buffer>(dray::internal::Serialize(dray::Buffer(big)));
+    EXPECT_EQ(back->view(), big);
+    auto str = dray::internal::Deserialize<std::string>(dray::internal::Serialize(big));
+    EXPECT_EQ(*str, big);
+  }
+}
+
 TEST(ApiEdgeSizes, BigValuesAreAboveTheInlineLimit) {
   msgpack::sbuffer sb;
   msgpack::pack(sb, EdgeBig(20000));

@@ -14,49 +14,54 @@
 
 namespace dray::internal {
 
-// Writes of this size or more are referenced, not copied, until the value's
-// size is known; then the value is copied once, into memory of that size.
-inline constexpr size_t kGatherMinBytes = 4 * 1024;
+// msgpack's output streams for Serialize. A value is packed once into a
+// string; if it made a write of kLargeWriteBytes or more (a string's or a
+// binary's body), only its size is kept and it is packed again, straight
+// into an allocation of that size (the process's value arena, else the
+// heap), so a large value's bytes are copied exactly once. Two passes, not
+// pointers kept from the first: a user's adaptor may pack a temporary.
+inline constexpr size_t kLargeWriteBytes = 4 * 1024;
 
-// msgpack's output stream. Small writes are appended; a large write (a
-// string's or binary's body) is remembered in place, so a large value is
-// copied exactly once, into an allocation of its final size (the arena's or
-// the heap's). The referenced bytes must outlive Finish (they are the value
-// being packed).
-class ValueSink {
+class FirstPassSink {
  public:
   void write(const char* p, size_t n) {
-    if (n >= kGatherMinBytes) {
-      pieces_.push_back({small_.size(), p, n});
-    } else {
-      small_.append(p, n);
-    }
     total_ += n;
+    if (n >= kLargeWriteBytes) large_ = true;
+    if (!large_) small_.append(p, n);
   }
-  Bytes Finish() {
-    if (pieces_.empty() && total_ < kArenaMinBytes) return Bytes(std::move(small_));
-    return AllocateValue(total_, [this](char* w) {
-      size_t from = 0;  // of small_
-      for (const Piece& piece : pieces_) {
-        std::memcpy(w, small_.data() + from, piece.at - from);
-        w += piece.at - from;
-        from = piece.at;
-        std::memcpy(w, piece.p, piece.n);
-        w += piece.n;
-      }
-      std::memcpy(w, small_.data() + from, small_.size() - from);
-    });
-  }
+  bool large() const { return large_ || total_ >= kArenaMinBytes; }
+  size_t total() const { return total_; }
+  std::string& bytes() { return small_; }  // the whole value unless large()
 
  private:
-  struct Piece {
-    size_t at;  // where in small_'s bytes it goes
-    const char* p;
-    size_t n;
-  };
   std::string small_;
-  std::vector<Piece> pieces_;
   size_t total_ = 0;
+  bool large_ = false;
+};
+
+class FixedSink {
+ public:
+  FixedSink(char* out, size_t cap) : w_(out), left_(cap) {}
+  void write(const char* p, size_t n) {
+    if (n > left_) {
+      overflow_ = true;
+      return;
+    }
+    std::memcpy(w_, p, n);
+    w_ += n;
+    left_ -= n;
+  }
+  bool exact() const { return !overflow_ && left_ == 0; }
+
+ private:
+  char* w_;
+  size_t left_;
+  bool overflow_ = false;
+};
+
+struct StringSink {
+  std::string s;
+  void write(const char* p, size_t n) { s.append(p, n); }
 };
 
 // The value being deserialized on this thread (a Buffer inside it shares
@@ -65,13 +70,32 @@ inline thread_local const Bytes* tls_deserialize_source = nullptr;
 
 template <class T>
 ValueData Serialize(const T& v) {
-  ContainedRefs scope;
-  ValueSink sink;
-  msgpack::pack(sink, v);
   ValueData out;
-  out.data = sink.Finish();
-  out.contained = std::move(scope.refs);
-  out.pins = std::move(scope.pins);
+  {
+    ContainedRefs scope;
+    FirstPassSink first;
+    msgpack::pack(first, v);
+    out.contained = std::move(scope.refs);
+    out.pins = std::move(scope.pins);
+    if (!first.large()) {
+      out.data = Bytes(std::move(first.bytes()));
+      return out;
+    }
+    bool exact = true;
+    ContainedRefs again;  // the second pass notes the same refs: dropped
+    out.data = AllocateValue(first.total(), [&](char* w) {
+      FixedSink fixed(w, first.total());
+      msgpack::pack(fixed, v);
+      exact = fixed.exact();
+    });
+    if (exact) return out;
+  }
+  // The value packed to another size the second time (an adaptor that is
+  // not a function of the value): pack it once more, into a string.
+  ContainedRefs third;
+  StringSink sink;
+  msgpack::pack(sink, v);
+  out.data = Bytes(std::move(sink.s));
   return out;
 }
 
