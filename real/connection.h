@@ -90,6 +90,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const std::string& peer() const { return peer_; }
   bool open() const { return open_; }
   size_t queued_frames() const { return queue_.size(); }
+  uint64_t queued_bytes() const { return queued_bytes_; }
+  // Its write queue is past a quarter of its limits (a host stops taking
+  // new work from its user threads until it drains).
+  bool congested() const {
+    return queue_.size() >= options_.write_queue_max_frames / 4 || queued_bytes_ >= options_.write_queue_max_bytes / 4;
+  }
 
  private:
   struct Out {

@@ -178,6 +178,10 @@ Host::Host(HostOptions options) : options_(std::move(options)), start_(std::chro
     };
   }
   th.on_control = [this](ConnId id, std::string&& body) { OnControl(id, std::move(body)); };
+  if (worker_mode_) {
+    baton_ = std::make_unique<LoopBaton>();
+    to.run_loop = [b = baton_.get()](asio::io_context& io) { b->RunLoopThread(io); };
+  }
   transport_ = std::make_unique<Transport>(std::move(to), std::move(th));
 }
 
@@ -323,11 +327,51 @@ void Host::StartAll() {
   }
 }
 
+struct Host::DrainTimer {
+  explicit DrainTimer(asio::io_context& io) : t(io) {}
+  asio::steady_timer t;
+};
+
 void Host::PostCommand(const Addr& addr, Command cmd) {
-  asio::post(transport_->context(), [this, addr, cmd = std::move(cmd)]() mutable {
+  bool schedule;
+  {
+    std::lock_guard<std::mutex> lock(commands_.mu);
+    commands_.queue.emplace_back(addr, std::move(cmd));
+    schedule = !commands_.scheduled;
+    commands_.scheduled = true;
+  }
+  if (schedule) asio::post(transport_->context(), [this] { DrainCommands(); });
+}
+
+// Loop thread: steps up to a batch of the user threads' commands, then lets
+// the loop serve its sockets before the next batch; while a write queue is
+// congested it waits for it to drain (checked every 200 us).
+void Host::DrainCommands() {
+  constexpr size_t kBatch = 256;
+  if (!shutting_down_ && transport_->Congested()) {
+    if (!drain_timer_) drain_timer_ = std::make_unique<DrainTimer>(transport_->context());
+    drain_timer_->t.expires_after(std::chrono::microseconds(200));
+    drain_timer_->t.async_wait([this](const boost::system::error_code&) { DrainCommands(); });
+    return;
+  }
+  std::vector<std::pair<Addr, Command>> batch;
+  bool more;
+  {
+    std::lock_guard<std::mutex> lock(commands_.mu);
+    size_t n = std::min(kBatch, commands_.queue.size());
+    batch.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      batch.push_back(std::move(commands_.queue.front()));
+      commands_.queue.pop_front();
+    }
+    more = !commands_.queue.empty();
+    if (!more) commands_.scheduled = false;
+  }
+  for (auto& [addr, cmd] : batch) {
     Local* l = Find(addr);
     if (l && !shutting_down_) StepLocal(*l, InCommand{std::move(cmd)});
-  });
+  }
+  if (more) asio::post(transport_->context(), [this] { DrainCommands(); });
 }
 
 void Host::StepLocal(Local& l, const Input& in) {
@@ -374,6 +418,9 @@ void Host::Exec(Local& l, std::vector<Effect>& effects) {
             l.user->OnRunTask(std::move(e.spec));
           } else if constexpr (std::is_same_v<E, EfCompleteWait>) {
             DRAY_ASSERT(l.user, "CompleteWait for a process without user code");
+            if (e.waiter == kStartWaiter)
+              if (const auto* o = dynamic_cast<const Owner*>(l.comp.get()); o && o->job() != 0)
+                l.user->BeginTask(TaskId::ForDriver(o->job()));
             l.user->OnCompleteWait(std::move(e));
           } else if constexpr (std::is_same_v<E, EfCommandResult>) {
             DRAY_ASSERT(l.user, "CommandResult for a process without user code");
@@ -1003,12 +1050,14 @@ void Host::Stop() {
 // ---- the user runtime ----
 
 EfCommandResult UserRuntime::Run(Command cmd) {
+  std::lock_guard<std::mutex> one_at_a_time(run_mu_);  // one result slot
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (abandoned_) throw Error("dray: " + abandoned_why_);
     result_.reset();
   }
   host_->PostCommand(addr_, std::move(cmd));
+  if (LoopBaton* b = host_->baton()) b->Release();  // the loop must step it
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [this] { return result_.has_value() || abandoned_; });
   if (!result_) throw Error("dray: " + abandoned_why_);
@@ -1022,7 +1071,32 @@ void UserRuntime::Notify(Command cmd) {
   host_->PostCommand(addr_, std::move(cmd));
 }
 
+void UserRuntime::BeginTask(TaskId task) {
+  std::lock_guard<std::mutex> lock(ids_mu_);
+  current_task_ = task;
+  task_counter_ = 0;
+}
+
+TaskId UserRuntime::NextTaskId(TaskId* parent) {
+  std::lock_guard<std::mutex> lock(ids_mu_);
+  DRAY_ASSERT(current_task_ != TaskId{}, "a task id asked for before the process started");
+  *parent = current_task_;
+  return TaskId::Child(current_task_, ++task_counter_);
+}
+
+internal::RefData UserRuntime::SubmitNamed(TaskSpec spec, Addr actor_owner) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (abandoned_) throw Error("dray: " + abandoned_why_);
+  }
+  spec.task = NextTaskId(&spec.parent);
+  const ObjectId ret = ObjectId::Return(spec.task, 1);
+  host_->PostCommand(addr_, CmdSubmit{std::move(spec), actor_owner});
+  return ToRefData({ret, addr_});
+}
+
 EfCompleteWait UserRuntime::WaitFor(uint64_t waiter) {
+  if (LoopBaton* b = host_->baton()) b->Release();
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [&] { return completions_.count(waiter) || abandoned_; });
   auto it = completions_.find(waiter);
@@ -1058,13 +1132,16 @@ void UserRuntime::OnCommandResult(EfCommandResult e) {
   cv_.notify_all();
 }
 
+// Submits are one-way: the user thread names the task (NextTaskId, as the
+// Owner would) and does not wait for the loop to step it. Commands posted by
+// one thread are stepped in the order posted, so a later Get sees it.
 internal::RefData UserRuntime::Submit(const internal::TaskOptions& opts, std::vector<internal::ArgData> args) {
-  EfCommandResult r = Run(CmdSubmit{internal::TaskCallSpec(opts, args, kTaskRetries)});
-  return ToRefData({r.ids.at(0), addr_});
+  return SubmitNamed(internal::TaskCallSpec(opts, args, kTaskRetries), Addr{});
 }
 
 internal::RefData UserRuntime::CreateActor(const internal::ActorOptions& o, std::vector<internal::ArgData> args) {
   ActorSpec as = internal::ActorCreationSpec(o, args, kActorRestarts, kActorTaskRetries);
+  as.creation.task = NextTaskId(&as.creation.parent);  // from the same counter as Submit's
   uint64_t waiter = next_waiter_++;
   EfCommandResult r = Run(CmdCreateActor{waiter, std::move(as)});
   internal::RefData anchor = ToRefData({r.ids.at(0), addr_});
@@ -1077,9 +1154,7 @@ internal::RefData UserRuntime::CreateActor(const internal::ActorOptions& o, std:
 
 internal::RefData UserRuntime::SubmitActorTask(const internal::RefData& anchor, const internal::TaskOptions& opts,
                                                std::vector<internal::ArgData> args) {
-  EfCommandResult r =
-      Run(CmdSubmit{internal::ActorCallSpec(anchor, opts, args), Addr{anchor.owner_node, anchor.owner_proc}});
-  return ToRefData({r.ids.at(0), addr_});
+  return SubmitNamed(internal::ActorCallSpec(anchor, opts, args), Addr{anchor.owner_node, anchor.owner_proc});
 }
 
 std::optional<std::pair<internal::RefData, std::string>> UserRuntime::GetActor(const std::string& name) {
@@ -1152,12 +1227,22 @@ void UserRuntime::RemoveRef(const internal::RefData& r) {
 }
 int64_t UserRuntime::NowNs() { return host_->NowNs() - init_ns_; }
 void UserRuntime::SleepNs(int64_t ns) {
-  if (ns > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(ns));
+  if (ns <= 0) return;
+  if (LoopBaton* b = host_->baton()) b->Release();
+  std::this_thread::sleep_for(std::chrono::nanoseconds(ns));
 }
 
 void UserRuntime::ServeTasks() {
+  LoopBaton* baton = host_->baton();
   while (true) {
     TaskSpec spec;
+    // The user thread runs the loop itself until a task comes (a worker's
+    // LoopBaton); if the loop has stopped, the process is about to exit.
+    if (baton)
+      baton->RunUntil([this] {
+        std::lock_guard<std::mutex> lock(mu_);
+        return !tasks_.empty();
+      });
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [this] { return !tasks_.empty(); });
@@ -1171,8 +1256,13 @@ void UserRuntime::ServeTasks() {
 // As the simulator's UserThread::RunTask: the user's exception becomes the
 // task's error value; a missing function, a FunctionNotFoundError.
 void UserRuntime::RunTask(const TaskSpec& spec) {
+  BeginTask(spec.task);
+  LoopBaton* baton = host_->baton();
+  if (baton) baton->BeginUserCode();
   internal::ValueData result = internal::InvokeTask(spec);
+  const bool held = baton && baton->EndUserCode();
   Notify(CmdTaskReturned{spec.task, {ToObjectValue(result)}});
+  if (held) baton->Poll();  // steps the return now, on this thread, and starts its writes
 }
 
 }  // namespace dray::real

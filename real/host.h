@@ -31,6 +31,7 @@
 
 #include "core/common/step.h"
 #include "dray/internal/runtime.h"
+#include "real/loop_baton.h"
 #include "real/shm_store.h"
 #include "real/transport.h"
 
@@ -72,6 +73,9 @@ class UserRuntime final : public internal::ProcessRuntime {
   // Any thread: the process is ending; blocked calls throw an Error saying `why`.
   void Abandon(const std::string& why = "the runtime has stopped (dray::Shutdown was called)");
   void MarkEnded() { *alive_ = false; }
+  // The task whose children this process's Submits name now (a driver: its
+  // job's root task, once started; a worker: the task it runs).
+  void BeginTask(TaskId task);
   void set_init_ns(int64_t ns) { init_ns_ = ns; }
 
   // Loop thread: effects for the user thread.
@@ -82,6 +86,8 @@ class UserRuntime final : public internal::ProcessRuntime {
  private:
   EfCommandResult Run(Command cmd);
   void Notify(Command cmd);
+  TaskId NextTaskId(TaskId* parent);
+  internal::RefData SubmitNamed(TaskSpec spec, Addr actor_owner);
   // Values this process already has (its puts, its finished Gets) are
   // immutable: a Get of only such refs is answered here, without a round
   // trip to the loop, as Ray's core worker reads its in-process store. Plain
@@ -97,7 +103,11 @@ class UserRuntime final : public internal::ProcessRuntime {
   const Addr addr_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   internal::ActorSlot actor_;
-  uint64_t next_waiter_ = 1;  // user thread only
+  std::atomic<uint64_t> next_waiter_{1};  // any user thread
+  std::mutex run_mu_;                      // one Run at a time (one result_ slot)
+  std::mutex ids_mu_;
+  TaskId current_task_;        // guarded by ids_mu_
+  uint64_t task_counter_ = 0;  // guarded by ids_mu_
   int64_t init_ns_ = 0;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -226,6 +236,8 @@ class Host {
   // Nanoseconds since this host started (the components' clock).
   int64_t NowNs() const;
   size_t worker_processes();  // live children (any thread)
+  // A worker's loop baton (real/loop_baton.h); null in other processes.
+  LoopBaton* baton() const { return baton_.get(); }
   // A hub's store (null if none); store ranges lent to workers now.
   const std::shared_ptr<ShmArena>& store() const { return arena_; }
   size_t lent_ranges();  // any thread
@@ -245,6 +257,7 @@ class Host {
   void Spill(Local& l, E& e);
   void Deliver(const Addr& from, const Addr& to, Message msg);
   void SetTimer(Local& l, uint64_t id, TimeNs at);
+  void DrainCommands();
   void SpawnWorker(const Addr& worker);
   void StopWorker(const Addr& worker);
   void OnChildExit(int pid, int status);
@@ -266,6 +279,7 @@ class Host {
 
   HostOptions options_;
   std::chrono::steady_clock::time_point start_;
+  std::unique_ptr<LoopBaton> baton_;  // a worker's (made before the transport: its thread runs it)
   std::unique_ptr<Transport> transport_;
   std::unique_ptr<Recorder> recorder_;  // with options_.record_dir, from Start
   std::shared_ptr<ShmArena> arena_;     // a hub's store
@@ -307,6 +321,17 @@ class Host {
   std::map<Addr, int> child_pids_;
   bool shutting_down_ = false;
   uint64_t dropped_ = 0;
+  // User threads' commands, stepped in the order posted, in batches; held
+  // while a connection's write queue is congested (backpressure: a user
+  // thread's one-way Submits cannot outrun the sockets).
+  struct Commands {
+    std::mutex mu;
+    std::deque<std::pair<Addr, Command>> queue;  // guarded by mu
+    bool scheduled = false;                      // a DrainCommands is posted; guarded by mu
+  };
+  Commands commands_;
+  struct DrainTimer;
+  std::unique_ptr<DrainTimer> drain_timer_;  // loop thread: retry while congested
   // Any thread:
   std::mutex mu_;
   std::condition_variable cv_;

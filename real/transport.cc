@@ -71,7 +71,10 @@ class Transport::Impl : public ConnectionHost {
   Impl(TransportOptions o, TransportHandlers h) : options(std::move(o)), handlers(std::move(h)) {
     DRAY_ASSERT(!options.connection.token.empty(), "a transport without a cluster token");
     if (!options.log) options.log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
-    thread = std::thread([this] { io.run(); });
+    thread = std::thread([this] {
+      if (options.run_loop) options.run_loop(io);
+      else io.run();
+    });
   }
 
   bool IsStopped() {
@@ -263,6 +266,11 @@ void Transport::Stop() {
 
 bool Transport::OnLoopThread() const { return impl_->io.get_executor().running_in_this_thread(); }
 size_t Transport::open_connections() const { return impl_->open_count.load(); }
+bool Transport::Congested() const {
+  for (const auto& [id, c] : impl_->conns)
+    if (c->congested()) return true;
+  return false;
+}
 
 bool Transport::ListenTcp(const std::string& host, uint16_t port, uint16_t* bound_port, std::string* error) {
   if (impl_->IsStopped()) {

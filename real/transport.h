@@ -18,6 +18,7 @@ namespace boost::asio {
 class io_context;
 }
 
+
 namespace dray::real {
 
 struct TransportOptions {
@@ -25,6 +26,9 @@ struct TransportOptions {
   // One line per connection closed for a reason other than our own Close
   // (a protocol error, a failed handshake, the peer leaving). Default: stderr.
   std::function<void(const std::string&)> log;
+  // Set: the loop thread runs this instead of io_context::run() (a worker's
+  // LoopBaton::RunLoopThread); it must return once the context runs out of work.
+  std::function<void(boost::asio::io_context&)> run_loop;
 };
 
 // Called on the event-loop thread; they may call Send and Close.
@@ -84,6 +88,8 @@ class Transport {
   // host). Handlers on it run on the loop thread; pending ones keep Stop waiting.
   boost::asio::io_context& context();
   size_t open_connections() const;  // any thread; for tests and status
+  // Loop thread: some connection's write queue is congested (Connection::congested).
+  bool Congested() const;
 
  private:
   class Impl;

@@ -116,6 +116,28 @@ TEST_F(DriverTest, SubmitReturnsADerivedIdAndSendsTheTaskToItsNode) {
   EXPECT_EQ(o.comp.pending_tasks(), 2u);
 }
 
+TEST_F(DriverTest, ATaskNamedByTheUserThreadKeepsItsIdAndTheStepReturnsNothing) {
+  // The real backend's user thread names its tasks (one-way Submits): the
+  // Owner files the task under that id and emits no command result.
+  TaskSpec s = Call("f");
+  s.task = TaskId::Child(TaskId::ForDriver(1), 7);
+  s.parent = TaskId::ForDriver(1);
+  auto fx = o.Command(CmdSubmit{s});
+  EXPECT_TRUE(Effects<EfCommandResult>(fx).empty());
+  auto sub = Sent<SubmitTask>(fx);
+  ASSERT_EQ(sub.size(), 1u);
+  EXPECT_EQ(sub[0].second.spec.task, s.task);
+  EXPECT_EQ(sub[0].second.spec.parent, TaskId::ForDriver(1));
+  EXPECT_EQ(o.comp.pending_tasks(), 1u);
+  // Its result completes a Get on the id the user thread derived.
+  auto get = o.Command(CmdGet{1, {RefInfo{ObjectId::Return(s.task, 1), kDriver}}, -1});
+  EXPECT_TRUE(Effects<EfCompleteWait>(get).empty());
+  auto done = Done(RefInfo{ObjectId::Return(s.task, 1), kDriver}, Inline(s.task, "v"));
+  auto c = Effects<EfCompleteWait>(done);
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0].values.at(0).data.view(), "v");
+}
+
 TEST_F(DriverTest, SubmitWaitsForAPendingArgumentThenSendsItResolved) {
   RefInfo a = Submit(Call("a"));
   std::vector<Effect> fx;

@@ -324,8 +324,14 @@ void Owner::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
 
 void Owner::Submit(TaskSpec spec, Context& cx, Addr actor_owner) {
   DRAY_ASSERT(job_ != 0, "Submit before the job is registered");
-  spec.task = TaskId::Child(current_task_, ++task_counter_);
-  spec.parent = current_task_;
+  // A backend whose user thread does not wait for the step (the real one)
+  // names the task itself, as TaskId::Child of the task it runs; the step
+  // then has no result to return.
+  const bool named = spec.task != TaskId{};
+  if (!named) {
+    spec.task = TaskId::Child(current_task_, ++task_counter_);
+    spec.parent = current_task_;
+  }
   spec.job = job_;
   spec.owner = cfg_.addr;
   if (spec.name.empty()) spec.name = spec.function;
@@ -349,7 +355,7 @@ void Owner::Submit(TaskSpec spec, Context& cx, Addr actor_owner) {
     client.unfinished[spec.actor_seq] = spec.task;
   }
   MaybeSubmit(FileTask(std::move(t), std::move(spec), cx), cx);
-  cx.Emit(std::move(result));
+  if (!named) cx.Emit(std::move(result));
 }
 
 Owner::PendingTask& Owner::FileTask(PendingTask t, TaskSpec spec, Context& cx) {

@@ -24,14 +24,16 @@ namespace dray {
 void Owner::CreateActor(const CmdCreateActor& c, Context& cx) {
   DRAY_ASSERT(job_ != 0, "CreateActor before the job is registered");
   TaskSpec spec = c.spec.creation;
-  spec.task = TaskId::Child(current_task_, ++task_counter_);
+  // (Named by the user thread, as in Submit, or here.)
+  const TaskId parent = spec.task != TaskId{} ? spec.parent : current_task_;
+  if (spec.task == TaskId{}) spec.task = TaskId::Child(current_task_, ++task_counter_);
   // A retried task's actors are new actors: the control service may hold its
   // earlier attempt's under the same child id (dead with their owner), and
   // would take this registration for a resend of that one (the recovery
   // swarm, seed 22: the call waited for an actor that was never created).
   if (executing_ && executing_->attempt > 0)
     spec.task = TaskId::Child(spec.task, (uint64_t{1} << 32) + executing_->attempt);
-  spec.parent = current_task_;
+  spec.parent = parent;
   spec.job = job_;
   spec.owner = cfg_.addr;
   spec.actor_kind = kActorCreation;

@@ -11,6 +11,8 @@
 //                them (retried without limit): the test kills a node mid-run
 //   demand ADDR COMMAND   joins, submits a task no node fits (CPU: 64), runs
 //                COMMAND (`dray status ...`) while it waits, then leaves
+//   oneway       thousands of one-way Submits with Puts, actor calls behind
+//                slow ones, tasks computing while their children wait
 //   spill        a 1 MiB object store and 300 KiB values: objects are spilled
 //                to <cluster dir>/spill and restored for Gets and task
 //                arguments; Shutdown removes the spill files
@@ -22,6 +24,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
 #include <set>
 #include <fstream>
 #include <string>
@@ -104,9 +107,42 @@ std::string BigValue(int i) {
 // Checks a big value that reaches it as an argument (restored if spilled).
 int CheckBig(std::string s, int i) { return s == BigValue(i) ? 1 : 0; }
 
+int Plus(int a, int b) { return a + b; }
+
+// Busy for `ms` without calling dray (a worker's loop thread takes over the
+// loop meanwhile: real/loop_baton.h).
+int Spin(int ms, int x) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  volatile uint64_t n = 0;
+  while (std::chrono::steady_clock::now() < until) n = n + 1;
+  return x;
+}
+// Submits its children, computes with them still unstepped, then gets them.
+int SpinThenSum(int n) {
+  std::vector<dray::ObjectRef<int>> kids;
+  for (int i = 0; i < n; ++i) kids.push_back(dray::Task(Plus).Remote(i, 1));
+  Spin(20, 0);
+  int sum = 0;
+  for (auto& v : dray::Get(kids)) sum += *v;
+  return sum;
+}
+
+class Tally {
+ public:
+  static Tally* Create() { return new Tally(); }
+  int Add(int x) {
+    total_ += x;
+    return total_;
+  }
+  int SlowAdd(int x) { return Add(Spin(15, x)); }
+
+ private:
+  int total_ = 0;
+};
+
 }  // namespace
 DRAY_REMOTE(Square, SquareOnceKilled, WhichNode, SlowSquare, AddTwo, ReadBig, MakeBig, QuickSquare, BigValue,
-            CheckBig);
+            CheckBig, Plus, Spin, SpinThenSum, Tally::Create, &Tally::Add, &Tally::SlowAdd);
 
 namespace {
 
@@ -324,10 +360,48 @@ int Store() {
   return bad == 0 ? 0 : 1;
 }
 
+// One-way Submits (the user thread names its tasks) mixed with Puts, Gets
+// and actor creation; tasks that compute while their children wait to be
+// stepped; actor calls queued behind slow ones (a worker's loop moves
+// between its two threads: real/loop_baton.h). Every value is checked.
+int OneWay() {
+  dray::Init(dray::Config{.num_cpus = 2});
+  int bad = 0;
+  auto check = [&](bool ok, const std::string& what) {
+    std::printf("%s: %s\n", what.c_str(), ok ? "ok" : "WRONG");
+    if (!ok) ++bad;
+  };
+  for (int round = 0; round < 4; ++round) {
+    std::vector<dray::ObjectRef<int>> refs;
+    for (int i = 0; i < 2000; ++i) refs.push_back(dray::Task(Plus).Remote(round * 10000 + i, dray::Put(i)));
+    auto vals = dray::Get(refs);
+    bool ok = vals.size() == 2000;
+    for (int i = 0; ok && i < 2000; ++i) ok = *vals[i] == round * 10000 + 2 * i;
+    check(ok, "round " + std::to_string(round) + ": 2000 tasks");
+    auto tally = dray::Actor(Tally::Create).Remote();
+    std::vector<dray::ObjectRef<int>> calls;
+    for (int i = 1; i <= 200; ++i)
+      calls.push_back(i % 50 == 0 ? tally.Task(&Tally::SlowAdd).Remote(i) : tally.Task(&Tally::Add).Remote(i));
+    auto sums = dray::Get(calls);
+    ok = true;
+    for (int i = 1; i <= 200; ++i) ok = ok && *sums[i - 1] == i * (i + 1) / 2;
+    check(ok, "round " + std::to_string(round) + ": 200 actor calls in order");
+  }
+  std::vector<dray::ObjectRef<int>> spins;
+  for (int i = 0; i < 6; ++i) spins.push_back(dray::Task(SpinThenSum).Remote(40));
+  bool ok = true;
+  for (auto& v : dray::Get(spins)) ok = ok && *v == 40 * 41 / 2;  // the sum of i + 1
+  check(ok, "tasks that compute while their children wait");
+  dray::Shutdown();
+  std::printf(bad == 0 ? "oneway ok\n" : "oneway FAILED\n");
+  return bad == 0 ? 0 : 1;
+}
+
 int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
   try {
     if (mode == "store") return Store();
+    if (mode == "oneway") return OneWay();
     if (mode == "cleanup") return Cleanup();
     if (mode == "spill") return Spill();
     if (mode == "kill9" && argc > 2) return Kill9(argv[2]);

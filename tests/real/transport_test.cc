@@ -19,6 +19,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <map>
 #include <mutex>
 #include <string>
@@ -96,6 +97,17 @@ class Peer {
     WaitFor([&] { return messages_[id].size() >= n; });
     std::lock_guard<std::mutex> lock(mu_);
     return messages_[id];
+  }
+  // Waits for n messages over all connections; how many came.
+  size_t WaitAnyMessages(size_t n) {
+    auto count = [&] {
+      size_t k = 0;
+      for (const auto& [id, ms] : messages_) k += ms.size();
+      return k;
+    };
+    WaitFor([&] { return count() >= n; });
+    std::lock_guard<std::mutex> lock(mu_);
+    return count();
   }
   std::vector<std::string> logs() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -415,6 +427,33 @@ TEST(Transport, SendIsRefusedBeforeTheHandshakeAndWhenTheQueueIsFull) {
   EXPECT_EQ(sent, (std::vector<bool>{true, true, true, false, false}));
   EXPECT_NE(last_error.find("write queue"), std::string::npos) << last_error;
   EXPECT_EQ(client.WaitMessages(c, 3).size(), 3u);
+}
+
+TEST(Transport, AWriteQueuePastAQuarterOfItsLimitIsCongestedUntilItDrains) {
+  Peer server(false);
+  uint16_t port = ListenTcp(server);
+  Peer client(false, kToken, FrameLimits{}, 5000ms, /*queue_frames=*/8);
+  ConnId c = client.t().ConnectTcp("127.0.0.1", port);
+  ASSERT_TRUE(client.WaitOpen(c));
+  // In one loop turn no write completes: the second queued frame reaches a
+  // quarter of the 8-frame limit.
+  std::vector<bool> congested;
+  std::promise<void> done;
+  client.t().Post([&] {
+    congested.push_back(client.t().Congested());
+    for (int i = 0; i < 2; ++i) {
+      std::string e;
+      EXPECT_TRUE(client.t().Send(c, Message{HealthCheck{static_cast<uint64_t>(i)}}, &e)) << e;
+      congested.push_back(client.t().Congested());
+    }
+    done.set_value();
+  });
+  done.get_future().wait();
+  EXPECT_EQ(congested, (std::vector<bool>{false, false, true}));
+  EXPECT_EQ(server.WaitAnyMessages(2), 2u);
+  std::promise<bool> after;
+  client.t().Post([&] { after.set_value(client.t().Congested()); });
+  EXPECT_FALSE(after.get_future().get());
 }
 
 TEST(Transport, DialFailuresAreReported) {

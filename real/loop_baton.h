@@ -1,0 +1,76 @@
+// A worker process's event loop, run by whichever of two threads holds the
+// baton (docs/architecture.md, "A worker's two threads"): the transport's
+// loop thread, or the worker's user thread while it waits for its next task
+// and right after one ends. A short task then costs no thread hand-off in
+// the worker: the user thread reads the task's frame, steps the Owner, runs
+// the task, steps its return and writes the result itself.
+//
+// The baton is held by exactly one of:
+//  - kLoop: the loop thread runs the io_context;
+//  - kUserLoop: the user thread runs it (waiting for a task, or stepping what
+//    a task it just ran posted);
+//  - kUserCode: the user thread runs user code and nobody runs the loop.
+//    Before the user thread blocks (a Get, a Wait, a sleep) it hands the
+//    baton to the loop thread (Release); and a task that runs longer than the
+//    takeover time without blocking loses it to the loop thread, which checks
+//    at most every kMaxCheck (so a long computation delays the worker's other
+//    messages by at most that much).
+// Only the holder touches the io_context; hand-overs go through one mutex,
+// so the two threads never run handlers at the same time.
+#pragma once
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace dray::real {
+
+class LoopBaton {
+ public:
+  enum Holder : uint8_t { kLoop, kUserLoop, kUserCode };
+  static constexpr std::chrono::milliseconds kMinCheck{1};
+  static constexpr std::chrono::milliseconds kMaxCheck{64};
+
+  explicit LoopBaton(std::chrono::nanoseconds takeover = std::chrono::milliseconds(1)) : takeover_(takeover) {}
+
+  // The loop thread's body (TransportOptions::run_loop): runs `io` while it
+  // holds the baton; returns once `io` has run out of work (stopped).
+  void RunLoopThread(boost::asio::io_context& io);
+
+  // User thread: takes the baton (from the loop thread if it has it), then
+  // runs the loop's handlers until `ready()`; keeps the baton (kUserLoop).
+  // Returns false if the loop has stopped.
+  bool RunUntil(const std::function<bool()>& ready);
+  // User thread, holding the baton (kUserLoop): user code begins (kUserCode).
+  void BeginUserCode();
+  // User thread: user code ended. True if it still holds the baton (back to
+  // kUserLoop), false if the loop thread took it over meanwhile.
+  bool EndUserCode();
+  // Any thread, before blocking on the loop's results: if user code holds
+  // the baton, the loop thread gets it.
+  void Release();
+  // User thread, holding the baton (kUserLoop): runs the handlers ready now.
+  void Poll();
+
+  Holder holder();
+  uint64_t takeovers();  // times the loop thread took the baton from user code
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  boost::asio::io_context* io_ = nullptr;  // set by RunLoopThread
+  Holder holder_ = kLoop;
+  bool want_ = false;     // the user thread asks the loop thread for the baton
+  bool stopped_ = false;  // the loop ran out of work
+  uint64_t code_runs_ = 0;
+  uint64_t takeovers_ = 0;
+  std::chrono::steady_clock::time_point code_since_;
+  const std::chrono::nanoseconds takeover_;
+};
+
+}  // namespace dray::real
