@@ -12,7 +12,8 @@ namespace dray::sim {
 namespace {
 const char* const kKindNames[] = {"crash_worker",  "crash_node", "partition",  "restart_gcs",
                                   "partition_out", "partition_in", "clog",     "slow_links",
-                                  "slow_node",     "loss",         "duplicate", "reorder"};
+                                  "slow_node",     "loss",         "duplicate", "reorder",
+                                  "disk_error"};
 static_assert(sizeof(kKindNames) / sizeof(kKindNames[0]) == ScriptedFault::kNumKinds, "a name per kind");
 
 std::string KnownKinds() {
@@ -96,10 +97,12 @@ Scenario ParseScenario(const std::string& text, const std::string& where) {
       f.index = static_cast<uint32_t>(Number(w[3], where, line, "the index", 1'000'000));
       if (args >= 1) f.duration_ms = Number(w[4], where, line, "the duration");
       if (args >= 2) {
-        f.amount = Number(w[5], where, line, IsFrameFault(f.kind) ? "the rate" : "the amount");
+        f.amount = Number(w[5], where, line, IsRateFault(f.kind) ? "the rate" : "the amount");
         if (IsFrameFault(f.kind) && f.amount > 900)
           Bad(where, line, "the rate of '" + w[2] + "' is in permille, at most 900, got " + w[5]);
-        if (!IsFrameFault(f.kind) && f.amount > 60'000'000)
+        if (f.kind == ScriptedFault::kDiskError && f.amount > 1000)
+          Bad(where, line, "the rate of '" + w[2] + "' is in permille, at most 1000, got " + w[5]);
+        if (!IsRateFault(f.kind) && f.amount > 60'000'000)
           Bad(where, line, "the amount of '" + w[2] + "' is in us, at most 60000000 (a minute), got " + w[5]);
       }
       if (f.duration_ms > 86'400'000) Bad(where, line, "the duration is in ms, at most 86400000 (a day), got " + w[4]);

@@ -17,6 +17,7 @@
 //   at_us 5500 loss 0 200 50                       (frames between nodes lost at 50 permille for 200 ms; index unused)
 //   at_us 5500 duplicate 0 200 50                  (... sent twice)
 //   at_us 5500 reorder 0 200 100                   (... held back so that later ones overtake them)
+//   at_us 6000 disk_error 0 300 500                (spill restores fail at 500 permille for 300 ms; index unused)
 #pragma once
 #include <cstdint>
 #include <string>
@@ -38,6 +39,7 @@ struct ScriptedFault {
     kLoss,       // amount: permille of frame transmissions (at most 900)
     kDuplicate,  // amount: permille
     kReorder,    // amount: permille
+    kDiskError,  // amount: permille of spill restores that fail (an I/O error; that copy is lost)
     kNumKinds
   };
   int64_t at_us = 0;
@@ -65,6 +67,9 @@ int ScriptedFaultArgs(ScriptedFault::Kind k);
 inline bool IsFrameFault(ScriptedFault::Kind k) {
   return k == ScriptedFault::kLoss || k == ScriptedFault::kDuplicate || k == ScriptedFault::kReorder;
 }
+// Whether the kind's amount is a rate in permille (frame faults: at most 900;
+// disk errors: at most 1000).
+inline bool IsRateFault(ScriptedFault::Kind k) { return IsFrameFault(k) || k == ScriptedFault::kDiskError; }
 Scenario ReadScenarioFile(const std::string& path);
 std::string FormatScenario(const Scenario& s);
 

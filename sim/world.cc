@@ -234,7 +234,8 @@ World::World(SimSpec spec)
       net_rng_(root_.Fork("network")),
       fault_rng_(root_.Fork("faults")),
       net_fault_rng_(root_.Fork("faults.net")),
-      frame_rng_(root_.Fork("network.frames")) {
+      frame_rng_(root_.Fork("network.frames")),
+      disk_rng_(root_.Fork("faults.disk.reads")) {
   kinds_ = spec_.fault_kinds;
   net_fault_every_ns_ = spec_.net_fault_every_us * 1000;
   loss_pm_ = kinds_ & kFaultLoss ? spec_.loss_permille : 0;
@@ -278,6 +279,17 @@ World::World(SimSpec spec)
     // A small object store (eviction, spilling) for a quarter of the seeds,
     // from a PRNG of its own too.
     if (root_.Fork("faults.store").Chance(1, 4)) kinds_ |= kFaultSmallStore;
+    // Disk errors for half of those (only a small store spills), from a PRNG
+    // of their own: a restore fails (an I/O error), losing that copy, with
+    // the drawn chance while faults last.
+    if (kinds_ & kFaultSmallStore) {
+      Prng disk = root_.Fork("faults.disk");
+      static constexpr uint32_t kDiskErrors[] = {100, 300, 1000};
+      if (disk.Chance(1, 2)) {
+        kinds_ |= kFaultDiskError;
+        disk_error_pm_ = kDiskErrors[disk.Below(3)];
+      }
+    }
   } else {
     // Listed kinds share the crash stream equally (a worker crash takes what
     // is left).
@@ -294,6 +306,7 @@ World::World(SimSpec spec)
     }
   }
   lossy_ = lossy_ || (kinds_ & (kFaultLoss | kFaultDuplicate | kFaultReorder)) != 0;
+  if (!spec_.swarm && (kinds_ & kFaultDiskError)) disk_error_pm_ = spec_.disk_error_permille;
   // The liveness bound (docs/sim.md), enforced in runs with faults.
   if (kinds_ != 0 || !spec_.script.empty()) liveness_ns_ = LivenessBoundMs(spec_) * 1'000'000;
   // A scenario's frame-fault windows need sequenced connections from the start.
@@ -1059,26 +1072,20 @@ void World::Clog(NodeId n, bool on) {
   else Push(Event{now_, 0, Ev::kNet, n, kOpUnclog});
 }
 
-void World::SlowLinks(NodeId n, TimeNs extra) {
-  if (n >= next_node_) throw Error("dray sim: SlowLinks(" + std::to_string(n) + "): no such node");
-  NodeNet& x = node_net_[n];
-  bool was = x.link_extra > 0 || x.step_ns > 0;
-  x.link_extra = std::max<TimeNs>(extra, 0);
-  ++x.spike_gen;
-  bool is = x.link_extra > 0 || x.step_ns > 0;
-  slow_nodes_ += is && !was ? 1 : 0;
-  slow_nodes_ -= was && !is ? 1 : 0;
-}
+void World::SlowLinks(NodeId n, TimeNs extra) { SetSlowness(n, "SlowLinks", &NodeNet::link_extra, &NodeNet::spike_gen, extra); }
 
-void World::SlowNode(NodeId n, TimeNs per_step) {
-  if (n >= next_node_) throw Error("dray sim: SlowNode(" + std::to_string(n) + "): no such node");
+void World::SlowNode(NodeId n, TimeNs per_step) { SetSlowness(n, "SlowNode", &NodeNet::step_ns, &NodeNet::slow_gen, per_step); }
+
+void World::SetSlowness(NodeId n, const char* what, TimeNs NodeNet::*field, uint64_t NodeNet::*gen, TimeNs value) {
+  if (n >= next_node_) throw Error(std::string("dray sim: ") + what + "(" + std::to_string(n) + "): no such node");
   NodeNet& x = node_net_[n];
-  bool was = x.link_extra > 0 || x.step_ns > 0;
-  x.step_ns = std::max<TimeNs>(per_step, 0);
-  ++x.slow_gen;
-  bool is = x.link_extra > 0 || x.step_ns > 0;
-  slow_nodes_ += is && !was ? 1 : 0;
-  slow_nodes_ -= was && !is ? 1 : 0;
+  auto slow = [&x] { return x.link_extra > 0 || x.step_ns > 0; };
+  bool was = slow();
+  x.*field = std::max<TimeNs>(value, 0);
+  ++(x.*gen);
+  bool is = slow();
+  if (is && !was) ++slow_nodes_;
+  if (was && !is) --slow_nodes_;
 }
 
 void World::SetCut(NodeId n, uint8_t cut) {
@@ -1215,6 +1222,13 @@ void World::RunScripted(const ScriptedFault& f) {
       ++stats_.net_faults;
       return;
     }
+    case ScriptedFault::kDiskError: {
+      // Restores fail at this rate until the window ends (a later window
+      // replaces an earlier one).
+      disk_window_pm_ = static_cast<uint32_t>(std::min<int64_t>(f.amount, 1000));
+      disk_window_until_ = now_ + lasts;
+      return;
+    }
     case ScriptedFault::kNumKinds:
       break;
   }
@@ -1225,7 +1239,16 @@ void World::Restore(const Proc& p, const EfRestore& e) {
   ++stats_.restores;
   ObjectRestored r{e.id, e.key, false, {}, ""};
   auto& disk = disks_[p.addr.node];
-  if (auto it = disk.find(e.key); it != disk.end()) {
+  auto it = disk.find(e.key);
+  uint32_t error_pm = now_ < spec_.faults_until_ms * 1'000'000 ? disk_error_pm_ : 0;
+  if (now_ < disk_window_until_) error_pm = std::max(error_pm, disk_window_pm_);
+  if (it != disk.end() && error_pm > 0 && disk_rng_.Chance(error_pm, 1000)) {
+    // An injected disk fault: the read fails, and the file is gone with it.
+    ++stats_.disk_errors;
+    disk.erase(it);
+    r.error = "reading spill file " + std::to_string(e.key) + " on node " + std::to_string(p.addr.node) +
+              " failed: input/output error (injected disk fault)";
+  } else if (it != disk.end()) {
     r.ok = true;
     r.data = it->second;  // shared, not copied
   } else {

@@ -145,6 +145,9 @@ class World {
   void Transmit(Event e, TimeNs extra);  // lossy network: one transmission of a frame
   TimeNs Latency(NodeId from, NodeId to, uint64_t bytes);
   void SetCut(NodeId n, uint8_t cut);
+  // Sets one of n's slownesses (link_extra or step_ns, 0 ends it) and bumps
+  // its generation; keeps slow_nodes_ (nodes with either) counted.
+  void SetSlowness(NodeId n, const char* what, TimeNs NodeNet::*field, uint64_t NodeNet::*gen, TimeNs value);
   void Release(NodeId n);  // delivers, in order, what n's cut links held
   void NetOp(uint64_t op, NodeId n, uint64_t gen);
   void InjectNetFault();
@@ -203,6 +206,10 @@ class World {
   uint32_t kinds_ = 0;                // FaultKind bits in effect (swarm: drawn)
   Prng net_fault_rng_;                // one-way cuts, spikes, slow nodes, clogs
   Prng frame_rng_;                    // frame loss, duplication, reordering
+  Prng disk_rng_;                     // disk errors: which restores fail
+  uint32_t disk_error_pm_ = 0;        // the chance that a restore fails while faults last
+  uint32_t disk_window_pm_ = 0;       // a scenario's disk_error window: its chance ...
+  TimeNs disk_window_until_ = 0;      // ... until then
   int64_t net_fault_every_ns_ = 0;
   uint32_t loss_pm_ = 0, dup_pm_ = 0, reorder_pm_ = 0;
   bool lossy_ = false;  // frame faults asked for: inter-node connections are sequenced

@@ -756,7 +756,9 @@ bool Owner::Reconstruct(const ObjectId& id, Context& cx) {
   }
   auto l = id.IsPut() ? lineage_.end() : lineage_.find(task);
   std::string why;
-  if (id.IsPut()) why = "object " + id.Str() + " was put, and every copy of it died with its node";
+  if (id.IsPut())
+    why = "object " + id.Str() + " was put, and every copy of it was lost (its node died, or its spilled copy " +
+          "could not be read back); a put object has no lineage to rebuild it from";
   else if (l == lineage_.end()) why = "object " + id.Str() + " lost every copy, and its lineage was not kept (lineage_cap)";
   else if (l->second.retries_left == 0) why = "object " + id.Str() + " lost every copy, and its task '" +
                                               l->second.spec.name + "' has no retries left to rebuild it";
