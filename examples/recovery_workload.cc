@@ -33,6 +33,11 @@ class Echo {
 namespace {
 
 constexpr int kStoredBytes = 120 * 1024;  // past the 100 KiB inline limit: the value lives in a store
+// The driver's own puts: enough bytes to fill a small store on the head, so
+// that some are spilled there and read back for tasks elsewhere (a disk fault
+// then loses a put whose owner, the driver, lives).
+constexpr int kDriverPuts = 10;
+constexpr int kDriverPutBytes = 256 * 1024;
 
 std::string LeafValue(int i, int bytes) { return std::string(static_cast<size_t>(bytes), static_cast<char>('a' + i % 26)); }
 int64_t UseValue(int i, const std::string& leaf) {
@@ -76,8 +81,13 @@ const char* const kKindNames[] = {"limited_leaf", "worker_put", "worker_return",
 bool Faulted() {
   if (!dray::sim::IsSimulation()) return false;
   dray::sim::RunStats s = dray::sim::CurrentStats();
-  return s.crashes + s.held + s.net_faults + s.frames_lost > 0;
+  return s.crashes + s.held + s.net_faults + s.frames_lost + s.disk_errors > 0;
 }
+
+// Whether an injected disk fault lost a spilled copy: a put object whose
+// every copy was lost so is ObjectLostError (its owner lives; a put has no
+// lineage).
+bool DiskFaulted() { return dray::sim::IsSimulation() && dray::sim::CurrentStats().disk_errors > 0; }
 
 bool Has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
@@ -101,6 +111,8 @@ RecoveryResult RunRecoveryWorkload(const RecoveryParams& p) {
   RecoveryResult res;
   examples::SplitMix64 rng(p.seed ^ 0x4ec0ULL);
   std::vector<Unit> units(static_cast<size_t>(std::max(p.units, 0)));
+  std::vector<ObjectRef<std::string>> driver_puts;
+  std::vector<ObjectRef<int64_t>> driver_put_uses;
   std::string err;
   bool killed_any = false;
   // `what` is the unit's outcome: "" a right value, else the error. Faults
@@ -150,6 +162,7 @@ RecoveryResult RunRecoveryWorkload(const RecoveryParams& p) {
   };
 
   try {
+    for (int j = 0; j < kDriverPuts; ++j) driver_puts.push_back(dray::Put(LeafValue(1000 + j, kDriverPutBytes)));
     // Submit every unit's first stage.
     for (size_t k = 0; k < units.size(); ++k) {
       Unit& u = units[k];
@@ -214,6 +227,8 @@ RecoveryResult RunRecoveryWorkload(const RecoveryParams& p) {
     // Faults land on owners and stores meanwhile.
     dray::SleepFor(std::chrono::milliseconds(300));
     // Second stage.
+    for (int j = 0; j < kDriverPuts; ++j)
+      driver_put_uses.push_back(dray::Task(RecoveryUse).Remote(1000 + j, driver_puts[static_cast<size_t>(j)]));
     for (Unit& u : units) {
       if (u.kind == kLimitedLeaf) u.use = dray::Task(RecoveryUse).Remote(u.i, u.leaf);
       if (u.kind == kTaskOwnedActor) {
@@ -225,6 +240,26 @@ RecoveryResult RunRecoveryWorkload(const RecoveryParams& p) {
         });
         judge(u, "make the actor", w, [](const std::string&) { return false; });  // retried without limit
       }
+    }
+    // The driver's puts: their values, or, where a disk fault lost a spilled
+    // copy, ObjectLostError saying the object was put (also for a task that
+    // read it).
+    auto put_lost = [](const std::string& x) { return DiskFaulted() && Has(x, "ObjectLostError") && Has(x, "was put"); };
+    for (int j = 0; j < kDriverPuts && err.empty(); ++j) {
+      std::string want = LeafValue(1000 + j, kDriverPutBytes);
+      std::string w = outcome([&] {
+        int64_t got = *dray::Get(driver_put_uses[static_cast<size_t>(j)]);
+        if (got != UseValue(1000 + j, want)) throw std::logic_error(wrong("use of a driver's put", got, UseValue(1000 + j, want)));
+      });
+      if (!w.empty() && !put_lost(w))
+        err = "recovery seed " + std::to_string(p.seed) + ": use of the driver's put " + std::to_string(j) + ": " + w;
+      w = outcome([&] {
+        std::string v = *dray::Get(driver_puts[static_cast<size_t>(j)]);
+        if (v != want) throw std::logic_error("driver's put of " + std::to_string(v.size()) + " bytes");
+      });
+      if (w.empty()) continue;
+      if (put_lost(w)) ++res.errors_accepted;
+      else if (err.empty()) err = "recovery seed " + std::to_string(p.seed) + ": the driver's put " + std::to_string(j) + ": " + w;
     }
     // Check every outcome.
     for (Unit& u : units) {
@@ -257,8 +292,14 @@ RecoveryResult RunRecoveryWorkload(const RecoveryParams& p) {
             std::string v = *dray::Get(inner[0]);
             if (v != LeafValue(u.i, u.bytes)) throw std::logic_error("borrowed value of " + std::to_string(v.size()) + " bytes");
           });
-          // The worker that owns it may have died: its borrowers get OwnerDiedError.
-          judge(u, "borrowed ref", w, [](const std::string& x) { return x.rfind("OwnerDiedError", 0) == 0; });
+          // The worker that owns it may have died: its borrowers get
+          // OwnerDiedError. A put whose spilled copy a disk fault lost (its
+          // owner alive) is ObjectLostError; a returned object is rebuilt.
+          bool put = u.kind == kWorkerPut;
+          judge(u, "borrowed ref", w, [put](const std::string& x) {
+            return x.rfind("OwnerDiedError", 0) == 0 ||
+                   (put && DiskFaulted() && x.rfind("ObjectLostError", 0) == 0 && Has(x, "was put"));
+          });
           break;
         }
         case kTaskOwnedActor: {
@@ -307,6 +348,8 @@ RecoveryResult RunRecoveryWorkload(const RecoveryParams& p) {
     if (err.empty()) err = "recovery seed " + std::to_string(p.seed) + ": " + e.what();
   }
   units.clear();  // drop every ref and handle
+  driver_puts.clear();
+  driver_put_uses.clear();
   res.units = p.units;
   res.error = err;
   res.ok = err.empty();

@@ -10,6 +10,8 @@
 //     task whose argument is one: only if the run had faults and the error
 //     names that task ('leaf#i') and says its retries ran out;
 //   - OwnerDiedError for a ref a worker owns: only if the run had faults;
+//   - ObjectLostError for an object a worker put: only if a disk fault lost
+//     a spilled copy in the run, and the error says the object was put;
 //   - ActorDiedError / ActorUnavailableError for an actor that cannot restart
 //     or retry (max_restarts 0 or max_task_retries 0) or whose owner is a
 //     task: only if the run had faults;

@@ -15,6 +15,7 @@ FuzzTarget MakeFuzzTarget() {
       "at_us 3000 restart_gcs 0 2000", "at_us 3500 partition_out 0 1000",  "at_us 3500 partition_in 1 20000",
       "at_us 4000 clog 1 500",         "at_us 4500 slow_links 0 300 10000", "at_us 5000 slow_node 1 300 500",
       "at_us 5500 loss 0 200 50",      "at_us 5500 duplicate 0 200 50",     "at_us 5500 reorder 0 200 100",
+      "at_us 6000 disk_error 0 300 500", "at_ns 6000123 clog 1 500000001",
   };
   std::string all = "# every kind\nspec seed=3,nodes=3,cpus=2,task_retries=0\nworkload random_dag 40\n";
   for (const char* l : lines) {

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -58,6 +59,7 @@ struct Options {
   bool quiet = false;
   uint32_t jobs = 1;       // parallel processes for a seed range
   bool coverage = false;   // print the code-probe table at the end
+  std::string scenario_dir = ".";  // where a failing seed's drawn faults are written as a scenario
 };
 
 void Usage(FILE* out) {
@@ -85,6 +87,8 @@ void Usage(FILE* out) {
                "  --jobs N         run the seeds in N processes at once (seed i in process i mod N)\n"
                "  --coverage       at the end, how often each recovery path (code probe) ran, and in\n"
                "                   how many runs; paths never reached are listed (docs/fault-tolerance.md)\n"
+               "  --scenario-dir D where a failing seed's drawn faults are written as a scenario file\n"
+               "                   (default: the current directory)\n"
                "\n"
                "exit status: 0 every run passed, 1 a run failed, 2 bad usage\n");
 }
@@ -200,6 +204,9 @@ Options ParseArgs(int argc, char** argv) {
       }
       o.scenario = val;
       o.extra_spec = sc.spec + (sc.spec.empty() ? "" : ",") + "scenario=" + val;
+    } else if (flag == "--scenario-dir") {
+      if (val.empty()) BadUsage("--scenario-dir needs a directory");
+      o.scenario_dir = val;
     } else if (flag == "--tasks") {
       uint64_t n = ParseU64(flag, val);
       if (n < 1 || n > 10000000) BadUsage("--tasks must be in [1, 10000000], got " + val);
@@ -250,6 +257,51 @@ std::string ReproduceCommand(const Options& o, uint64_t seed, const std::string&
   if ((workload == "tiny_tasks" || workload == "recovery" || workload == "actors") && o.tasks_given)
     cmd += " --tasks " + std::to_string(o.tasks);
   return cmd;
+}
+
+// A failing seed's drawn faults as a scenario file (sim/scenario.h), when the
+// run drew them: writes it and returns the lines to print ("" if none).
+std::string WriteDrawnScenario(const Options& o, uint64_t seed, const std::string& workload) {
+  if (!o.scenario.empty()) return "";  // a scenario run: its file reproduces it
+  dray::sim::DrawnSchedule d = dray::sim::LastDrawnSchedule();
+  if (!d.drawn) return "";
+  dray::sim::Scenario sc;
+  sc.spec = "seed=" + std::to_string(seed) + ",nodes=" + std::to_string(o.nodes) + ",cpus=" + o.cpus;
+  if (!o.gpus.empty()) sc.spec += ",gpus=" + o.gpus;
+  // The run's other keys, but what the drawn schedule says instead.
+  static const char* const kReplaced[] = {"faults",       "trace",   "timeline", "scenario",           "loss_permille",
+                                          "dup_permille", "reorder_permille", "rto_us", "disk_error_permille"};
+  size_t pos = 0;
+  while (pos <= o.extra_spec.size()) {
+    size_t comma = o.extra_spec.find(',', pos);
+    std::string item = o.extra_spec.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    pos = comma == std::string::npos ? o.extra_spec.size() + 1 : comma + 1;
+    std::string key = item.substr(0, item.find('='));
+    if (item.empty() || std::find(std::begin(kReplaced), std::end(kReplaced), key) != std::end(kReplaced)) continue;
+    sc.spec += "," + item;
+  }
+  sc.spec += "," + d.spec;
+  sc.workload = workload;
+  if (workload == "random_dag" || ((workload == "tiny_tasks" || workload == "recovery" || workload == "actors") &&
+                                   o.tasks_given))
+    sc.tasks = o.tasks;
+  sc.faults = d.faults;
+  std::string path = o.scenario_dir + "/dray-sim-" + workload + "-seed" + std::to_string(seed) + ".scenario";
+  std::string text = dray::sim::FormatScenario(sc);
+  for (const auto& u : d.unexpressed) text += "# not expressed: " + u + "\n";
+  FILE* f = std::fopen(path.c_str(), "w");
+  if (!f || std::fwrite(text.data(), 1, text.size(), f) != text.size()) {
+    if (f) std::fclose(f);
+    return "  could not write its drawn faults as a scenario to " + path + "\n";
+  }
+  std::fclose(f);
+  std::string out = "  its drawn faults (" + std::to_string(d.faults.size()) + ") as a scenario: " + path +
+                    " (dray-sim --scenario " + path + ")\n";
+  if (!d.unexpressed.empty())
+    out += "  " + std::to_string(d.unexpressed.size()) +
+           " drawn fault(s) cannot be written in a scenario (so its replay may differ), the first: " +
+           d.unexpressed.front() + "\n";
+  return out;
 }
 
 struct RunOutcome {
@@ -349,6 +401,7 @@ std::string NetStr(const dray::sim::RunStats& st) {
   add("deferred", st.deferred);
   add("spills", st.spills);
   add("restores", st.restores);
+  add("disk_errors", st.disk_errors);
   return out;
 }
 
@@ -420,6 +473,7 @@ Totals RunSeeds(const Options& o, const std::vector<uint64_t>& seeds, const std:
         ++t.failed;
         std::string cmd = ReproduceCommand(o, seed, workload);
         std::printf("  seed %llu failed; reproduce with: %s\n", static_cast<unsigned long long>(seed), cmd.c_str());
+        std::printf("%s", WriteDrawnScenario(o, seed, workload).c_str());
         t.repro.push_back(cmd);
       }
       std::fflush(stdout);

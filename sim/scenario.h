@@ -17,6 +17,9 @@
 //   at_us 5500 loss 0 200 50                       (frames between nodes lost at 50 permille for 200 ms; index unused)
 //   at_us 5500 duplicate 0 200 50                  (... sent twice)
 //   at_us 5500 reorder 0 200 100                   (... held back so that later ones overtake them)
+//   at_us 6000 disk_error 0 300 500                (spill restores fail at 500 permille for 300 ms; index unused)
+//   at_ns 6000123 clog 1 500000001                 (exact times: the moment and the duration in ns, as
+//                                                   a swarm's drawn schedule is written; otherwise as at_us)
 #pragma once
 #include <cstdint>
 #include <string>
@@ -38,6 +41,7 @@ struct ScriptedFault {
     kLoss,       // amount: permille of frame transmissions (at most 900)
     kDuplicate,  // amount: permille
     kReorder,    // amount: permille
+    kDiskError,  // amount: permille of spill restores that fail (an I/O error; that copy is lost)
     kNumKinds
   };
   int64_t at_us = 0;
@@ -45,8 +49,19 @@ struct ScriptedFault {
   uint32_t index = 0;       // which worker or node, among the live ones in address order (modulo)
   int64_t duration_ms = 0;  // every kind but crashes: how long it lasts (restart_gcs: the outage)
   int64_t amount = 0;       // slow_links, slow_node: microseconds; loss, duplicate, reorder: permille
+  // An at_ns line: the nanoseconds past at_us (0..999) and past duration_ms
+  // (0..999999). 0 in at_us lines.
+  int32_t at_ns_part = 0;
+  int32_t duration_ns_part = 0;
+  int64_t AtNs() const { return at_us * 1000 + at_ns_part; }
+  int64_t DurationNs() const { return duration_ms * 1'000'000 + duration_ns_part; }
   bool operator==(const ScriptedFault&) const = default;
 };
+
+// A fault at an exact moment and duration in ns (written as an at_ns line
+// when either is not a whole us / ms).
+ScriptedFault ExactFault(int64_t at_ns, ScriptedFault::Kind kind, uint32_t index, int64_t duration_ns = 0,
+                         int64_t amount = 0);
 
 struct Scenario {
   std::string spec;      // DRAY_SIM text (without the faults)
@@ -65,6 +80,23 @@ int ScriptedFaultArgs(ScriptedFault::Kind k);
 inline bool IsFrameFault(ScriptedFault::Kind k) {
   return k == ScriptedFault::kLoss || k == ScriptedFault::kDuplicate || k == ScriptedFault::kReorder;
 }
+// Whether the kind's amount is a rate in permille (frame faults: at most 900;
+// disk errors: at most 1000).
+inline bool IsRateFault(ScriptedFault::Kind k) { return IsFrameFault(k) || k == ScriptedFault::kDiskError; }
+// What a run's fault streams drew (faults=swarm, or listed kinds), as a
+// scenario: `spec` holds the keys that reproduce the faults that are not
+// drawn one by one (faults=<kinds>, their rates), `faults` the crashes, cuts,
+// spikes, slow nodes and clogs at their exact moments, and `unexpressed` what
+// a scenario file cannot say (a replay then differs from the seed's run).
+struct DrawnSchedule {
+  bool drawn = false;  // the run drew faults from its seed
+  std::string spec;
+  std::vector<ScriptedFault> faults;
+  std::vector<std::string> unexpressed;
+};
+// Of the last simulation shut down in this process (sim/sim_backend.cc).
+DrawnSchedule LastDrawnSchedule();
+
 Scenario ReadScenarioFile(const std::string& path);
 std::string FormatScenario(const Scenario& s);
 

@@ -12,6 +12,7 @@ namespace sim {
 namespace {
 World* g_world = nullptr;
 RunStats g_last;
+DrawnSchedule g_last_drawn;
 
 class SimBackend final : public internal::Backend {
  public:
@@ -23,6 +24,7 @@ class SimBackend final : public internal::Backend {
   void Stop() override {
     world_.Stop();
     g_last = world_.Stats();
+    g_last_drawn = world_.Drawn();
     g_world = nullptr;
     if (std::getenv("DRAY_SIM_STATS"))
       std::fprintf(stderr, "dray sim: %s steps=%llu messages=%llu virtual=%.6fs trace_hash=%016llx\n",
@@ -57,6 +59,7 @@ RunStats CurrentStats() {
   return g_world->Stats();
 }
 RunStats LastStats() { return g_last; }
+DrawnSchedule LastDrawnSchedule() { return g_last_drawn; }
 void CrashNode(uint32_t node) {
   if (!g_world) throw Error("dray::sim::CrashNode: not running in a simulation");
   g_world->CrashNode(node);

@@ -32,7 +32,8 @@ double ParseDouble(const std::string& key, const std::string& v, const std::stri
 
 const char* const kFaultKindNames[] = {"worker_crash", "node_crash", "partition", "one_way_partition",
                                        "latency_spike", "slow_node", "clog", "loss", "duplicate",
-                                       "reorder", "buggify", "gcs_restart", "small_store"};
+                                       "reorder", "buggify", "gcs_restart", "small_store",
+                                       "disk_error"};
 const int kNumFaultKinds = sizeof(kFaultKindNames) / sizeof(kFaultKindNames[0]);
 
 std::string FaultKindsStr(uint32_t kinds) {
@@ -99,6 +100,7 @@ SimSpec ParseSimSpec(const std::string& text) {
     else if (k == "store_kb") s.store_kb = ParseNumber<uint64_t>(k, v, text);
     else if (k == "disk_us") s.disk_us = ParseNumber<int64_t>(k, v, text);
     else if (k == "disk_mb_per_s") s.disk_mb_per_s = ParseNumber<uint64_t>(k, v, text);
+    else if (k == "disk_error_permille") s.disk_error_permille = ParseNumber<uint32_t>(k, v, text);
     else if (k == "latency_us") s.latency_us = ParseNumber<int64_t>(k, v, text);
     else if (k == "worker_start_us") s.worker_start_us = ParseNumber<int64_t>(k, v, text);
     else if (k == "chunk_kb") s.chunk_kb = ParseNumber<uint64_t>(k, v, text);
@@ -128,7 +130,7 @@ SimSpec ParseSimSpec(const std::string& text) {
     }
     else {
       throw Error("dray: simulation spec '" + text + "': unknown key '" + k +
-                  "' (known: seed, nodes, cpus, gpus, store_mb, store_kb, disk_us, disk_mb_per_s, faults, trace, timeline, latency_us, "
+                  "' (known: seed, nodes, cpus, gpus, store_mb, store_kb, disk_us, disk_mb_per_s, disk_error_permille, faults, trace, timeline, latency_us, "
                   "worker_start_us, chunk_kb, stack_kb, invariants, fault_every_us, faults_until_ms, liveness_ms, task_retries, "
                   "actor_restarts, actor_task_retries, head_cpus, inline_kb, health_period_ms, health_misses, "
                   "net_fault_every_us, loss_permille, dup_permille, reorder_permille, rto_us, scenario)");
@@ -155,6 +157,8 @@ SimSpec ParseSimSpec(const std::string& text) {
                 "': loss_permille must be at most 900, dup_permille and reorder_permille at most 1000");
   if (s.disk_mb_per_s < 1)
     throw Error("dray: simulation spec '" + text + "': disk_mb_per_s must be at least 1");
+  if (s.disk_error_permille > 1000)
+    throw Error("dray: simulation spec '" + text + "': disk_error_permille must be at most 1000");
   if (s.stack_kb < 64 || s.stack_kb > (1u << 20))
     throw Error("dray: simulation spec '" + text + "': stack_kb must be between 64 and 1048576");
   return s;

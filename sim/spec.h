@@ -25,6 +25,7 @@ enum FaultKind : uint32_t {  // plain enum: the kinds combine as bits
   kFaultBuggify = 1u << 10,          // rare paths in core/ turned on (DRAY_BUGGIFY)
   kFaultGcsRestart = 1u << 11,       // the control service crashes once and restarts from its tables
   kFaultSmallStore = 1u << 12,       // every node's object store is small (512 KiB to 2 MiB): eviction, spilling
+  kFaultDiskError = 1u << 13,        // a spilled copy's read fails (an I/O error): that copy is lost
 };
 // The kinds' names, in bit order.
 extern const char* const kFaultKindNames[];
@@ -41,6 +42,7 @@ struct SimSpec {
   uint64_t store_kb = 0;     // per node; when set, instead of store_mb
   int64_t disk_us = 100;     // the simulated spill disk: each restore's latency ...
   uint64_t disk_mb_per_s = 1000;  // ... plus its bytes at this bandwidth
+  uint32_t disk_error_permille = 100;  // faults=disk_error: each restore fails with this chance while faults last
   std::string faults = "none";  // as written: none | workers | swarm | kind+kind+...
   uint32_t fault_kinds = 0;     // FaultKind bits the spec asks for (swarm: drawn per seed by the world)
   bool swarm = false;           // faults=swarm

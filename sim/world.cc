@@ -234,7 +234,8 @@ World::World(SimSpec spec)
       net_rng_(root_.Fork("network")),
       fault_rng_(root_.Fork("faults")),
       net_fault_rng_(root_.Fork("faults.net")),
-      frame_rng_(root_.Fork("network.frames")) {
+      frame_rng_(root_.Fork("network.frames")),
+      disk_rng_(root_.Fork("faults.disk.reads")) {
   kinds_ = spec_.fault_kinds;
   net_fault_every_ns_ = spec_.net_fault_every_us * 1000;
   loss_pm_ = kinds_ & kFaultLoss ? spec_.loss_permille : 0;
@@ -278,6 +279,17 @@ World::World(SimSpec spec)
     // A small object store (eviction, spilling) for a quarter of the seeds,
     // from a PRNG of its own too.
     if (root_.Fork("faults.store").Chance(1, 4)) kinds_ |= kFaultSmallStore;
+    // Disk errors for half of those (only a small store spills), from a PRNG
+    // of their own: a restore fails (an I/O error), losing that copy, with
+    // the drawn chance while faults last.
+    if (kinds_ & kFaultSmallStore) {
+      Prng disk = root_.Fork("faults.disk");
+      static constexpr uint32_t kDiskErrors[] = {100, 300, 1000};
+      if (disk.Chance(1, 2)) {
+        kinds_ |= kFaultDiskError;
+        disk_error_pm_ = kDiskErrors[disk.Below(3)];
+      }
+    }
   } else {
     // Listed kinds share the crash stream equally (a worker crash takes what
     // is left).
@@ -294,6 +306,7 @@ World::World(SimSpec spec)
     }
   }
   lossy_ = lossy_ || (kinds_ & (kFaultLoss | kFaultDuplicate | kFaultReorder)) != 0;
+  if (!spec_.swarm && (kinds_ & kFaultDiskError)) disk_error_pm_ = spec_.disk_error_permille;
   // The liveness bound (docs/sim.md), enforced in runs with faults.
   if (kinds_ != 0 || !spec_.script.empty()) liveness_ns_ = LivenessBoundMs(spec_) * 1'000'000;
   // A scenario's frame-fault windows need sequenced connections from the start.
@@ -375,7 +388,7 @@ internal::ProcessRuntime* World::StartDriver() {
     Push(Event{at + kDown[g.Below(3)], 0, Ev::kGcs, 0, 1});
   }
   for (size_t i = 0; i < spec_.script.size(); ++i)
-    Push(Event{std::max<TimeNs>(1, spec_.script[i].at_us * 1000), 0, Ev::kScript, 0, i});
+    Push(Event{std::max<TimeNs>(1, spec_.script[i].AtNs()), 0, Ev::kScript, 0, i});
   // The driver starts once the nodes had a moment to register.
   Push(Event{spec_.latency_us * 1000 * 4, 0, Ev::kStart, driver_.Key()});
   internal::SetCurrentRuntime(d.user.get());
@@ -960,23 +973,32 @@ void World::InjectFault() {
     if (p->alive && p->node && p->addr.node != 0) nodes.push_back(p->addr.node);
   uint64_t draw = nodes.empty() ? 1000 : fault_rng_.Below(1000);
   if (!nodes.empty() && draw < node_crash_permille_) {
-    CrashNodeNow(nodes[fault_rng_.Below(nodes.size())]);
+    NodeId n = nodes[fault_rng_.Below(nodes.size())];
+    RecordDrawn(ScriptedFault::kCrashNode, n, ScriptNodes());
+    CrashNodeNow(n);
     AddNode();
   } else if (!nodes.empty() && draw < node_crash_permille_ + partition_permille_) {
     // Cut a node off, briefly (it stays a member) or past failure detection
     // (declared dead, fenced once healed); a new node keeps the cluster's size.
     NodeId n = nodes[fault_rng_.Below(nodes.size())];
     if ((node_net_[n].cut & (kCutOut | kCutIn)) == 0) {
+      std::vector<NodeId> among = ScriptNodes();
       Partition(n);
       AddNode();
       TimeNs lasts = fault_rng_.Below(2) == 0 ? 1'000'000'000 : 25'000'000'000;
+      RecordDrawn(ScriptedFault::kPartition, n, among, lasts);
       Push(Event{now_ + lasts, 0, Ev::kNet, n, kOpHeal});
     }
   } else {
     std::vector<Proc*> workers;
     for (auto& [k, p] : procs_)
       if (p->alive && p->user && p->user->fiber) workers.push_back(p.get());
-    if (!workers.empty()) CrashWorker(*workers[fault_rng_.Below(workers.size())], "crashed (injected fault)");
+    if (!workers.empty()) {
+      // Picked as a scripted crash_worker picks: live workers in address order.
+      uint64_t i = fault_rng_.Below(workers.size());
+      drawn_.push_back(ExactFault(now_, ScriptedFault::kCrashWorker, static_cast<uint32_t>(i)));
+      CrashWorker(*workers[i], "crashed (injected fault)");
+    }
   }
   TimeNs gap = 1 + static_cast<TimeNs>(fault_rng_.Below(static_cast<uint64_t>(2 * spec_.fault_every_us * 1000)));
   Push(Event{now_ + gap, 0, Ev::kFault, 0});
@@ -1059,26 +1081,20 @@ void World::Clog(NodeId n, bool on) {
   else Push(Event{now_, 0, Ev::kNet, n, kOpUnclog});
 }
 
-void World::SlowLinks(NodeId n, TimeNs extra) {
-  if (n >= next_node_) throw Error("dray sim: SlowLinks(" + std::to_string(n) + "): no such node");
-  NodeNet& x = node_net_[n];
-  bool was = x.link_extra > 0 || x.step_ns > 0;
-  x.link_extra = std::max<TimeNs>(extra, 0);
-  ++x.spike_gen;
-  bool is = x.link_extra > 0 || x.step_ns > 0;
-  slow_nodes_ += is && !was ? 1 : 0;
-  slow_nodes_ -= was && !is ? 1 : 0;
-}
+void World::SlowLinks(NodeId n, TimeNs extra) { SetSlowness(n, "SlowLinks", &NodeNet::link_extra, &NodeNet::spike_gen, extra); }
 
-void World::SlowNode(NodeId n, TimeNs per_step) {
-  if (n >= next_node_) throw Error("dray sim: SlowNode(" + std::to_string(n) + "): no such node");
+void World::SlowNode(NodeId n, TimeNs per_step) { SetSlowness(n, "SlowNode", &NodeNet::step_ns, &NodeNet::slow_gen, per_step); }
+
+void World::SetSlowness(NodeId n, const char* what, TimeNs NodeNet::*field, uint64_t NodeNet::*gen, TimeNs value) {
+  if (n >= next_node_) throw Error(std::string("dray sim: ") + what + "(" + std::to_string(n) + "): no such node");
   NodeNet& x = node_net_[n];
-  bool was = x.link_extra > 0 || x.step_ns > 0;
-  x.step_ns = std::max<TimeNs>(per_step, 0);
-  ++x.slow_gen;
-  bool is = x.link_extra > 0 || x.step_ns > 0;
-  slow_nodes_ += is && !was ? 1 : 0;
-  slow_nodes_ -= was && !is ? 1 : 0;
+  auto slow = [&x] { return x.link_extra > 0 || x.step_ns > 0; };
+  bool was = slow();
+  x.*field = std::max<TimeNs>(value, 0);
+  ++(x.*gen);
+  bool is = slow();
+  if (is && !was) ++slow_nodes_;
+  if (was && !is) --slow_nodes_;
 }
 
 void World::SetCut(NodeId n, uint8_t cut) {
@@ -1124,6 +1140,11 @@ void World::NetOp(uint64_t op, NodeId n, uint64_t gen) {
       return;
     }
     case kOpClog:
+      if (gen != 0) {  // a swarm's clog, ending at `gen`: as a scripted clog picks among nodes other than 0
+        std::vector<NodeId> others = ScriptAllNodes();
+        others.erase(std::remove(others.begin(), others.end(), NodeId{0}), others.end());
+        RecordDrawn(ScriptedFault::kClog, n, others, static_cast<TimeNs>(gen) - now_);
+      }
       SetCut(n, x.cut | kClogged);
       return;
     case kOpUnclog:
@@ -1142,21 +1163,64 @@ void World::NetOp(uint64_t op, NodeId n, uint64_t gen) {
 // A fault from a scenario file: its target is the index-th live worker or
 // node (other than node 0) in address order, modulo their number, so that a
 // schedule stays valid when a shrinker removes faults before it.
-void World::RunScripted(const ScriptedFault& f) {
+std::vector<NodeId> World::ScriptNodes() const {
   std::vector<NodeId> nodes;  // live, not cut off, other than node 0
-  std::vector<NodeId> all;    // live, node 0 first (slow_links, slow_node)
-  for (auto& [k, p] : procs_) {
-    if (!p->alive || !p->node) continue;
-    if (p->addr.node == 0 || !gcs_comp_->IsDead(p->addr.node)) all.push_back(p->addr.node);
-    if (p->addr.node != 0 && (node_net_[p->addr.node].cut & (kCutOut | kCutIn)) == 0) nodes.push_back(p->addr.node);
+  for (const auto& [k, p] : procs_)
+    if (p->alive && p->node && p->addr.node != 0 && (node_net_[p->addr.node].cut & (kCutOut | kCutIn)) == 0)
+      nodes.push_back(p->addr.node);
+  return nodes;
+}
+
+std::vector<NodeId> World::ScriptAllNodes() const {
+  std::vector<NodeId> all;  // live, node 0 first (slow_links, slow_node)
+  for (const auto& [k, p] : procs_)
+    if (p->alive && p->node && (p->addr.node == 0 || !gcs_comp_->IsDead(p->addr.node))) all.push_back(p->addr.node);
+  return all;
+}
+
+void World::RecordDrawn(ScriptedFault::Kind kind, NodeId n, const std::vector<NodeId>& among, TimeNs duration,
+                        int64_t amount) {
+  auto it = std::find(among.begin(), among.end(), n);
+  if (it == among.end()) {
+    unexpressed_.push_back(std::string(ScriptedFaultName(kind)) + " of node " + std::to_string(n) + " at " +
+                           std::to_string(now_) + " ns: a scripted fault cannot pick that node then");
+    return;
   }
-  const TimeNs lasts = std::max<int64_t>(f.duration_ms, 0) * 1'000'000;
+  drawn_.push_back(ExactFault(now_, kind, static_cast<uint32_t>(it - among.begin()), duration, amount));
+}
+
+DrawnSchedule World::Drawn() const {
+  DrawnSchedule d;
+  d.drawn = spec_.swarm || (kinds_ & (kFaultWorkerCrash | kFaultNodeCrash | kFaultPartition | kFaultOneWayPartition |
+                                      kFaultLatencySpike | kFaultSlowNode | kFaultClog)) != 0;
+  // The kinds that are no stream of single faults carry over as they are: a
+  // spec with them draws the same (their PRNGs are forks of their own).
+  uint32_t carried = kinds_ & (kFaultLoss | kFaultDuplicate | kFaultReorder | kFaultBuggify | kFaultGcsRestart |
+                               kFaultSmallStore | kFaultDiskError);
+  if (lossy_ && !(carried & (kFaultLoss | kFaultDuplicate | kFaultReorder))) carried |= kFaultLoss;  // sequenced
+  d.spec = "faults=" + FaultKindsStr(carried);
+  if (lossy_)
+    d.spec += ",loss_permille=" + std::to_string(loss_pm_) + ",dup_permille=" + std::to_string(dup_pm_) +
+              ",reorder_permille=" + std::to_string(reorder_pm_) + ",rto_us=" + std::to_string(rto_ns_ / 1000);
+  if (kinds_ & kFaultDiskError) d.spec += ",disk_error_permille=" + std::to_string(disk_error_pm_);
+  d.faults = drawn_;
+  std::stable_sort(d.faults.begin(), d.faults.end(),
+                   [](const ScriptedFault& a, const ScriptedFault& b) { return a.AtNs() < b.AtNs(); });
+  d.unexpressed = unexpressed_;
+  if (rto_ns_ % 1000 != 0) d.unexpressed.push_back("rto_us: the retransmit timeout is not a whole us");
+  return d;
+}
+
+void World::RunScripted(const ScriptedFault& f) {
+  std::vector<NodeId> nodes = ScriptNodes();
+  std::vector<NodeId> all = ScriptAllNodes();
+  const TimeNs lasts = std::max<int64_t>(f.DurationNs(), 0);
   switch (f.kind) {
     case ScriptedFault::kCrashWorker: {
       std::vector<Proc*> workers;
       for (auto& [k, p] : procs_)
         if (p->alive && p->user && p->user->fiber) workers.push_back(p.get());
-      if (!workers.empty()) CrashWorker(*workers[f.index % workers.size()], "crashed (scripted fault)");
+      if (!workers.empty()) CrashWorker(*workers[f.index % workers.size()], "crashed (injected fault)");
       return;
     }
     case ScriptedFault::kCrashNode:
@@ -1215,6 +1279,13 @@ void World::RunScripted(const ScriptedFault& f) {
       ++stats_.net_faults;
       return;
     }
+    case ScriptedFault::kDiskError: {
+      // Restores fail at this rate until the window ends (a later window
+      // replaces an earlier one).
+      disk_window_pm_ = static_cast<uint32_t>(std::min<int64_t>(f.amount, 1000));
+      disk_window_until_ = now_ + lasts;
+      return;
+    }
     case ScriptedFault::kNumKinds:
       break;
   }
@@ -1225,7 +1296,16 @@ void World::Restore(const Proc& p, const EfRestore& e) {
   ++stats_.restores;
   ObjectRestored r{e.id, e.key, false, {}, ""};
   auto& disk = disks_[p.addr.node];
-  if (auto it = disk.find(e.key); it != disk.end()) {
+  auto it = disk.find(e.key);
+  uint32_t error_pm = now_ < spec_.faults_until_ms * 1'000'000 ? disk_error_pm_ : 0;
+  if (now_ < disk_window_until_) error_pm = std::max(error_pm, disk_window_pm_);
+  if (it != disk.end() && error_pm > 0 && disk_rng_.Chance(error_pm, 1000)) {
+    // An injected disk fault: the read fails, and the file is gone with it.
+    ++stats_.disk_errors;
+    disk.erase(it);
+    r.error = "reading spill file " + std::to_string(e.key) + " on node " + std::to_string(p.addr.node) +
+              " failed: input/output error (injected disk fault)";
+  } else if (it != disk.end()) {
     r.ok = true;
     r.data = it->second;  // shared, not copied
   } else {
@@ -1322,6 +1402,7 @@ void World::InjectNetFault() {
     uint8_t dir = net_fault_rng_.Below(2) == 0 ? 1 : 2;
     TimeNs lasts = net_fault_rng_.Below(2) == 0 ? 1000 * ms : 25'000 * ms;
     if ((node_net_[n].cut & (kCutOut | kCutIn)) == 0) {
+      RecordDrawn(dir == 1 ? ScriptedFault::kPartitionOut : ScriptedFault::kPartitionIn, n, ScriptNodes(), lasts);
       Partition(n, dir);
       AddNode();
       Push(Event{now_ + lasts, 0, Ev::kNet, n, kOpHeal});
@@ -1332,6 +1413,7 @@ void World::InjectNetFault() {
     static constexpr int64_t kTimes[] = {10, 100, 1000};
     TimeNs extra = spec_.latency_us * 1000 * kTimes[net_fault_rng_.Below(3)];
     TimeNs lasts = net_fault_rng_.Range(50 * ms, 2000 * ms);
+    RecordDrawn(ScriptedFault::kSlowLinks, n, all, lasts, extra / 1000);
     SlowLinks(n, extra);
     Push(Event{now_ + lasts, 0, Ev::kNet, n, kOpSpikeEnd, node_net_[n].spike_gen, true});
     ++stats_.net_faults;
@@ -1340,6 +1422,7 @@ void World::InjectNetFault() {
     static constexpr TimeNs kStep[] = {50'000, 500'000, 5'000'000};
     TimeNs step = kStep[net_fault_rng_.Below(3)];
     TimeNs lasts = net_fault_rng_.Range(100 * ms, 3000 * ms);
+    RecordDrawn(ScriptedFault::kSlowNode, n, all, lasts, step / 1000);
     SlowNode(n, step);
     Push(Event{now_ + lasts, 0, Ev::kNet, n, kOpSlowEnd, node_net_[n].slow_gen, true});
     ++stats_.net_faults;
@@ -1351,10 +1434,11 @@ void World::InjectNetFault() {
     net_fault_rng_.Shuffle(others);
     others.resize((others.size() + 1) / 2);
     for (NodeId n : others) {
-      Push(Event{now_ + static_cast<TimeNs>(net_fault_rng_.Below(static_cast<uint64_t>(window / 2))), 0, Ev::kNet, n,
-                 kOpClog});
-      Push(Event{now_ + window / 2 + static_cast<TimeNs>(net_fault_rng_.Below(static_cast<uint64_t>(window / 2))), 0,
-                 Ev::kNet, n, kOpUnclog});
+      TimeNs clog_at = now_ + static_cast<TimeNs>(net_fault_rng_.Below(static_cast<uint64_t>(window / 2)));
+      TimeNs unclog_at = now_ + window / 2 + static_cast<TimeNs>(net_fault_rng_.Below(static_cast<uint64_t>(window / 2)));
+      // The clog carries its end, so that it is written down as it starts.
+      Push(Event{clog_at, 0, Ev::kNet, n, kOpClog, static_cast<uint64_t>(unclog_at)});
+      Push(Event{unclog_at, 0, Ev::kNet, n, kOpUnclog});
     }
     swizzle_until_ = now_ + window;
     ++stats_.net_faults;

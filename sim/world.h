@@ -75,6 +75,8 @@ class World {
   void SlowLinks(NodeId n, TimeNs extra);
   void SlowNode(NodeId n, TimeNs per_step);
   RunStats Stats() const;
+  // The faults this run drew from its seed, as a scenario (sim/scenario.h).
+  DrawnSchedule Drawn() const;
   const SimSpec& spec() const { return spec_; }
   TimeNs now() const { return now_; }
 
@@ -145,6 +147,9 @@ class World {
   void Transmit(Event e, TimeNs extra);  // lossy network: one transmission of a frame
   TimeNs Latency(NodeId from, NodeId to, uint64_t bytes);
   void SetCut(NodeId n, uint8_t cut);
+  // Sets one of n's slownesses (link_extra or step_ns, 0 ends it) and bumps
+  // its generation; keeps slow_nodes_ (nodes with either) counted.
+  void SetSlowness(NodeId n, const char* what, TimeNs NodeNet::*field, uint64_t NodeNet::*gen, TimeNs value);
   void Release(NodeId n);  // delivers, in order, what n's cut links held
   void NetOp(uint64_t op, NodeId n, uint64_t gen);
   void InjectNetFault();
@@ -164,6 +169,15 @@ class World {
   void CheckLiveness(uint64_t key, uint64_t waiter);  // kLiveness: a wait reached the bound
   void InjectFault();
   void RunScripted(const ScriptedFault& f);  // scenario=FILE
+  // The nodes a scripted fault's index picks from: live nodes other than 0
+  // that are not cut off (crash_node, partitions); live nodes not declared
+  // dead, node 0 first (slow_links, slow_node; clog: those other than 0).
+  std::vector<NodeId> ScriptNodes() const;
+  std::vector<NodeId> ScriptAllNodes() const;
+  // Writes down a fault the streams drew at now_, picking node n from
+  // `among` (its index there); a node not among them is noted as unexpressed.
+  void RecordDrawn(ScriptedFault::Kind kind, NodeId n, const std::vector<NodeId>& among, TimeNs duration = 0,
+                   int64_t amount = 0);
   // The control service crashes (a = 0) and restarts from its SQLite tables
   // (a = 1). Messages to it meanwhile wait, as clients retry (Ray's GCS
   // clients do).
@@ -203,6 +217,10 @@ class World {
   uint32_t kinds_ = 0;                // FaultKind bits in effect (swarm: drawn)
   Prng net_fault_rng_;                // one-way cuts, spikes, slow nodes, clogs
   Prng frame_rng_;                    // frame loss, duplication, reordering
+  Prng disk_rng_;                     // disk errors: which restores fail
+  uint32_t disk_error_pm_ = 0;        // the chance that a restore fails while faults last
+  uint32_t disk_window_pm_ = 0;       // a scenario's disk_error window: its chance ...
+  TimeNs disk_window_until_ = 0;      // ... until then
   int64_t net_fault_every_ns_ = 0;
   uint32_t loss_pm_ = 0, dup_pm_ = 0, reorder_pm_ = 0;
   bool lossy_ = false;  // frame faults asked for: inter-node connections are sequenced
@@ -240,6 +258,8 @@ class World {
   std::vector<Effect> effects_;  // reused outbox
   std::vector<EncodedSend> sends_;  // the step's sent messages, encoded once
   std::unordered_map<ObjectId, uint64_t, IdHash> value_hashes_;
+  std::vector<ScriptedFault> drawn_;      // what the fault streams injected, as scenario lines
+  std::vector<std::string> unexpressed_;  // ... and what a scenario cannot say
   std::map<NodeId, std::map<uint64_t, Buf>> disks_;  // by node: spill key -> bytes; lost with the node
   uint64_t store_bytes_ = 0;  // every node's object store capacity
   RunStats stats_;

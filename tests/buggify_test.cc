@@ -115,6 +115,56 @@ TEST(Buggify, OwnerHoldsBackARetry) {
   EXPECT_EQ(ProbeCounter("buggify.owner.retry_backoff"), before + 1);
 }
 
+// A task with an argument in a store, retried without limit, is sent again
+// as a newer attempt 1 us to 5 ms later (and maybe the older request once
+// more after it); a finished task is not; without buggify nothing is resent.
+TEST(Buggify, OwnerResubmitsATaskAsANewerAttempt) {
+  uint64_t before = ProbeCounter("buggify.owner.resubmit");
+  for (uint64_t seed : {0, 9}) {
+    OwnerConfig oc{kDriverAddr, kNodeAddr, kGcsAddr, false, 5};
+    oc.buggify = BuggifyConfig{seed, 1000, 1000};
+    oc.inline_limit = 10;
+    testing::Stepper<Owner> o{oc};
+    o.Command(CmdStart{});
+    o.Deliver(kGcsAddr, JobRegistered{1});
+    auto put = testing::Effects<EfCommandResult>(o.Command(CmdPut{ObjectValue{Buf(std::string(100, 'p')), false, {}}}));
+    ASSERT_EQ(put.size(), 1u);
+    TaskSpec s;
+    s.function = "f";
+    s.resources = testing::Cpus(1);
+    s.max_retries = -1;
+    TaskArg a;
+    a.kind = TaskArg::kRef;
+    a.ref = RefInfo{put[0].ids.at(0), kDriverAddr};
+    s.args.push_back(a);
+    auto fx = o.Command(CmdSubmit{s});
+    TaskId t = testing::Effects<EfCommandResult>(fx).at(0).ids.at(0).Task();
+    auto sub = testing::Sent<SubmitTask>(fx);
+    ASSERT_EQ(sub.size(), 1u);
+    EXPECT_TRUE(sub[0].second.spec.args.at(0).in_store);
+    auto timers = testing::Effects<EfSetTimer>(fx);
+    if (seed == 0) {
+      EXPECT_TRUE(timers.empty());
+      continue;
+    }
+    ASSERT_EQ(timers.size(), 1u);
+    EXPECT_GE(timers[0].at, o.now + 1'000);
+    EXPECT_LE(timers[0].at, o.now + 5'000'000);
+    o.now = timers[0].at;
+    auto again = testing::Sent<SubmitTask>(o.Timer(timers[0].id));
+    ASSERT_GE(again.size(), 1u);
+    ASSERT_LE(again.size(), 2u);
+    EXPECT_EQ(again[0].second.spec.attempt, 1u);  // the newer attempt first
+    if (again.size() == 2) {
+      EXPECT_EQ(again[1].second.spec.attempt, 0u);  // then the older once more
+    }
+    // A report about the older attempt is stale now; the newer one's result ends the task.
+    EXPECT_TRUE(testing::Sent<SubmitTask>(o.Deliver(kNodeAddr, TaskFailed{t, 0, "WorkerCrashedError", "old"})).empty());
+    EXPECT_NE(o.comp.Pending().find("attempt 1"), std::string::npos) << o.comp.Pending();
+  }
+  EXPECT_EQ(ProbeCounter("buggify.owner.resubmit"), before + 1);
+}
+
 // A node that missed health_misses checks is declared dead one period later
 // (never sooner) with buggify; a cluster view goes out twice.
 TEST(Buggify, ControlServiceHooks) {

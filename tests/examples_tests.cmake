@@ -114,6 +114,13 @@ if(TARGET dray-sim)
                    --spec faults=swarm,faults_until_ms=500,task_retries=-1,head_cpus=0)
   set_tests_properties(dray_sim.actors_seed767_control_service_restart PROPERTIES
                        PASS_REGULAR_EXPRESSION "seed=767 workload=actors ok")
+  # A failing swarm seed writes its drawn faults as a scenario file, which
+  # replays it with the same trace hash (the failure is forced by a 1 ms
+  # liveness bound).
+  add_test(NAME dray_sim.drawn_scenario_replays
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/drawn_scenario_replay.sh $<TARGET_FILE:dray-sim>
+                   ${CMAKE_CURRENT_BINARY_DIR}/drawn-scenario)
+  set_tests_properties(dray_sim.drawn_scenario_replays PROPERTIES PASS_REGULAR_EXPRESSION "drawn scenario replays exactly")
   add_test(NAME dray_sim.bad_jobs COMMAND dray-sim --workload four_tasks --jobs 0)
   set_tests_properties(dray_sim.bad_jobs PROPERTIES PASS_REGULAR_EXPRESSION "--jobs must be in \\[1, 256\\]")
   add_test(NAME dray_sim.bad_flag COMMAND dray-sim --workload four_tasks --bogus 1)

@@ -168,7 +168,7 @@ TEST(NetFault, EveryKindAtOnceIsDeterministic) {
   const std::string spec =
       "seed=12,nodes=4,cpus=2,head_cpus=0,inline_kb=0,task_retries=-1,faults_until_ms=300,fault_every_us=5000,"
       "net_fault_every_us=3000,faults=worker_crash+node_crash+partition+one_way_partition+latency_spike+"
-      "slow_node+clog+loss+duplicate+reorder+gcs_restart+small_store";
+      "slow_node+clog+loss+duplicate+reorder+gcs_restart+small_store+disk_error";
   uint64_t hashes[2];
   for (int run = 0; run < 2; ++run) {
     {

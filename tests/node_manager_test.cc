@@ -7,6 +7,7 @@
 
 #include <deque>
 
+#include "core/common/probe.h"
 #include "step_harness.h"
 
 namespace dray {
@@ -462,6 +463,41 @@ TEST(NodeManagerFailures, ForwardingATaskTellsItsOwner) {
 // Published deaths: a dead owner's stored objects are freed and nothing more
 // is stored for it; a dead node leaves the view and a task whose argument
 // was only there goes back to its owner.
+// Two attempts of one task at the node where it waits for its argument: the
+// newer stays (the older is dropped, whichever comes first), and one pull
+// serves it; the task runs once.
+TEST(NodeManagerFailures, OfTwoAttemptsWaitingForArgumentsTheNewerStays) {
+  uint64_t superseded0 = ProbeCounter("node.waiting_attempt_superseded");
+  uint64_t stale0 = ProbeCounter("node.stale_attempt_dropped");
+  Stepper<NodeManager> nm{Config(0, 8)};  // roomy: both attempts stay here
+  nm.Deliver(kGcs, ClusterView{1, {View(0, 8, 8), View(1, 2, 2)}});
+  TaskSpec s = Spec(7, 1);
+  TaskArg a;
+  a.kind = TaskArg::kRef;
+  a.ref = RefInfo{ObjectId{3, 1}, kDriver};
+  a.resolved = true;
+  a.in_store = true;
+  a.locations = {1};
+  s.args.push_back(a);
+  ASSERT_EQ(Sent<PullObject>(nm.Deliver(kDriver, SubmitTask{s})).size(), 1u);
+  TaskSpec newer = s;
+  newer.attempt = 1;
+  EXPECT_TRUE(Sent<PullObject>(nm.Deliver(kDriver, SubmitTask{newer})).empty());  // the pull is under way
+  EXPECT_EQ(ProbeCounter("node.waiting_attempt_superseded"), superseded0 + 1);
+  EXPECT_EQ(nm.comp.queued_tasks(), 1u);
+  nm.Deliver(kDriver, SubmitTask{s});  // the older request once more
+  EXPECT_EQ(ProbeCounter("node.stale_attempt_dropped"), stale0 + 1);
+  EXPECT_EQ(nm.comp.queued_tasks(), 1u);
+  // The argument arrives: the newer attempt, alone, wants a worker.
+  auto fx = nm.Deliver(NodeAddr(1), ObjectChunk{ObjectId{3, 1}, true, 0, 1, 3, false, {}, kDriver, Buf(std::string("abc"))});
+  EXPECT_EQ(Effects<EfStartWorker>(fx).size(), 1u);
+  Addr w{0, Effects<EfStartWorker>(fx)[0].worker.proc};
+  auto run = Sent<ExecuteTask>(nm.Deliver(w, dray::RegisterWorker{w}));
+  ASSERT_EQ(run.size(), 1u);
+  EXPECT_EQ(run[0].second.spec.attempt, 1u);
+  EXPECT_EQ(nm.comp.queued_tasks(), 0u);
+}
+
 TEST(NodeManagerFailures, DeathsFreeWhatTheDeadOwnedAndFailPullsFromDeadNodes) {
   Stepper<NodeManager> nm{Config(0, 2)};
   Addr dead_owner{0, 71};

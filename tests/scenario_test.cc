@@ -79,6 +79,30 @@ TEST(Scenario, EveryNetworkKindParsesAndRoundTrips) {
   EXPECT_EQ(ParseScenario(dray::sim::FormatScenario(s), "formatted").faults, s.faults);
 }
 
+TEST(Scenario, ExactTimesAndDiskErrorsParseAndRoundTrip) {
+  Scenario s = ParseScenario(
+      "at_us 7 disk_error 0 300 1000\n"
+      "at_ns 7001 clog 1 500000001\n"
+      "at_ns 8000 crash_worker 2\n"
+      "at_ns 9000 partition 0 2000000\n",
+      "test");
+  ASSERT_EQ(s.faults.size(), 4u);
+  EXPECT_EQ(s.faults[0].kind, ScriptedFault::kDiskError);
+  EXPECT_EQ(s.faults[0].amount, 1000);
+  EXPECT_EQ(s.faults[1].AtNs(), 7001);
+  EXPECT_EQ(s.faults[1].DurationNs(), 500'000'001);
+  EXPECT_EQ(s.faults[1].duration_ms, 500);
+  EXPECT_EQ(s.faults[2].AtNs(), 8000);
+  EXPECT_EQ(s.faults[3].DurationNs(), 2'000'000);
+  std::string text = dray::sim::FormatScenario(s);
+  EXPECT_NE(text.find("at_ns 7001 clog 1 500000001"), std::string::npos) << text;
+  EXPECT_NE(text.find("at_us 8 crash_worker 2"), std::string::npos) << text;  // whole us: written in us
+  EXPECT_EQ(ParseScenario(text, "formatted").faults, s.faults);
+  EXPECT_EQ(dray::sim::ExactFault(7001, ScriptedFault::kClog, 1, 500'000'001), s.faults[1]);
+  EXPECT_THROW(ParseScenario("at_us 1 disk_error 0 10 1001\n", "t"), dray::Error);
+  EXPECT_THROW(ParseScenario("at_ns 9000 crash_worker 1\nat_ns 8999 crash_worker 1\n", "t"), dray::Error);
+}
+
 TEST(Scenario, BadLinesNameTheFileTheLineAndTheProblem) {
   auto error = [](const std::string& text) {
     try {
@@ -184,6 +208,48 @@ TEST(Liveness, TheDefaultBoundComesFromHealthChecks) {
   s = dray::sim::ParseSimSpec("health_period_ms=100,health_misses=2,liveness_ms=777");
   EXPECT_EQ(dray::sim::LivenessBoundMs(s), 777);
   EXPECT_THROW(dray::sim::ParseSimSpec("liveness_ms=-1"), dray::Error);
+}
+
+// A swarm's drawn faults, written as a scenario (what dray-sim writes for a
+// failing seed), replay the run step for step: the same trace hash.
+TEST(Scenario, ASwarmRunsDrawnFaultsReplayAsAScenarioWithTheSameTraceHash) {
+  std::string path = "/tmp/dray-scenario-drawn-" + std::to_string(getpid()) + ".scenario";
+  const std::string base = "nodes=4,cpus=2,faults_until_ms=500,task_retries=-1,inline_kb=0,head_cpus=0";
+  auto run = [&](uint64_t seed, const std::string& spec) {
+    dray::Init(dray::Config{.sim = "seed=" + std::to_string(seed) + "," + base + "," + spec});
+    dray::workloads::DagParams p;
+    p.seed = seed;
+    p.tasks = 60;
+    dray::workloads::DagResult r = dray::workloads::RunRandomDag(p);
+    dray::Shutdown();
+    EXPECT_TRUE(r.ok) << "seed " << seed << " (" << spec << "): " << r.error;
+    return dray::sim::LastStats();
+  };
+  int exact = 0, kinds_seen = 0;
+  uint32_t kinds = 0;
+  for (uint64_t seed = 1; seed <= 16; ++seed) {
+    dray::sim::RunStats swarm = run(seed, "faults=swarm");
+    dray::sim::DrawnSchedule d = dray::sim::LastDrawnSchedule();
+    ASSERT_TRUE(d.drawn);
+    kinds |= swarm.fault_kinds;
+    Scenario sc;
+    sc.faults = d.faults;
+    std::ofstream(path) << dray::sim::FormatScenario(sc);
+    dray::sim::RunStats replay = run(seed, d.spec + ",scenario=" + path);
+    if (!d.unexpressed.empty()) std::printf("  | seed %llu: not expressed: %s\n", (unsigned long long)seed, d.unexpressed[0].c_str());
+    if (d.unexpressed.empty()) {
+      EXPECT_EQ(replay.crashes, swarm.crashes) << "seed " << seed;
+      EXPECT_EQ(replay.trace_hash, swarm.trace_hash) << "seed " << seed << ": " << d.spec << "\n"
+                                                      << dray::sim::FormatScenario(sc);
+      ++exact;
+    }
+  }
+  for (uint32_t k = kinds; k; k &= k - 1) ++kinds_seen;
+  std::printf("  | %d of 16 swarm seeds replayed exactly from their drawn faults (%d fault kinds among them)\n", exact,
+              kinds_seen);
+  EXPECT_GE(exact, 12);
+  EXPECT_GE(kinds_seen, 8);
+  std::remove(path.c_str());
 }
 
 struct Case {

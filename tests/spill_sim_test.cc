@@ -9,11 +9,16 @@
 
 #include <cstdio>
 #include <string>
+#include <vector>
 #include <unistd.h>
 
 #include "core/common/probe.h"
 #include "random_dag.h"
 #include "sim/trace.h"
+
+// The size of a value read as a task's argument.
+int64_t SpillPutSize(std::string v) { return static_cast<int64_t>(v.size()); }
+DRAY_REMOTE(SpillPutSize);
 
 namespace {
 
@@ -107,6 +112,60 @@ TEST(SpillSim, SwarmDrawsASmallStoreForSomeSeeds) {
   }
   EXPECT_GT(small, 0);
   EXPECT_LT(small, 12);
+}
+
+// Disk errors (faults=disk_error): a restore that fails loses that copy while
+// its node lives. A task's lost return is rebuilt from lineage, so the DAG
+// stays right.
+TEST(SpillSim, DiskErrorsLoseSpilledCopiesAndLineageRebuildsThem) {
+  uint64_t failed0 = Probe("node.store.restore_failed");
+  DagRun r = RunDag(std::string("seed=31,") + kTinyStore +
+                        ",faults=disk_error,disk_error_permille=300,faults_until_ms=100000,task_retries=-1",
+                    31, 120);
+  ASSERT_TRUE(r.result.ok) << r.result.error;
+  EXPECT_GT(r.stats.disk_errors, 0u);
+  EXPECT_EQ(r.stats.crashes, 0u);
+  EXPECT_GT(Probe("node.store.restore_failed"), failed0);
+}
+
+// A put's primary copy lives on its owner's node: only the disk can lose it
+// while the owner lives. The driver's puts fill the head's small store, the
+// older ones are spilled, and every restore fails: a task reading one gets
+// ObjectLostError saying it was put (a put has no lineage), and so does the
+// driver; the puts still in memory keep their values.
+TEST(SpillSim, ADiskErrorLosesASpilledPutWhoseOwnerLives) {
+  uint64_t lost0 = Probe("object.lost.put");
+  dray::Init(dray::Config{.sim = "seed=32,nodes=2,cpus=2,store_kb=512,head_cpus=0,faults=disk_error,"
+                                 "disk_error_permille=1000,faults_until_ms=100000"});
+  const size_t kBytes = 200 * 1024;
+  std::vector<dray::ObjectRef<std::string>> puts;
+  for (int i = 0; i < 6; ++i) puts.push_back(dray::Put(std::string(kBytes, static_cast<char>('a' + i))));
+  std::vector<dray::ObjectRef<int64_t>> sizes;
+  for (const auto& p : puts) sizes.push_back(dray::Task(SpillPutSize).Remote(p));
+  int lost = 0, read = 0;
+  for (size_t i = 0; i < puts.size(); ++i) {
+    try {
+      EXPECT_EQ(*dray::Get(sizes[i]), static_cast<int64_t>(kBytes));
+      ++read;
+    } catch (const dray::Error& e) {
+      std::string what = e.what();
+      EXPECT_NE(what.find("was put"), std::string::npos) << what;
+      ++lost;
+      try {
+        (void)dray::Get(puts[i]);
+        ADD_FAILURE() << "put " << i << " was lost for a task but not for its owner";
+      } catch (const dray::ObjectLostError& e2) {
+        EXPECT_NE(std::string(e2.what()).find("was put"), std::string::npos) << e2.what();
+      }
+    }
+  }
+  puts.clear();
+  sizes.clear();
+  dray::Shutdown();
+  EXPECT_GT(lost, 0);
+  EXPECT_GT(read, 0);
+  EXPECT_GT(dray::sim::LastStats().disk_errors, 0u);
+  EXPECT_GT(Probe("object.lost.put"), lost0);
 }
 
 }  // namespace

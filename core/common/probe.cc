@@ -59,6 +59,7 @@ const char* const kAllProbes[] = {
     "buggify.node.late_report",       // buggify: a resource report sent 100x later
     "buggify.owner.retry_backoff",    // buggify: a retried task resubmitted 1 to 100 ms later
     "buggify.owner.reconstruction_delayed",  // buggify: a lineage re-run submitted 1 to 100 ms later
+    "buggify.owner.resubmit",         // buggify: a task sent again as a newer attempt (the older maybe once more)
     "buggify.gcs.extra_health_miss",  // buggify: a node declared dead one health period later
     "buggify.gcs.view_sent_twice",    // buggify: a cluster view sent twice
 };

@@ -58,17 +58,27 @@ void Owner::StepInner(const Input& in, Context& cx) {
       fetch_retries_.erase(it);
       WakeFetchWaiters(id, cx);
     } else if (t->id >= kHoldTimerBase) {
-      auto h = holds_timers_.find(t->id);
-      if (h == holds_timers_.end()) return;
-      TaskId task = h->second;
-      holds_timers_.erase(h);
-      // (An older hold's timer may release a newer one early: only shorter.)
-      auto it = tasks_.find(task);
-      if (it == tasks_.end() || !it->second.held) return;
-      it->second.held = false;
-      MaybeSubmit(it->second, cx);
+      HoldTimerFired(t->id, cx);
+    } else if (t->id >= kResubmitTimerBase) {
+      auto r = resubmit_timers_.find(t->id);
+      if (r == resubmit_timers_.end()) return;
+      auto [task, attempt] = r->second;
+      resubmit_timers_.erase(r);
+      Resubmit(task, attempt, cx);
     }
   }
+}
+
+void Owner::HoldTimerFired(uint64_t id, Context& cx) {
+  auto h = holds_timers_.find(id);
+  if (h == holds_timers_.end()) return;
+  TaskId task = h->second;
+  holds_timers_.erase(h);
+  // (An older hold's timer may release a newer one early: only shorter.)
+  auto it = tasks_.find(task);
+  if (it == tasks_.end() || !it->second.held) return;
+  it->second.held = false;
+  MaybeSubmit(it->second, cx);
 }
 
 void Owner::OnCommand(const Command& cmd, Context& cx) {
@@ -405,6 +415,40 @@ void Owner::MaybeSubmit(PendingTask& t, Context& cx) {
   t.placed = cfg_.node.node;
   t.placed_hop = 0;
   cx.Send(cfg_.node, SubmitTask{t.spec});
+  // Buggify: a task with arguments in a store (it may wait for them where it
+  // is queued) is sent again, as a newer attempt, up to 5 ms later, as a
+  // client that gave up on a request's answer resends it (Resubmit). The node
+  // keeps the newer attempt of two that wait there (and drops an older one
+  // that comes later); both may run, and the first result wins, as for any
+  // retry. Only for tasks retried without limit, so a task never runs more
+  // often than its max_retries allows.
+  bool stored_arg = false;
+  for (const auto& a : t.spec.args) stored_arg |= a.kind == TaskArg::kRef && a.in_store;
+  if (stored_arg && t.retries_left < 0 && DRAY_BUGGIFY(cfg_.buggify, cx.rng(), "owner.resubmit")) {
+    uint64_t tid = kResubmitTimerBase + next_hold_++;
+    DRAY_ASSERT(tid < kHoldTimerBase, "resubmit timers ran into the hold timers");
+    resubmit_timers_[tid] = {t.spec.task, t.spec.attempt};
+    cx.SetTimer(tid, cx.now() + cx.rng().Range(1'000, 5'000'000));
+  }
+}
+
+void Owner::Resubmit(const TaskId& task, uint32_t attempt, Context& cx) {
+  auto it = tasks_.find(task);
+  if (it == tasks_.end()) return;  // done meanwhile
+  PendingTask& t = it->second;
+  // Retried, failed or held meanwhile: that took care of it.
+  if (!t.submitted || t.held || t.spec.attempt != attempt || t.spec.actor_kind != kNotActor) return;
+  TaskSpec older = t.spec;
+  older.spill_count = 0;
+  ++t.spec.attempt;
+  t.spec.spill_count = 0;
+  t.placed = cfg_.node.node;
+  t.placed_hop = 0;
+  cx.Send(cfg_.node, SubmitTask{t.spec});
+  // Half the time the older request comes once more, after the newer one (as
+  // a copy the network held back): a node where the newer attempt waits
+  // drops it.
+  if (cx.rng().Chance(1, 2)) cx.Send(cfg_.node, SubmitTask{std::move(older)});
 }
 
 void Owner::FillArg(TaskArg& a) const {
@@ -762,7 +806,9 @@ bool Owner::Reconstruct(const ObjectId& id, Context& cx) {
   }
   auto l = id.IsPut() ? lineage_.end() : lineage_.find(task);
   std::string why;
-  if (id.IsPut()) why = "object " + id.Str() + " was put, and every copy of it died with its node";
+  if (id.IsPut())
+    why = "object " + id.Str() + " was put, and every copy of it was lost (its node died, or its spilled copy " +
+          "could not be read back); a put object has no lineage to rebuild it from";
   else if (l == lineage_.end()) why = "object " + id.Str() + " lost every copy, and its lineage was not kept (lineage_cap)";
   else if (l->second.retries_left == 0) why = "object " + id.Str() + " lost every copy, and its task '" +
                                               l->second.spec.name + "' has no retries left to rebuild it";

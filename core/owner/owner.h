@@ -62,6 +62,7 @@ class Owner final : public Component {
   static constexpr uint64_t kWaitTimerBase = 1ull << 62;
   static constexpr uint64_t kFetchRetryBase = 1ull << 61;  // below kWaitTimerBase
   static constexpr uint64_t kHoldTimerBase = 1ull << 60;   // below kFetchRetryBase: a held-back submission
+  static constexpr uint64_t kResubmitTimerBase = 1ull << 59;  // below kHoldTimerBase: a buggify resubmission
   static constexpr TimeNs kFetchRetryNs = 10'000'000;
   static constexpr uint32_t kFetchRetries = 5;
   static constexpr uint32_t kFreeArgumentRetries = 10;  // per task, not counted against max_retries
@@ -151,6 +152,8 @@ class Owner final : public Component {
   void DropLineage(const TaskId& task, Context& cx);
   void MarkRebuilding(Owned& o, Context& cx);
   void HoldBack(const TaskId& task, PendingTask& t, Context& cx);  // buggify
+  void Resubmit(const TaskId& task, uint32_t attempt, Context& cx);  // buggify
+  void HoldTimerFired(uint64_t id, Context& cx);
   void WakeFetchWaiters(const ObjectId& id, Context& cx);
   ObjectValue LostValue(const RefInfo& r) const;
   bool IsDead(const Addr& a) const;
@@ -214,6 +217,7 @@ class Owner final : public Component {
   uint64_t reconstructions_ = 0;
   std::map<uint64_t, ObjectId> fetch_retries_;  // timer -> object to fetch again
   std::map<uint64_t, TaskId> holds_timers_;  // buggify: hold timer -> the task held back
+  std::map<uint64_t, std::pair<TaskId, uint32_t>> resubmit_timers_;  // buggify: timer -> (task, attempt sent)
   uint64_t next_hold_ = 0;
   bool checking_ = false;          // inside CheckWaiter
   std::deque<uint64_t> recheck_;   // waiters to check once it returns

@@ -45,6 +45,7 @@ struct RunStats {
   uint64_t spills = 0;         // objects written to a node's spill disk
   uint64_t restores = 0;       // spilled objects read back
   uint64_t spill_deletes = 0;  // spill files deleted (freed objects)
+  uint64_t disk_errors = 0;    // restores failed by an injected disk fault (faults=disk_error)
 };
 
 bool IsSimulation();
