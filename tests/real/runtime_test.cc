@@ -58,6 +58,23 @@ TEST(RealRuntime, LargeObjectsAreReadInPlaceFromTheSharedMemoryStore) {
   EXPECT_NE(r.output.find("store ok"), std::string::npos) << r.output;
 }
 
+// A worker's large return and put are written once, into the store, in
+// ranges its hub grants: the hub takes them over without a copy.
+TEST(RealRuntime, AWorkersLargeValuesAreWrittenIntoTheStoreOnce) {
+  RunResult r = RunProgram(std::string(DRAY_RUNTIME_APP) + " worker-store");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("worker store ok"), std::string::npos) << r.output;
+}
+
+// A worker killed (SIGKILL) while it holds a grant and a handed-over range:
+// both come back; the retried task succeeds.
+TEST(RealRuntime, AWorkerKilledHoldingStoreGrantsLeaksNothing) {
+  std::string mark = testing::TempDir() + "dray_grant_kill_mark_" + std::to_string(::getpid());
+  RunResult r = RunProgram(std::string(DRAY_RUNTIME_APP) + " grant-kill " + mark);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("nothing leaked"), std::string::npos) << r.output;
+}
+
 TEST(RealRuntime, ShutdownLeavesNothingBehind) {
   RunResult r = RunProgram(std::string(DRAY_RUNTIME_APP) + " cleanup");
   EXPECT_EQ(r.exit_code, 0) << r.output;
