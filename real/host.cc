@@ -744,7 +744,9 @@ bool CurrentStoreCounters(StoreCounters* out) {
 
 bool Host::AllocateGranted(size_t n, char** out, Buf* owner) {
   // The loop thread answers grants: a value serialized there goes to the heap.
-  if (!view_ || !view_->writable() || n == 0 || n > view_->size() || transport_->OnLoopThread()) return false;
+  if (!view_ || !view_->writable() || n <= options_.grant_min_bytes || n > view_->size() ||
+      transport_->OnLoopThread())
+    return false;
   std::shared_ptr<Grants> g = grants_;
   uint64_t request = 0;
   {

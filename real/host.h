@@ -205,6 +205,10 @@ struct HostOptions {
   // the heap.
   uint64_t grant_max_bytes = 0;
   std::chrono::milliseconds grant_timeout{5000};
+  // A worker: only values of more than this ask for a grant (the Owner keeps
+  // smaller ones in its own memory: a put of that size usually never leaves
+  // the worker, and a round trip for it would be pure cost).
+  uint64_t grant_min_bytes = kInlineLimitBytes;
 };
 
 // This process's shared-memory store as its hub sees it (tests, benchmarks).
