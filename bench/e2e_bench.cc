@@ -78,8 +78,27 @@ int ClientActors(std::vector<dray::ActorHandle<Sink>> actors, int k) {
   return static_cast<int>(vals.size());
 }
 
+// A task's large return: a Buffer of `n` bytes made once per worker (so the
+// case times the return path, not filling the bytes), serialized by the
+// worker on every call.
+dray::Buffer BigReturn(uint64_t n) {
+  static dray::Buffer cached;
+  if (cached.size() != n) cached = dray::Buffer(std::string(n, 'r'));
+  return cached;
+}
+
+// `k` puts of `n` bytes in a task (a worker's puts, each its own store value).
+int PutsInTask(int k, uint64_t n) {
+  static dray::Buffer cached;
+  if (cached.size() != n) cached = dray::Buffer(std::string(n, 'p'));
+  std::vector<dray::ObjectRef<dray::Buffer>> refs;
+  refs.reserve(static_cast<size_t>(k));
+  for (int i = 0; i < k; ++i) refs.push_back(dray::Put(cached));
+  return static_cast<int>(refs.size());
+}
+
 }  // namespace
-DRAY_REMOTE(Noop, BufferSize, Add, ClientTasks, ClientActors, Sink::Create, &Sink::Call);
+DRAY_REMOTE(Noop, BufferSize, Add, ClientTasks, ClientActors, Sink::Create, &Sink::Call, BigReturn, PutsInTask);
 
 namespace {
 
@@ -369,7 +388,7 @@ void RunCases(const Params& p) {
   };
   bool any_large = false;
   for (const char* n : {"large: serialize only", "large put", "large get", "large put (Buffer)", "large get (Buffer)",
-                        "large get in a task (Buffer)", "large: deserialize only"})
+                        "large get in a task (Buffer)", "large: deserialize only", "large return from a task"})
     any_large = any_large || Selected(p, n);
   if (any_large) {
     std::string big(big_bytes, 'z');
@@ -414,6 +433,12 @@ void RunCases(const Params& p) {
       return 1.0;
     }, mb + " dray::Buffer argument read by a worker from the node's shared memory");
     as_gbps("large get in a task (Buffer)");
+    Timed(p, "large return from a task (Buffer)", "tasks", [&] {
+      auto v = dray::Get(dray::Task(BigReturn).Remote(static_cast<uint64_t>(big_bytes)));
+      if (v->size() != big_bytes) Die("wrong large return size");
+      return 1.0;
+    }, mb + " dray::Buffer returned by a worker, read in place by the driver");
+    as_gbps("large return from a task (Buffer)");
     dray::internal::ValueData vd = dray::internal::Serialize(big);
     Timed(p, "large: deserialize only", "values", [&] {
       auto v = dray::internal::Deserialize<std::string>(vd);
@@ -421,6 +446,20 @@ void RunCases(const Params& p) {
       return 1.0;
     }, mb + " std::string, no runtime");
     as_gbps("large: deserialize only");
+  }
+
+  for (uint64_t kib : {64, 128, 1024}) {
+    const std::string name = "puts of " + std::to_string(kib) + " KiB in a task";
+    const int k = kib >= 1024 ? 50 : 200;
+    Timed(p, name, "puts", [&] {
+      return static_cast<double>(*dray::Get(dray::Task(PutsInTask).Remote(k, kib << 10)));
+    }, std::to_string(k) + " dray::Put of a Buffer by one worker per task");
+    if (!g_results.empty() && g_results.back().name == name) {
+      Result& r = g_results.back();
+      r.value = r.ops * static_cast<double>(kib << 10) / r.seconds / 1e9;
+      r.value_unit = "GB/s";
+      std::printf("    (%.2f GB/s, %.0f puts/s)\n", r.value, r.ops / r.seconds);
+    }
   }
 
   Timed(p, "single client wait 1k refs", "waits of all refs", [&] {

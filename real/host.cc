@@ -58,7 +58,58 @@ std::string ExitCause(int status) {
   return "ended (status " + std::to_string(status) + ")";
 }
 
+// The hub whose store CurrentStoreCounters reads.
+std::atomic<Host*> g_store_host{nullptr};
+// A refused grant (no offset).
+constexpr uint64_t kRefused = UINT64_MAX;
+
+bool ParseU64(const std::string& s, uint64_t* v) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *v);
+  return ec == std::errc() && p == s.data() + s.size() && !s.empty();
+}
+
+// A kRoutedShm attachment: two little-endian u64, offset and size.
+Buf EncodeDescriptor(uint64_t offset, uint64_t size) {
+  std::string d;
+  for (uint64_t v : {offset, size})
+    for (int b = 0; b < 8; ++b) d.push_back(static_cast<char>(v >> (8 * b)));
+  return Buf(std::move(d));
+}
+
+bool DecodeDescriptor(const Buf& a, uint64_t v[2], std::string* error) {
+  if (a.size() != kShmDescriptorBytes) {
+    *error = "a shared-memory descriptor of " + std::to_string(a.size()) + " bytes, not " +
+             std::to_string(kShmDescriptorBytes);
+    return false;
+  }
+  v[0] = v[1] = 0;
+  for (int k = 0; k < 2; ++k)
+    for (int b = 0; b < 8; ++b) v[k] |= uint64_t{static_cast<uint8_t>(a.data()[8 * k + b])} << (8 * b);
+  return true;
+}
+
 }  // namespace
+
+// A worker's value arena: large values go into ranges its hub grants.
+class Host::GrantArena final : public internal::ValueArena {
+ public:
+  explicit GrantArena(Host* host) : host_(host) {}
+  bool Allocate(size_t n, char** out, Buf* owner) override { return host_->AllocateGranted(n, out, owner); }
+
+ private:
+  Host* const host_;
+};
+
+void Host::QueueRelease(const std::weak_ptr<Releases>& rel, uint64_t offset) {
+  auto r = rel.lock();
+  if (!r) return;
+  std::lock_guard<std::mutex> lock(r->mu);
+  r->offsets.push_back(offset);
+  if (!r->scheduled && r->schedule) {
+    r->scheduled = true;
+    r->schedule();
+  }
+}
 
 std::vector<std::string> SelfArgv() {
   std::ifstream f("/proc/self/cmdline", std::ios::binary);
@@ -148,6 +199,7 @@ Host::Host(HostOptions options) : options_(std::move(options)), start_(std::chro
     if (!arena_)
       std::fprintf(stderr, "dray: no shared-memory object store (%s); large objects stay on the heap\n", err.c_str());
     to.connection.arena = arena_.get();  // values from other processes are read into it
+    if (arena_) ledger_ = std::make_unique<ShmLedger>(arena_, options_.grant_max_bytes);
   }
   // Connections of workers this process stops close as it shuts down: no news.
   // A worker's connection closing is no news: its death is reported (with
@@ -176,6 +228,9 @@ Host::Host(HostOptions options) : options_(std::move(options)), start_(std::chro
       }
       return ResolveShm(a, error);
     };
+  } else if (ledger_) {
+    // A local worker hands over ranges it was granted and wrote.
+    th.resolve_shm = [this](ConnId id, std::vector<Buf>& a, std::string* error) { return HandOverShm(id, a, error); };
   }
   th.on_control = [this](ConnId id, std::string&& body) { OnControl(id, std::move(body)); };
   if (worker_mode_) {
@@ -251,7 +306,22 @@ bool Host::Start(std::string* error) {
   started_ = true;
   // This process's large values (a driver's puts, values assembled from
   // chunks) are written into the store.
-  if (arena_) internal::SetValueArena(arena_.get());
+  if (arena_) {
+    internal::SetValueArena(arena_.get());
+    g_store_host.store(this);
+  }
+  if (worker_mode_ && !options_.store_path.empty()) {
+    // Read-write, to write large values into ranges the hub grants; a
+    // read-only mapping (or none) still reads what the hub lends.
+    std::string err;
+    view_ = ShmView::Open(options_.store_path, true, &err);
+    if (!view_) view_ = ShmView::Open(options_.store_path, false, &err);
+    if (!view_) std::fprintf(stderr, "dray worker: %s; large values go over the socket\n", err.c_str());
+    if (view_ && view_->writable()) {
+      grant_arena_ = std::make_unique<GrantArena>(this);
+      internal::SetValueArena(grant_arena_.get());
+    }
+  }
   if (!options_.record_dir.empty() && !StartRecording(error)) return false;
   if (options_.role == HostRole::kHead &&
       !transport_->ListenTcp(options_.listen_tcp_host, options_.listen_tcp_port, &bound_port_, error))
@@ -493,8 +563,9 @@ void Host::Deliver(const Addr& from, const Addr& to, Message msg) {
   std::string err;
   Frame frame;
   if (conn != 0) frame = EncodeFrame(msg);
-  bool in_place = conn != 0 && arena_ && !frame.attachments.empty() && unix_conns_.count(conn) &&
-                  SendToWorkerInPlace(conn, Route{from, to}, frame);
+  bool in_place = conn != 0 && !frame.attachments.empty() &&
+                  (worker_mode_ ? SendHandOver(Route{from, to}, frame)
+                                : arena_ && unix_conns_.count(conn) && SendToWorkerInPlace(conn, Route{from, to}, frame));
   if (in_place) return;
   if (conn == 0 || !transport_->SendRouted(conn, Route{from, to}, std::move(frame), &err)) {
     if (++dropped_ <= 5 || std::getenv("DRAY_DEBUG"))
@@ -639,34 +710,19 @@ bool Host::SendToWorkerInPlace(ConnId conn, const Route& route, Frame& f) {
     if (!arena_->Contains(f.attachments[i], &offsets[i])) return false;  // some are not in the store: copies
   Frame d{f.header, {}};
   d.attachments.reserve(f.attachments.size());
-  for (size_t i = 0; i < f.attachments.size(); ++i) {
-    std::string desc;
-    for (uint64_t v : {offsets[i], static_cast<uint64_t>(f.attachments[i].size())})
-      for (int b = 0; b < 8; ++b) desc.push_back(static_cast<char>(v >> (8 * b)));
-    d.attachments.push_back(Buf(std::move(desc)));
-  }
+  for (size_t i = 0; i < f.attachments.size(); ++i)
+    d.attachments.push_back(EncodeDescriptor(offsets[i], f.attachments[i].size()));
   std::string err;
   if (!transport_->SendRouted(conn, route, std::move(d), &err, FrameKind::kRoutedShm)) return false;
-  auto& lent = lent_[conn];
-  for (size_t i = 0; i < f.attachments.size(); ++i) lent.emplace(offsets[i], std::move(f.attachments[i]));
-  lent_count_ += f.attachments.size();
+  for (size_t i = 0; i < f.attachments.size(); ++i) ledger_->Lend(conn, offsets[i], std::move(f.attachments[i]));
   return true;
 }
 
 void Host::OnShmRelease(ConnId conn, const HostControl& c) {
-  auto l = lent_.find(conn);
   size_t unknown = 0;
   for (const auto& a : c.args) {
     uint64_t off = 0;
-    auto [p, ec] = std::from_chars(a.data(), a.data() + a.size(), off);
-    bool known = ec == std::errc() && p == a.data() + a.size() && l != lent_.end();
-    auto it = known ? l->second.find(off) : std::multimap<uint64_t, Buf>::iterator{};
-    if (!known || it == l->second.end()) {
-      ++unknown;
-      continue;
-    }
-    l->second.erase(it);
-    --lent_count_;
+    if (!ledger_ || !ParseU64(a, &off) || !ledger_->Release(conn, off)) ++unknown;
   }
   if (unknown > 0)
     std::fprintf(stderr, "dray: connection %llu released %zu store ranges it was not lent; ignored\n",
@@ -675,33 +731,15 @@ void Host::OnShmRelease(ConnId conn, const HostControl& c) {
 
 bool Host::ResolveShm(std::vector<Buf>& attachments, std::string* error) {
   if (!view_) {
-    if (options_.store_path.empty()) {
-      *error = "this worker was not told its node's store (DRAY_STORE)";
-      return false;
-    }
-    view_ = ShmView::Open(options_.store_path, error);
-    if (!view_) return false;
+    *error = options_.store_path.empty() ? "this worker was not told its node's store (DRAY_STORE)"
+                                         : "this worker could not map its node's store";
+    return false;
   }
   std::weak_ptr<Releases> rel = releases_;
-  auto release = [rel](uint64_t offset) {
-    auto r = rel.lock();
-    if (!r) return;
-    std::lock_guard<std::mutex> lock(r->mu);
-    r->offsets.push_back(offset);
-    if (!r->scheduled && r->schedule) {
-      r->scheduled = true;
-      r->schedule();
-    }
-  };
+  auto release = [rel](uint64_t offset) { QueueRelease(rel, offset); };
   for (auto& a : attachments) {
-    if (a.size() != kShmDescriptorBytes) {
-      *error = "a shared-memory descriptor of " + std::to_string(a.size()) + " bytes, not " +
-               std::to_string(kShmDescriptorBytes);
-      return false;
-    }
     uint64_t v[2] = {0, 0};
-    for (int k = 0; k < 2; ++k)
-      for (int b = 0; b < 8; ++b) v[k] |= uint64_t{static_cast<uint8_t>(a.data()[8 * k + b])} << (8 * b);
+    if (!DecodeDescriptor(a, v, error)) return false;
     Buf in_place;
     if (!view_->Slice(v[0], v[1], release, &in_place, error)) return false;
     a = std::move(in_place);
@@ -723,7 +761,167 @@ void Host::FlushReleases() {
   SendControl(uplink_, c);
 }
 
-size_t Host::lent_ranges() { return lent_count_.load(); }
+size_t Host::lent_ranges() { return ledger_ ? ledger_->lent_ranges() : 0; }
+
+StoreCounters Host::store_counters() {
+  StoreCounters c;
+  if (!arena_) return c;
+  c.used_bytes = arena_->used_bytes();
+  c.allocations = arena_->live_allocations();
+  c.allocations_total = arena_->allocations_total();
+  c.lent = ledger_->lent_ranges();
+  c.granted = ledger_->granted_ranges();
+  c.handed_over = handed_over_.load();
+  c.grants = grants_given_.load();
+  c.refusals = grant_refusals_.load();
+  return c;
+}
+
+bool CurrentStoreCounters(StoreCounters* out) {
+  Host* h = g_store_host.load();
+  if (!h) return false;
+  *out = h->store_counters();
+  return true;
+}
+
+// ---- a worker's large values, written into the store (docs/protocol.md,
+// "Shared-memory frames"): the hub grants a range, the worker serializes the
+// value there and hands the range over with a descriptor instead of sending
+// its bytes. The allocator stays in the hub.
+
+bool Host::AllocateGranted(size_t n, char** out, Buf* owner) {
+  // The loop thread answers grants: a value serialized there goes to the heap.
+  if (!view_ || !view_->writable() || n <= options_.grant_min_bytes || n > view_->size() ||
+      transport_->OnLoopThread())
+    return false;
+  std::shared_ptr<Grants> g = grants_;
+  uint64_t request = 0;
+  {
+    std::lock_guard<std::mutex> lock(g->mu);
+    if (g->closed) return false;
+    request = g->next_request++;
+    g->waiting.emplace(request, Grants::Wait{n, std::nullopt});
+  }
+  transport_->Post([this, request, n] {
+    HostControl c{kCtlShmGrant, 0, 0, "", {std::to_string(request), std::to_string(n)}};
+    if (uplink_ != 0) SendControl(uplink_, c);
+  });
+  if (baton_) baton_->Release();  // the loop must send the request and take the answer
+  uint64_t offset = 0;
+  {
+    std::unique_lock<std::mutex> lock(g->mu);
+    g->cv.wait_for(lock, options_.grant_timeout,
+                   [&] { return g->closed || g->waiting.at(request).offset.has_value(); });
+    auto w = g->waiting.find(request);
+    std::optional<uint64_t> answer = w->second.offset;
+    g->waiting.erase(w);  // an answer after this is given back (OnShmGranted)
+    if (!answer || *answer == kRefused) return false;
+    offset = *answer;
+    DRAY_ASSERT(g->ranges.count(offset) == 0, "a store range granted to this worker twice");
+    g->ranges.emplace(offset, Grants::Range{n, false});
+  }
+  ++g->granted_total;
+  std::weak_ptr<Grants> wg = g;
+  std::weak_ptr<Releases> rel = releases_;
+  *out = view_->base() + offset;
+  // The last copy gone: the hub frees the range (never handed over) or stops
+  // keeping it for this worker (handed over).
+  *owner = Buf(std::shared_ptr<const char>(*out,
+                                           [keep = view_, wg, rel, offset](const char*) {
+                                             if (auto gs = wg.lock()) {
+                                               std::lock_guard<std::mutex> lock(gs->mu);
+                                               gs->ranges.erase(offset);
+                                             }
+                                             QueueRelease(rel, offset);
+                                           }),
+               n);
+  return true;
+}
+
+void Host::OnShmGranted(const HostControl& c) {
+  uint64_t request = 0, offset = kRefused;
+  if (c.args.empty() || !ParseU64(c.args[0], &request) || (c.args.size() > 1 && !ParseU64(c.args[1], &offset))) {
+    std::fprintf(stderr, "dray worker: an unreadable '%s' from the node; ignored\n", kCtlShmGranted);
+    return;
+  }
+  std::lock_guard<std::mutex> lock(grants_->mu);
+  auto w = grants_->waiting.find(request);
+  if (w == grants_->waiting.end()) {
+    // Answered too late: the value went to the heap; the range goes back.
+    if (offset != kRefused) QueueRelease(releases_, offset);
+    return;
+  }
+  if (offset != kRefused && (offset > view_->size() || w->second.size > view_->size() - offset)) {
+    std::fprintf(stderr, "dray worker: the node granted a range [%llu, +%llu) outside its store; not used\n",
+                 static_cast<unsigned long long>(offset), static_cast<unsigned long long>(w->second.size));
+    offset = kRefused;
+  }
+  w->second.offset = offset;
+  grants_->cv.notify_all();
+}
+
+bool Host::SendHandOver(const Route& route, Frame& f) {
+  if (!view_ || !view_->writable()) return false;
+  std::vector<uint64_t> offsets;
+  offsets.reserve(f.attachments.size());
+  {
+    std::lock_guard<std::mutex> lock(grants_->mu);
+    for (const Buf& a : f.attachments) {
+      const char* p = a.data();
+      if (p < view_->base() || p >= view_->base() + view_->size()) return false;  // not in the store: inline
+      uint64_t off = static_cast<uint64_t>(p - view_->base());
+      auto r = grants_->ranges.find(off);
+      // Only a whole range granted to this worker and not yet handed over
+      // (a range already handed over travels as bytes).
+      if (r == grants_->ranges.end() || r->second.size != a.size() || r->second.handed) return false;
+      if (std::find(offsets.begin(), offsets.end(), off) != offsets.end()) return false;
+      offsets.push_back(off);
+    }
+  }
+  Frame d{f.header, {}};
+  d.attachments.reserve(offsets.size());
+  for (size_t i = 0; i < offsets.size(); ++i) d.attachments.push_back(EncodeDescriptor(offsets[i], f.attachments[i].size()));
+  std::string err;
+  if (!transport_->SendRouted(uplink_, route, std::move(d), &err, FrameKind::kRoutedShm)) return false;
+  std::lock_guard<std::mutex> lock(grants_->mu);
+  for (uint64_t off : offsets) grants_->ranges.at(off).handed = true;  // `f` holds them: still there
+  grants_->handed_total += offsets.size();
+  return true;
+}
+
+void Host::OnShmGrant(ConnId conn, const HostControl& c) {
+  uint64_t request = 0, n = 0;
+  if (c.args.size() != 2 || !ParseU64(c.args[0], &request) || !ParseU64(c.args[1], &n)) {
+    std::fprintf(stderr, "dray: connection %llu sent a malformed '%s'; closed\n", static_cast<unsigned long long>(conn),
+                 kCtlShmGrant);
+    transport_->Close(conn);
+    return;
+  }
+  uint64_t offset = 0;
+  std::string why;
+  if (ledger_ && ledger_->Grant(conn, n, &offset, &why)) {
+    ++grants_given_;
+    SendControl(conn, HostControl{kCtlShmGranted, 0, 0, "", {c.args[0], std::to_string(offset)}});
+  } else {
+    ++grant_refusals_;
+    SendControl(conn, HostControl{kCtlShmGranted, 0, 0, ledger_ ? why : "no store on this node", {c.args[0]}});
+  }
+}
+
+bool Host::HandOverShm(ConnId conn, std::vector<Buf>& attachments, std::string* error) {
+  if (!unix_conns_.count(conn)) {
+    *error = "a shared-memory frame from a connection that is not a local worker's";
+    return false;
+  }
+  for (auto& a : attachments) {
+    uint64_t v[2] = {0, 0};
+    Buf value;
+    if (!DecodeDescriptor(a, v, error) || !ledger_->HandOver(conn, v[0], v[1], &value, error)) return false;
+    a = std::move(value);  // the hub's store value: not a byte copied
+    ++handed_over_;
+  }
+  return true;
+}
 
 // ---- connections ----
 
@@ -760,6 +958,14 @@ void Host::OnControl(ConnId conn, std::string&& body) {
   }
   if (c.type == kCtlShmRelease && unix_conns_.count(conn)) {
     OnShmRelease(conn, c);
+    return;
+  }
+  if (c.type == kCtlShmGrant && unix_conns_.count(conn)) {
+    OnShmGrant(conn, c);
+    return;
+  }
+  if (c.type == kCtlShmGranted && worker_mode_ && conn == uplink_) {
+    OnShmGranted(c);
     return;
   }
   if (options_.role == HostRole::kHead) {
@@ -936,6 +1142,11 @@ void Host::OnRouted(ConnId conn, const Route& route, Message&& m) {
 void Host::OnClose(ConnId conn, const std::string& reason) {
   if (worker_mode_) {
     if (conn != uplink_) return;
+    {
+      std::lock_guard<std::mutex> lock(grants_->mu);
+      grants_->closed = true;
+      grants_->cv.notify_all();
+    }
     // The node is gone (or stopped this worker): nothing more to serve.
     if (recorder_) recorder_->Close();
     std::fflush(stdout);
@@ -978,10 +1189,7 @@ void Host::OnClose(ConnId conn, const std::string& reason) {
     return;
   }
   unix_conns_.erase(conn);
-  if (auto l = lent_.find(conn); l != lent_.end()) {  // what it was lent is its no more
-    lent_count_ -= l->second.size();
-    lent_.erase(l);
-  }
+  if (ledger_) ledger_->Drop(conn);  // what it was lent or granted is its no more
   auto it = conn_addr_.find(conn);
   if (it == conn_addr_.end()) return;
   routes_.erase(it->second);
@@ -1028,10 +1236,17 @@ void Host::Stop() {
     std::lock_guard<std::mutex> lock(releases_->mu);
     releases_->schedule = nullptr;
   }
+  {
+    std::lock_guard<std::mutex> lock(grants_->mu);
+    grants_->closed = true;
+    grants_->cv.notify_all();
+  }
   transport_->Stop();
-  lent_.clear();
-  lent_count_ = 0;
+  if (ledger_) ledger_->Clear();
+  Host* self = this;
+  g_store_host.compare_exchange_strong(self, nullptr);
   if (arena_ && internal::CurrentValueArena() == arena_.get()) internal::SetValueArena(nullptr);
+  if (grant_arena_ && internal::CurrentValueArena() == grant_arena_.get()) internal::SetValueArena(nullptr);
   std::vector<std::thread> reapers;
   {
     std::lock_guard<std::mutex> lock(mu_);

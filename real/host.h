@@ -32,6 +32,7 @@
 #include "core/common/step.h"
 #include "dray/internal/runtime.h"
 #include "real/loop_baton.h"
+#include "real/shm_ledger.h"
 #include "real/shm_store.h"
 #include "real/transport.h"
 
@@ -160,6 +161,12 @@ inline constexpr const char* kCtlStatusReply = "status-reply";  // head -> asker
 // worker -> its hub: args: offsets of store ranges it was lent (kRoutedShm
 // descriptors) and no longer reads, one per descriptor.
 inline constexpr const char* kCtlShmRelease = "shm-release";
+// worker -> its hub: args: a request id, a size: a store range to write a
+// value of that size into (a grant; docs/protocol.md, "Shared-memory frames").
+inline constexpr const char* kCtlShmGrant = "shm-grant";
+// hub -> worker: args: the request id, then the range's offset (granted) or
+// nothing (refused; text says why: the worker uses its heap).
+inline constexpr const char* kCtlShmGranted = "shm-granted";
 inline constexpr size_t kControlMaxBytes = 1 << 20;
 std::string EncodeControl(const HostControl& c);
 bool DecodeControl(const std::string& body, HostControl* c, std::string* error);
@@ -203,7 +210,30 @@ struct HostOptions {
   bool store_prefault = false;
   // A worker: what it opens to map its node's store (DRAY_STORE).
   std::string store_path;
+  // A hub: what one worker may hold granted and not yet handed over (0: half
+  // the store). A worker: how long a grant may take before its value goes to
+  // the heap.
+  uint64_t grant_max_bytes = 0;
+  std::chrono::milliseconds grant_timeout{5000};
+  // A worker: only values of more than this ask for a grant (the Owner keeps
+  // smaller ones in its own memory: a put of that size usually never leaves
+  // the worker, and a round trip for it would be pure cost).
+  uint64_t grant_min_bytes = kInlineLimitBytes;
 };
+
+// This process's shared-memory store as its hub sees it (tests, benchmarks).
+struct StoreCounters {
+  uint64_t used_bytes = 0;    // allocated now
+  size_t allocations = 0;     // live allocations
+  uint64_t allocations_total = 0;  // allocations made, ever
+  size_t lent = 0;            // ranges workers read in place now
+  size_t granted = 0;         // ranges granted to workers, not yet handed over
+  uint64_t handed_over = 0;   // ranges workers wrote and handed over, ever
+  uint64_t grants = 0;        // grants given, ever
+  uint64_t refusals = 0;      // grants refused (full, over a worker's bound), ever
+};
+// False when this process is not a running hub with a store. Any thread.
+bool CurrentStoreCounters(StoreCounters* out);
 
 class Host {
  public:
@@ -241,6 +271,10 @@ class Host {
   // A hub's store (null if none); store ranges lent to workers now.
   const std::shared_ptr<ShmArena>& store() const { return arena_; }
   size_t lent_ranges();  // any thread
+  StoreCounters store_counters();  // any thread
+  // A worker: grants asked for, and ranges handed over in place (any thread).
+  uint64_t worker_grants() const { return grants_->granted_total.load(); }
+  uint64_t worker_handed_over() const { return grants_->handed_total.load(); }
   // The trace this process writes ("" when not recording).
   std::string record_path() const;
   // Any thread: writes the rest of the trace and closes it (a process about
@@ -273,6 +307,14 @@ class Host {
   bool ResolveShm(std::vector<Buf>& attachments, std::string* error);   // worker
   void OnShmRelease(ConnId conn, const HostControl& c);                  // hub
   void FlushReleases();                                                 // worker
+  void OnShmGrant(ConnId conn, const HostControl& c);                    // hub
+  bool HandOverShm(ConnId conn, std::vector<Buf>& attachments, std::string* error);  // hub
+  void OnShmGranted(const HostControl& c);                               // worker
+  bool SendHandOver(const Route& route, Frame& f);                       // worker
+  class GrantArena;
+  // Worker, user thread: a store range of `n` bytes from the hub (blocks for
+  // its answer); false: the value goes to the heap.
+  bool AllocateGranted(size_t n, char** out, Buf* owner);
   void StartAll();
   bool StartRecording(std::string* error);
   bool hub() const { return options_.role == HostRole::kEmbedded || options_.role == HostRole::kHead || options_.role == HostRole::kNode; }
@@ -284,10 +326,31 @@ class Host {
   std::unique_ptr<Recorder> recorder_;  // with options_.record_dir, from Start
   std::shared_ptr<ShmArena> arena_;     // a hub's store
   std::shared_ptr<ShmView> view_;       // a worker's mapping of its node's store (on first use)
-  // Hub, loop thread: store ranges lent to each worker connection (offset ->
-  // the value, kept alive until the worker releases it or goes).
-  std::map<ConnId, std::multimap<uint64_t, Buf>> lent_;
-  std::atomic<size_t> lent_count_{0};
+  // Hub, loop thread: store ranges each worker connection holds (lent to it,
+  // granted to it); counts from any thread.
+  std::unique_ptr<ShmLedger> ledger_;
+  std::atomic<uint64_t> handed_over_{0}, grants_given_{0}, grant_refusals_{0};
+  // Worker: ranges the hub granted it (offset -> size, handed over or not),
+  // the answers its user thread waits for.
+  struct Grants {
+    std::mutex mu;
+    std::condition_variable cv;
+    uint64_t next_request = 1;
+    struct Wait {
+      uint64_t size = 0;
+      std::optional<uint64_t> offset;  // the answer (kRefused: refused)
+    };
+    std::map<uint64_t, Wait> waiting;  // by request id
+    struct Range {
+      uint64_t size = 0;
+      bool handed = false;
+    };
+    std::map<uint64_t, Range> ranges;
+    bool closed = false;  // no uplink: no more grants
+    std::atomic<uint64_t> granted_total{0}, handed_total{0};
+  };
+  std::shared_ptr<Grants> grants_ = std::make_shared<Grants>();
+  std::unique_ptr<internal::ValueArena> grant_arena_;  // a worker's value arena
   // Worker: offsets to release, from any thread; flushed on the loop.
   struct Releases {
     std::mutex mu;
@@ -296,6 +359,8 @@ class Host {
     std::function<void()> schedule;  // posts FlushReleases; cleared by Stop
   };
   std::shared_ptr<Releases> releases_ = std::make_shared<Releases>();
+  // Any thread: the hub is to hear that `offset` is no longer read here.
+  static void QueueRelease(const std::weak_ptr<Releases>& rel, uint64_t offset);
   std::vector<std::unique_ptr<Local>> locals_;  // fixed after Start
   bool worker_mode_ = false;
   ConnId uplink_ = 0;

@@ -62,6 +62,7 @@ bool ShmArena::Allocate(size_t n, char** out, internal::Bytes* owner) {
     if (left > 0) free_[offset + want] = left;
     used_[offset] = want;
     used_bytes_ += want;
+    ++allocations_total_;
   }
   *out = base_ + offset;
   std::shared_ptr<ShmArena> keep = shared_from_this();  // the segment outlives its values
@@ -116,13 +117,18 @@ uint64_t ShmArena::used_bytes() const {
   return used_bytes_;
 }
 
+uint64_t ShmArena::allocations_total() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return allocations_total_;
+}
+
 size_t ShmArena::live_allocations() const {
   std::lock_guard<std::mutex> lock(mu_);
   return used_.size();
 }
 
-std::shared_ptr<ShmView> ShmView::Open(const std::string& path, std::string* error) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+std::shared_ptr<ShmView> ShmView::Open(const std::string& path, bool writable, std::string* error) {
+  int fd = open(path.c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
   if (fd < 0) {
     *error = "opening the node's object store " + path + ": " + std::strerror(errno);
     return nullptr;
@@ -133,20 +139,21 @@ std::shared_ptr<ShmView> ShmView::Open(const std::string& path, std::string* err
     close(fd);
     return nullptr;
   }
-  void* p = mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_SHARED, fd, 0);
+  void* p = mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
   close(fd);  // the mapping keeps the segment
   if (p == MAP_FAILED) {
     *error = "mapping the node's object store " + path + ": " + std::strerror(errno);
     return nullptr;
   }
   std::shared_ptr<ShmView> v(new ShmView());
-  v->base_ = static_cast<const char*>(p);
+  v->base_ = static_cast<char*>(p);
   v->size_ = static_cast<uint64_t>(st.st_size);
+  v->writable_ = writable;
   return v;
 }
 
 ShmView::~ShmView() {
-  if (base_) munmap(const_cast<char*>(base_), size_);
+  if (base_) munmap(base_, size_);
 }
 
 bool ShmView::Slice(uint64_t offset, uint64_t n, std::function<void(uint64_t)> release, internal::Bytes* out,

@@ -33,6 +33,7 @@ class ShmArena final : public internal::ValueArena, public std::enable_shared_fr
   ShmArena& operator=(const ShmArena&) = delete;
 
   bool Allocate(size_t n, char** out, internal::Bytes* owner) override;
+  uint64_t allocations_total() const;  // successful Allocate calls, ever
   // Whether `b` lies wholly inside this segment, and at which offset.
   bool Contains(const internal::Bytes& b, uint64_t* offset) const;
   // What another process of this user opens to map the segment.
@@ -52,12 +53,15 @@ class ShmArena final : public internal::ValueArena, public std::enable_shared_fr
   std::map<uint64_t, uint64_t> free_;  // offset -> bytes; never adjacent
   std::map<uint64_t, uint64_t> used_;  // offset -> bytes
   uint64_t used_bytes_ = 0;
+  uint64_t allocations_total_ = 0;
 };
 
-// A worker's read-only mapping of its node's segment.
+// A worker's mapping of its node's segment: read-write when it may write
+// values into ranges its hub grants it (docs/protocol.md, "Shared-memory
+// frames"), else read-only.
 class ShmView : public std::enable_shared_from_this<ShmView> {
  public:
-  static std::shared_ptr<ShmView> Open(const std::string& path, std::string* error);
+  static std::shared_ptr<ShmView> Open(const std::string& path, bool writable, std::string* error);
   ~ShmView();
   ShmView(const ShmView&) = delete;
   ShmView& operator=(const ShmView&) = delete;
@@ -68,10 +72,14 @@ class ShmView : public std::enable_shared_from_this<ShmView> {
   bool Slice(uint64_t offset, uint64_t n, std::function<void(uint64_t)> release, internal::Bytes* out,
              std::string* error);
   uint64_t size() const { return size_; }
+  // The mapping's first byte; writable() says whether it may be written.
+  char* base() const { return base_; }
+  bool writable() const { return writable_; }
 
  private:
   ShmView() = default;
-  const char* base_ = nullptr;
+  char* base_ = nullptr;
+  bool writable_ = false;
   uint64_t size_ = 0;
 };
 

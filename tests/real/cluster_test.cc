@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "real/transport.h"
+#include "run_command.h"
 
 #ifndef DRAY_EXAMPLES_DIR
 #error "compile with -DDRAY_EXAMPLES_DIR, -DDRAY_EXAMPLE_LIST, -DDRAY_RUNTIME_APP and -DDRAY_CLI"
@@ -34,22 +35,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct RunResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
+using dray::test::RunResult;
 
 RunResult RunCmd(const std::string& command) {
-  RunResult r;
-  std::string cmd = "env -u DRAY_SIM -u DRAY_ADDRESS -u DRAY_TOKEN -u DRAY_TOKEN_FILE " + command + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-  int st = pclose(p);
-  r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  return r;
+  return dray::test::RunCommand(command, {"DRAY_SIM", "DRAY_ADDRESS", "DRAY_TOKEN", "DRAY_TOKEN_FILE"});
 }
 
 std::string FirstLine(const std::string& path) {

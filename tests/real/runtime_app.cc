@@ -13,6 +13,9 @@
 //                COMMAND (`dray status ...`) while it waits, then leaves
 //   oneway       thousands of one-way Submits with Puts, actor calls behind
 //                slow ones, tasks computing while their children wait
+//   worker-store a worker's large return and put are written into the store
+//                and handed over in place (the hub's counters say so)
+//   grant-kill MARK  a worker dies holding store grants: nothing leaks
 //   spill        a 1 MiB object store and 300 KiB values: objects are spilled
 //                to <cluster dir>/spill and restored for Gets and task
 //                arguments; Shutdown removes the spill files
@@ -32,6 +35,8 @@
 #include <vector>
 
 #include <dray/dray.h>
+
+#include "real/host.h"  // the hub's store counters
 
 namespace {
 
@@ -140,9 +145,35 @@ class Tally {
   int total_ = 0;
 };
 
+// A worker's large put, read back in the worker: its size.
+uint64_t PutInTask(int mb) {
+  auto ref = dray::Put(dray::Buffer(std::string(static_cast<size_t>(mb) << 20, 'p')));
+  return dray::Get(ref)->size();
+}
+
+// The first attempt holds store ranges when it dies: one granted and never
+// handed over (a value serialized and kept), one handed over and still read
+// (a put); it records its pid in `mark` and kills itself. The retry finds
+// the mark and returns at once.
+int DieHoldingGrants(std::string mark) {
+  if (std::filesystem::exists(mark)) return 1;
+  dray::internal::ValueData held = dray::internal::Serialize(dray::Buffer(std::string(3 << 20, 'h')));
+  auto put = dray::Put(dray::Buffer(std::string(5 << 20, 'q')));
+  {
+    std::ofstream f(mark + ".tmp");
+    f << getpid() << "\n";
+  }
+  std::filesystem::rename(mark + ".tmp", mark);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the put handed over
+  asm volatile("" ::"r"(held.data.data()), "r"(&put) : "memory");
+  kill(getpid(), SIGKILL);
+  return 0;
+}
+
 }  // namespace
 DRAY_REMOTE(Square, SquareOnceKilled, WhichNode, SlowSquare, AddTwo, ReadBig, MakeBig, QuickSquare, BigValue,
-            CheckBig, Plus, Spin, SpinThenSum, Tally::Create, &Tally::Add, &Tally::SlowAdd);
+            CheckBig, Plus, Spin, SpinThenSum, Tally::Create, &Tally::Add, &Tally::SlowAdd, PutInTask,
+            DieHoldingGrants);
 
 namespace {
 
@@ -397,11 +428,85 @@ int OneWay() {
   return bad == 0 ? 0 : 1;
 }
 
+// Polls the hub's store until `ok` holds (up to 10 s).
+template <class F>
+bool StoreSettles(F ok, dray::real::StoreCounters* c) {
+  for (int i = 0; i < 200; ++i) {
+    if (dray::real::CurrentStoreCounters(c) && ok(*c)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+// A worker writes its large values (a task's return, a put) straight into
+// the node's store, in ranges the hub grants; the hub takes them over
+// without a copy, and every grant and loan comes back.
+int WorkerStore() {
+  dray::Init(dray::Config{.num_cpus = 2, .object_store_memory = 256ull << 20});
+  int bad = 0;
+  auto check = [&](bool ok, const std::string& what) {
+    std::printf("%s: %s\n", what.c_str(), ok ? "yes" : "NO");
+    if (!ok) ++bad;
+  };
+  dray::Get(dray::Task(QuickSquare).Remote(3));  // a worker up
+  dray::real::StoreCounters c0, c1, c2;
+  check(dray::real::CurrentStoreCounters(&c0), "the driver's process has the store");
+  auto m = dray::Get(dray::Task(MakeBig).Remote(16));
+  check(dray::real::CurrentStoreCounters(&c1), "counters");
+  check(m->size() == (16u << 20) && (*m)[12345] == 'w', "a worker's large return arrives");
+  check(InStoreMapping(m->data(), m->size()), "... in the store");
+  check(c1.handed_over - c0.handed_over == 1, "... handed over in place (" +
+                                                   std::to_string(c1.handed_over - c0.handed_over) + " range)");
+  // Every store allocation made meanwhile was a grant: the hub did not read
+  // the value from the socket into a new one.
+  check(c1.allocations_total - c0.allocations_total == c1.grants - c0.grants,
+        "no store allocation but the grants (" + std::to_string(c1.allocations_total - c0.allocations_total) +
+            " allocations, " + std::to_string(c1.grants - c0.grants) + " grants)");
+  auto r = dray::Get(dray::Task(ReadBig).Remote(dray::Put(*m)));
+  check(r->second, "another worker reads a value in place");
+  check(*dray::Get(dray::Task(PutInTask).Remote(8)) == (8u << 20), "a worker's large put, read back");
+  check(dray::real::CurrentStoreCounters(&c2) && c2.handed_over - c1.handed_over >= 1, "... handed over in place");
+  m = {};
+  bool settled = StoreSettles([](const dray::real::StoreCounters& c) { return c.granted == 0 && c.lent == 0; }, &c2);
+  check(settled, "every grant and loan came back (granted " + std::to_string(c2.granted) + ", lent " +
+                     std::to_string(c2.lent) + ")");
+  dray::Shutdown();
+  std::printf(bad == 0 ? "worker store ok\n" : "worker store FAILED\n");
+  return bad == 0 ? 0 : 1;
+}
+
+// A worker killed while it holds a grant and a handed-over range: the hub
+// frees both when its connection closes; the task is retried.
+int GrantKill(const std::string& mark) {
+  dray::Init(dray::Config{.num_cpus = 2, .object_store_memory = 256ull << 20});
+  std::filesystem::remove(mark);
+  dray::Get(dray::Task(QuickSquare).Remote(3));
+  dray::real::StoreCounters c0, c1;
+  StoreSettles([](const dray::real::StoreCounters& c) { return c.lent == 0 && c.granted == 0; }, &c0);
+  int v = *dray::Get(dray::Task(DieHoldingGrants).Remote(mark), std::chrono::seconds(30));
+  bool died = std::filesystem::exists(mark);
+  bool settled = StoreSettles(
+      [&](const dray::real::StoreCounters& c) {
+        return c.granted == 0 && c.lent == 0 && c.used_bytes == c0.used_bytes && c.grants >= c0.grants + 1;
+      },
+      &c1);
+  std::printf("result = %d, a worker died holding grants: %s, grants %llu, granted %zu, lent %zu, used %llu -> %llu bytes\n",
+              v, died ? "yes" : "NO", static_cast<unsigned long long>(c1.grants - c0.grants), c1.granted, c1.lent,
+              static_cast<unsigned long long>(c0.used_bytes), static_cast<unsigned long long>(c1.used_bytes));
+  dray::Shutdown();
+  std::filesystem::remove(mark);
+  bool ok = v == 1 && died && settled;
+  std::printf(ok ? "nothing leaked\n" : "LEAKED\n");
+  return ok ? 0 : 1;
+}
+
 int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
   try {
     if (mode == "store") return Store();
     if (mode == "oneway") return OneWay();
+    if (mode == "worker-store") return WorkerStore();
+    if (mode == "grant-kill" && argc > 2) return GrantKill(argv[2]);
     if (mode == "cleanup") return Cleanup();
     if (mode == "spill") return Spill();
     if (mode == "kill9" && argc > 2) return Kill9(argv[2]);

@@ -10,31 +10,19 @@
 #include <cstdio>
 #include <string>
 
+#include "run_command.h"
+
 #ifndef DRAY_EXAMPLES_DIR
 #error "compile with -DDRAY_EXAMPLES_DIR and -DDRAY_RUNTIME_APP"
 #endif
 
 namespace {
 
-struct RunResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
+using dray::test::RunResult;
 
 // Runs `command` with DRAY_SIM and DRAY_ADDRESS unset (so Init starts the
 // embedded cluster).
-RunResult RunProgram(const std::string& command) {
-  RunResult r;
-  std::string cmd = "env -u DRAY_SIM -u DRAY_ADDRESS " + command + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-  int st = pclose(p);
-  r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  return r;
-}
+RunResult RunProgram(const std::string& command) { return dray::test::RunCommand(command, {"DRAY_SIM", "DRAY_ADDRESS"}); }
 
 void ExpectExample(const std::string& name, const std::vector<std::string>& expected) {
   RunResult r = RunProgram(std::string(DRAY_EXAMPLES_DIR) + "/" + name);
@@ -65,6 +53,23 @@ TEST(RealRuntime, OneWaySubmitsAndComputingTasksGetTheRightValues) {
   RunResult r = RunProgram(std::string(DRAY_RUNTIME_APP) + " oneway");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("oneway ok"), std::string::npos) << r.output;
+}
+
+// A worker's large return and put are written once, into the store, in
+// ranges its hub grants: the hub takes them over without a copy.
+TEST(RealRuntime, AWorkersLargeValuesAreWrittenIntoTheStoreOnce) {
+  RunResult r = RunProgram(std::string(DRAY_RUNTIME_APP) + " worker-store");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("worker store ok"), std::string::npos) << r.output;
+}
+
+// A worker killed (SIGKILL) while it holds a grant and a handed-over range:
+// both come back; the retried task succeeds.
+TEST(RealRuntime, AWorkerKilledHoldingStoreGrantsLeaksNothing) {
+  std::string mark = testing::TempDir() + "dray_grant_kill_mark_" + std::to_string(::getpid());
+  RunResult r = RunProgram(std::string(DRAY_RUNTIME_APP) + " grant-kill " + mark);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("nothing leaked"), std::string::npos) << r.output;
 }
 
 TEST(RealRuntime, ShutdownLeavesNothingBehind) {
