@@ -233,7 +233,10 @@ Host::Host(HostOptions options) : options_(std::move(options)), start_(std::chro
     th.resolve_shm = [this](ConnId id, std::vector<Buf>& a, std::string* error) { return HandOverShm(id, a, error); };
   }
   th.on_control = [this](ConnId id, std::string&& body) { OnControl(id, std::move(body)); };
-  if (worker_mode_) {
+  // DRAY_WORKER_BATON=0: the worker's loop stays on its loop thread (for
+  // comparisons; docs/performance.md).
+  const char* baton_env = std::getenv("DRAY_WORKER_BATON");
+  if (worker_mode_ && !(baton_env && std::string(baton_env) == "0")) {
     baton_ = std::make_unique<LoopBaton>();
     to.run_loop = [b = baton_.get()](asio::io_context& io) { b->RunLoopThread(io); };
   }
@@ -806,7 +809,13 @@ bool Host::AllocateGranted(size_t n, char** out, Buf* owner) {
     HostControl c{kCtlShmGrant, 0, 0, "", {std::to_string(request), std::to_string(n)}};
     if (uplink_ != 0) SendControl(uplink_, c);
   });
-  if (baton_) baton_->Release();  // the loop must send the request and take the answer
+  if (baton_)  // user code holding the loop: it sends the request and takes the answer here
+    baton_->RunWhileWaiting(
+        [&] {
+          std::lock_guard<std::mutex> lock(g->mu);
+          return g->closed || g->waiting.at(request).offset.has_value();
+        },
+        std::chrono::steady_clock::now() + options_.grant_timeout);
   uint64_t offset = 0;
   {
     std::unique_lock<std::mutex> lock(g->mu);
@@ -1272,7 +1281,11 @@ EfCommandResult UserRuntime::Run(Command cmd) {
     result_.reset();
   }
   host_->PostCommand(addr_, std::move(cmd));
-  if (LoopBaton* b = host_->baton()) b->Release();  // the loop must step it
+  if (LoopBaton* b = host_->baton())  // a worker in a task: step it on this thread
+    b->RunWhileWaiting([this] {
+      std::lock_guard<std::mutex> lock(mu_);
+      return result_.has_value() || abandoned_;
+    });
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [this] { return result_.has_value() || abandoned_; });
   if (!result_) throw Error("dray: " + abandoned_why_);
@@ -1311,7 +1324,11 @@ internal::RefData UserRuntime::SubmitNamed(TaskSpec spec, Addr actor_owner) {
 }
 
 EfCompleteWait UserRuntime::WaitFor(uint64_t waiter) {
-  if (LoopBaton* b = host_->baton()) b->Release();
+  if (LoopBaton* b = host_->baton())
+    b->RunWhileWaiting([&] {
+      std::lock_guard<std::mutex> lock(mu_);
+      return completions_.count(waiter) > 0 || abandoned_;
+    });
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [&] { return completions_.count(waiter) || abandoned_; });
   auto it = completions_.find(waiter);

@@ -88,6 +88,29 @@ bool LoopBaton::EndUserCode() {
   return true;
 }
 
+bool LoopBaton::RunWhileWaiting(const std::function<bool()>& ready, Clock::time_point deadline) {
+  asio::io_context* io;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (holder_ != kUserCode) return false;
+    holder_ = kUserLoop;
+    io = io_;
+  }
+  const bool timed = deadline != Clock::time_point::max();
+  while (!ready()) {
+    if (!timed) {
+      if (io->run_one() == 0) break;  // stopped
+    } else if (Clock::now() >= deadline || (io->run_one_until(deadline) == 0 && io->stopped())) {
+      break;
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  DRAY_ASSERT(holder_ == kUserLoop, "the loop's baton moved while the user thread ran the loop");
+  holder_ = kUserCode;
+  code_since_ = Clock::now();  // a takeover needs its own stretch of user code
+  return true;
+}
+
 void LoopBaton::Release() {
   std::lock_guard<std::mutex> lock(mu_);
   if (holder_ != kUserCode) return;

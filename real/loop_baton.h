@@ -10,8 +10,10 @@
 //  - kUserLoop: the user thread runs it (waiting for a task, or stepping what
 //    a task it just ran posted);
 //  - kUserCode: the user thread runs user code and nobody runs the loop.
-//    Before the user thread blocks (a Get, a Wait, a sleep) it hands the
-//    baton to the loop thread (Release); and a task that runs longer than the
+//    When user code waits for the loop (a Get, a Wait, a Put's result), the
+//    user thread runs the loop itself until the answer is there
+//    (RunWhileWaiting); before it blocks on anything else (a sleep) it hands
+//    the baton to the loop thread (Release). A task that runs longer than the
 //    takeover time without blocking loses it to the loop thread, which checks
 //    at most every kMaxCheck (so a long computation delays the worker's other
 //    messages by at most that much).
@@ -51,8 +53,14 @@ class LoopBaton {
   // User thread: user code ended. True if it still holds the baton (back to
   // kUserLoop), false if the loop thread took it over meanwhile.
   bool EndUserCode();
-  // Any thread, before blocking on the loop's results: if user code holds
-  // the baton, the loop thread gets it.
+  // User thread, in user code that must wait for the loop (a Get, a Put's
+  // result, a store grant): if it still holds the baton, it runs the loop
+  // itself until `ready()` or `deadline`, then goes back to user code, and
+  // returns true; false (nothing run) if the loop thread has the baton.
+  bool RunWhileWaiting(const std::function<bool()>& ready,
+                       std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max());
+  // Any thread, before blocking on something else (a sleep): if user code
+  // holds the baton, the loop thread gets it.
   void Release();
   // User thread, holding the baton (kUserLoop): runs the handlers ready now.
   void Poll();

@@ -96,6 +96,36 @@ TEST(LoopBaton, UserCodeThatBlocksHandsTheBatonToTheLoopThread) {
   EXPECT_EQ(l.baton.takeovers(), 0u);
 }
 
+TEST(LoopBaton, UserCodeWaitingForTheLoopRunsItItself) {
+  Loop l(10s);
+  ASSERT_TRUE(l.baton.RunUntil([] { return true; }));
+  l.baton.BeginUserCode();
+  // The answer comes from outside (a frame, here a post from another thread):
+  // the waiting user thread runs the handler that brings it.
+  std::atomic<bool> answered{false};
+  std::atomic<std::thread::id> ran_on{};
+  std::thread peer([&] {
+    std::this_thread::sleep_for(5ms);
+    asio::post(l.io, [&] {
+      ran_on = std::this_thread::get_id();
+      answered = true;
+    });
+  });
+  EXPECT_TRUE(l.baton.RunWhileWaiting([&] { return answered.load(); }));
+  peer.join();
+  EXPECT_EQ(ran_on.load(), std::this_thread::get_id());
+  EXPECT_EQ(l.baton.holder(), LoopBaton::kUserCode);
+  // With a deadline and no answer, it gives up at the deadline.
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(l.baton.RunWhileWaiting([] { return false; }, t0 + 20ms));
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 20ms);
+  EXPECT_EQ(l.baton.holder(), LoopBaton::kUserCode);
+  // Once the loop thread has it, the wait is the caller's (nothing run here).
+  l.baton.Release();
+  EXPECT_FALSE(l.baton.RunWhileWaiting([] { return false; }));
+  EXPECT_FALSE(l.baton.EndUserCode());
+}
+
 TEST(LoopBaton, ShortUserCodeKeepsTheBatonAndLongUserCodeLosesItToTheLoopThread) {
   Loop l(5ms);
   ASSERT_TRUE(l.baton.RunUntil([] { return true; }));
