@@ -1303,6 +1303,7 @@ void UserRuntime::BeginTask(TaskId task) {
   std::lock_guard<std::mutex> lock(ids_mu_);
   current_task_ = task;
   task_counter_ = 0;
+  put_counter_ = 0;
 }
 
 TaskId UserRuntime::NextTaskId(TaskId* parent) {
@@ -1360,6 +1361,15 @@ void UserRuntime::OnCompleteWait(EfCompleteWait e) {
 }
 void UserRuntime::OnCommandResult(EfCommandResult e) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (!one_way_puts_.empty()) {
+    // Commands are stepped in the order made: a one-way Put's result comes
+    // before that of any later command, and names the id the user thread
+    // derived for it (else the refs handed out would be wrong).
+    DRAY_ASSERT(e.ids.size() == 1 && e.ids[0] == one_way_puts_.front(),
+                "a Put's id derived by the user thread differs from the Owner's");
+    one_way_puts_.pop_front();
+    return;
+  }
   result_ = std::move(e);
   cv_.notify_all();
 }
@@ -1399,9 +1409,24 @@ void UserRuntime::KillActor(const internal::RefData& anchor, bool no_restart) {
   Notify(CmdKillActor{anchor.task, no_restart});
 }
 
+// Puts are one-way too: the user thread derives the put's id as the Owner
+// does (ObjectId::Put of the task it runs and its count of puts, both reset
+// with each task) and the step's result, when it comes, is checked against
+// it and dropped (OnCommandResult).
 internal::RefData UserRuntime::Put(internal::ValueData value) {
-  EfCommandResult r = Run(CmdPut{ToObjectValue(value)});
-  internal::RefData ref = ToRefData({r.ids.at(0), addr_});
+  ObjectId id;
+  {
+    std::lock_guard<std::mutex> lock(ids_mu_);
+    DRAY_ASSERT(current_task_ != TaskId{}, "a Put before the process started");
+    id = ObjectId::Put(current_task_, ++put_counter_);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (abandoned_) throw Error("dray: " + abandoned_why_);
+    one_way_puts_.push_back(id);
+  }
+  host_->PostCommand(addr_, CmdPut{ToObjectValue(value)});
+  internal::RefData ref = ToRefData({id, addr_});
   Remember(ref, value);
   return ref;
 }

@@ -109,6 +109,8 @@ class UserRuntime final : public internal::ProcessRuntime {
   std::mutex ids_mu_;
   TaskId current_task_;        // guarded by ids_mu_
   uint64_t task_counter_ = 0;  // guarded by ids_mu_
+  uint32_t put_counter_ = 0;   // guarded by ids_mu_
+  std::deque<ObjectId> one_way_puts_;  // Puts whose step has not returned; guarded by mu_
   int64_t init_ns_ = 0;
   std::mutex mu_;
   std::condition_variable cv_;
