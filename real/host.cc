@@ -511,9 +511,9 @@ void Host::Exec(Local& l, std::vector<Effect>& effects) {
   }
 }
 
-// The node manager's spill effects (real/spill.h), on the loop thread. A
-// restore's bytes come back as a new loop event: ObjectRestored, as if from
-// the node manager itself.
+// The node manager's spill effects (real/spill.h): the file work runs on the
+// host's disk thread, in order; a restore's bytes come back as a new loop
+// event, ObjectRestored, as if from the node manager itself.
 template <class E>
 void Host::Spill(Local& l, E& e) {
   if (!spill_) {
@@ -521,17 +521,20 @@ void Host::Spill(Local& l, E& e) {
     if (dir.empty()) dir = "/tmp/dray-spill-" + std::to_string(getpid());
     spill_ = std::make_unique<SpillDir>(dir);
   }
+  if (!disk_) disk_ = std::make_unique<DiskThread>();
+  SpillDir* dir = spill_.get();
   if constexpr (std::is_same_v<E, EfSpill>) {
-    spill_->Write(e.key, e.data);
+    disk_->Post([dir, key = e.key, data = e.data] { dir->Write(key, data); });
   } else if constexpr (std::is_same_v<E, EfDeleteSpill>) {
-    spill_->Delete(e.key);
+    disk_->Post([dir, key = e.key] { dir->Delete(key); });
   } else {
-    ObjectRestored r{e.id, e.key, false, {}, ""};
-    r.ok = spill_->Read(e.key, e.size, &r.data, &r.error);
-    Addr node = l.addr;
-    asio::post(transport_->context(), [this, node, r = std::move(r)]() mutable {
-      Local* n = Find(node);
-      if (n && !shutting_down_) StepLocal(*n, InDeliver{node, std::move(r)});
+    disk_->Post([this, dir, node = l.addr, id = e.id, key = e.key, size = e.size] {
+      ObjectRestored r{id, key, false, {}, ""};
+      r.ok = dir->Read(key, size, &r.data, &r.error);
+      asio::post(transport_->context(), [this, node, r = std::move(r)]() mutable {
+        Local* n = Find(node);
+        if (n && !shutting_down_) StepLocal(*n, InDeliver{node, std::move(r)});
+      });
     });
   }
 }
@@ -1268,7 +1271,8 @@ void Host::Stop() {
   }
   for (auto& l : locals_)
     if (l->user) l->user->MarkEnded();
-  if (spill_) spill_->RemoveAll();  // the loop has stopped
+  if (disk_) disk_->Stop();          // what it has not begun is dropped
+  if (spill_) spill_->RemoveAll();  // the loop and the disk thread have stopped
 }
 
 // ---- the user runtime ----

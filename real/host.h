@@ -41,6 +41,7 @@ namespace dray::real {
 class Host;
 class Recorder;
 class SpillDir;
+class DiskThread;
 
 // The ProcessRuntime of a driver or worker: its user thread's calls become
 // commands stepped on the loop; it blocks on a condition variable for their
@@ -406,7 +407,8 @@ class Host {
   std::vector<std::thread> reapers_;       // guarded by mu_
   bool stopped_ = false;
   std::vector<std::string> argv_;          // this program's arguments (workers get the same)
-  std::unique_ptr<SpillDir> spill_;        // loop thread; made at the first spill
+  std::unique_ptr<SpillDir> spill_;        // made at the first spill; used on disk_'s thread
+  std::unique_ptr<DiskThread> disk_;       // runs the spill files' reads and writes, in order
 };
 
 // A process's arguments as the kernel has them (/proc/self/cmdline).

@@ -24,6 +24,37 @@ bool WriteAll(int fd, const char* p, size_t n) {
 }
 }  // namespace
 
+void DiskThread::Post(std::function<void()> job) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopped_) return;
+  jobs_.push_back(std::move(job));
+  if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
+  cv_.notify_one();
+}
+
+void DiskThread::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopped_ = true;
+    jobs_.clear();
+    cv_.notify_one();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void DiskThread::Run() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [this] { return stopped_ || !jobs_.empty(); });
+    if (stopped_) return;
+    std::function<void()> job = std::move(jobs_.front());
+    jobs_.pop_front();
+    lock.unlock();
+    job();
+    lock.lock();
+  }
+}
+
 void SpillDir::Write(uint64_t key, const Buf& data) {
   std::string why;
   if (!made_) {
@@ -68,6 +99,13 @@ bool SpillDir::Read(uint64_t key, uint64_t size, Buf* out, std::string* error) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     *error = "cannot open spill file " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  // A file of another size is not what was spilled under this key.
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && static_cast<uint64_t>(st.st_size) != size) {
+    ::close(fd);
+    *error = "spill file " + path + " holds " + std::to_string(st.st_size) + " bytes, not " + std::to_string(size);
     return false;
   }
   // Restored into the node's shared-memory store when it has room (its

@@ -1,17 +1,45 @@
 // The node's spill storage on the real backend (docs/operations.md,
 // "Spilling"): the node manager's EfSpill / EfRestore / EfDeleteSpill carried
 // out as files `<dir>/<key>` (the directory is made, mode 0700, at the first
-// spill). Used on the host's loop thread only; reads and writes are
-// synchronous (a 100 MB restore blocks the loop for its read).
+// spill). A SpillDir's reads and writes are synchronous; the host runs them
+// on its DiskThread, in the order the node manager asked for them, so the
+// loop never waits for the disk (a 100 MB restore used to block it for the
+// whole read).
 #pragma once
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <map>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "core/proto/messages.h"
 
 namespace dray::real {
 
+// One background thread running jobs in the order posted (started by the
+// first). Stop drops the jobs not yet begun and joins.
+class DiskThread {
+ public:
+  DiskThread() = default;
+  ~DiskThread() { Stop(); }
+  DiskThread(const DiskThread&) = delete;
+  DiskThread& operator=(const DiskThread&) = delete;
+  void Post(std::function<void()> job);  // any thread; after Stop, dropped
+  void Stop();                           // any thread but its own; idempotent
+
+ private:
+  void Run();
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;  // guarded by mu_
+  bool stopped_ = false;                    // guarded by mu_
+  std::thread thread_;                      // started under mu_
+};
+
+// Used by one thread at a time (the host's DiskThread, then Stop's caller).
 class SpillDir {
  public:
   explicit SpillDir(std::string dir) : dir_(std::move(dir)) {}
