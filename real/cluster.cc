@@ -214,6 +214,7 @@ int RunDaemon(const DaemonOptions& o, int ready_fd) {
   HostOptions ho;
   ho.check_invariants = CheckInvariantsEnv();
   ho.record_dir = o.record_dir;
+  ho.code_path = o.code_path;
   ho.listen_unix = files.socket;
   ho.store_bytes = o.object_store_memory > 0 ? o.object_store_memory : NodeManagerConfig{}.store_capacity_bytes;
   ho.spill_dir = temp + "/session/spill/" + (o.head ? std::string("head") : "node-" + std::to_string(getpid()));

@@ -32,6 +32,9 @@ struct DaemonOptions {
   uint32_t health_period_ms = 0;
   uint32_t health_misses = 0;
   std::string record_dir;         // --record: the daemon's (and its workers') traces go here (absolute)
+  // --code-path: this daemon's workers run <code_path>/<the driver program's
+  // file name> instead of the driver's own path (absolute; "": that path).
+  std::string code_path;
 };
 
 // $TMPDIR/dray, or /tmp/dray.

@@ -38,6 +38,7 @@ constexpr const char* kUsage =
     "      --port P (head; default 6390, 0: any)  --host H (head; listen address, default 0.0.0.0)\n"
     "      --num-cpus N  --num-gpus N  --resources '{\"name\": amount}'  --object-store-memory BYTES\n"
     "      --temp-dir D (default $TMPDIR/dray)  --token-file F (a node)  --block (stay in the foreground)\n"
+    "      --code-path DIR (workers run DIR/<the driver program's file name>, not the driver's path)\n"
     "      --record DIR (write the daemon's trace, and its workers', into DIR)\n"
     "      --health-period-ms MS  --health-misses N (head: a node is dead after N missed checks MS apart;\n"
     "                             default 3000 and 5)\n"
@@ -210,6 +211,12 @@ int ClusterCommand(const std::string& cmd, const std::vector<std::string>& args)
         std::error_code ec;
         o.record_dir = std::filesystem::absolute(v, ec).lexically_normal().string();
         if (ec) throw std::invalid_argument("--record " + v + ": " + ec.message());
+      } else if (cmd == "start" && TakeValue(args, &i, "--code-path", &v)) {
+        std::error_code ec;
+        if (v.empty() || !std::filesystem::is_directory(v, ec))
+          throw std::invalid_argument("--code-path " + v + ": not a directory");
+        o.code_path = std::filesystem::absolute(v, ec).lexically_normal().string();
+        if (!o.code_path.empty() && o.code_path.back() == '/') o.code_path.pop_back();
       } else if (cmd == "start" && TakeValue(args, &i, "--token-file", &v)) {
         o.token_file = v;
       } else if (cmd == "start" && TakeValue(args, &i, "--resources", &v)) {

@@ -613,7 +613,18 @@ void Host::SpawnWorker(const Addr& worker) {
       return;
     }
     self = program_[0];
+    if (!options_.code_path.empty()) {
+      std::string name = program_[0].substr(program_[0].rfind('/') + 1);
+      self = options_.code_path + "/" + name;
+    }
     args.assign(program_.begin() + 1, program_.end());
+    if (::access(self.c_str(), X_OK) != 0) {
+      Deliver(worker, Addr{worker.node, kNodeManagerProc},
+              WorkerDied{worker, "could not be started: " + self + " is not an executable file on this node (" +
+                                     std::strerror(errno) + ")" +
+                                     (options_.code_path.empty() ? "; see `dray start --code-path`" : "")});
+      return;
+    }
   }
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());

@@ -195,6 +195,9 @@ struct HostOptions {
   uint16_t uplink_tcp_port = 0;
   // kDriver: the program workers run for it (exe path, then the arguments).
   std::vector<std::string> program;
+  // kHead, kNode: non-empty: workers run <code_path>/<file name of the
+  // program's exe> (the program lives elsewhere on this machine).
+  std::string code_path;
   // kHead: renders `dray status` (on the loop thread).
   std::function<std::string()> status;
   // kNode, kDriver: the head's connection closed (loop thread).

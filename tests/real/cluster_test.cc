@@ -394,6 +394,31 @@ std::string DialWith(const std::string& token, const std::string& unix_path, uin
   return out;
 }
 
+// `dray start --code-path DIR`: the node's workers run DIR/<the driver
+// program's file name>, not the driver's own path (DESIGN §5); a node whose
+// program is missing reports its workers as not started, with the path.
+TEST(RealCluster, ANodeWithACodePathRunsTheProgramFromThere) {
+  Cluster c;
+  ASSERT_NO_FATAL_FAILURE(c.Start(0));
+  std::string code = c.dir() + "-code";
+  fs::create_directories(code);
+  std::string app = fs::path(DRAY_RUNTIME_APP).filename().string();
+  fs::copy_file(DRAY_RUNTIME_APP, code + "/" + app, fs::copy_options::overwrite_existing);
+  RunResult n = RunCmd(Cluster::Cli() + " start --address " + c.address() + " --num-cpus 2 --temp-dir " + c.dir() +
+                       " --resources '{\"coded\": 1}' --code-path " + code);
+  ASSERT_EQ(n.exit_code, 0) << n.output;
+  RunResult r = RunCmd(c.Env() + std::string(DRAY_RUNTIME_APP) + " exe " + c.address());
+  EXPECT_EQ(r.exit_code, 0) << r.output << c.Logs();
+  EXPECT_NE(r.output.find("worker exe = " + fs::canonical(code + "/" + app).string()), std::string::npos)
+      << r.output << c.Logs();
+  RunResult bad = RunCmd(Cluster::Cli() + " start --address " + c.address() + " --temp-dir " + c.dir() +
+                         " --code-path " + code + "/nowhere");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.output.find("--code-path " + code + "/nowhere: not a directory"), std::string::npos) << bad.output;
+  EXPECT_EQ(c.Stop().exit_code, 0);
+  fs::remove_all(code);
+}
+
 TEST(RealCluster, GarbageAndWrongTokensAreClosedAndJobsStillRun) {
   Cluster c;
   ASSERT_NO_FATAL_FAILURE(c.Start(2));

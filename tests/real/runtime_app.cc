@@ -11,6 +11,8 @@
 //                them (retried without limit): the test kills a node mid-run
 //   demand ADDR COMMAND   joins, submits a task no node fits (CPU: 64), runs
 //                COMMAND (`dray status ...`) while it waits, then leaves
+//   exe ADDR     joins ADDR, runs a task needing resource "coded": prints the
+//                worker's executable (a node started with --code-path)
 //   oneway       thousands of one-way Submits with Puts, actor calls behind
 //                slow ones, tasks computing while their children wait
 //   worker-store a worker's large return and put are written into the store
@@ -114,6 +116,12 @@ int CheckBig(std::string s, int i) { return s == BigValue(i) ? 1 : 0; }
 
 int Plus(int a, int b) { return a + b; }
 
+// The executable this worker runs (readlink /proc/self/exe).
+std::string WorkerExe(int) {
+  std::error_code ec;
+  return std::filesystem::read_symlink("/proc/self/exe", ec).string();
+}
+
 // Busy for `ms` without calling dray (a worker's loop thread takes over the
 // loop meanwhile: real/loop_baton.h).
 int Spin(int ms, int x) {
@@ -173,7 +181,7 @@ int DieHoldingGrants(std::string mark) {
 }  // namespace
 DRAY_REMOTE(Square, SquareOnceKilled, WhichNode, SlowSquare, AddTwo, ReadBig, MakeBig, QuickSquare, BigValue,
             CheckBig, Plus, Spin, SpinThenSum, Tally::Create, &Tally::Add, &Tally::SlowAdd, PutInTask,
-            DieHoldingGrants);
+            DieHoldingGrants, WorkerExe);
 
 namespace {
 
@@ -500,11 +508,22 @@ int GrantKill(const std::string& mark) {
   return ok ? 0 : 1;
 }
 
+// Joins ADDR and runs a task needing the resource "coded": prints the
+// executable the worker that ran it runs (`dray start --code-path`).
+int Exe(const std::string& address) {
+  dray::Init(dray::Config{.address = address});
+  std::string exe = *dray::Get(dray::Task(WorkerExe).SetResource("coded", 1).Remote(0));
+  dray::Shutdown();
+  std::printf("worker exe = %s\n", exe.c_str());
+  return exe.empty() ? 1 : 0;
+}
+
 int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
   try {
     if (mode == "store") return Store();
     if (mode == "oneway") return OneWay();
+    if (mode == "exe" && argc > 2) return Exe(argv[2]);
     if (mode == "worker-store") return WorkerStore();
     if (mode == "grant-kill" && argc > 2) return GrantKill(argv[2]);
     if (mode == "cleanup") return Cleanup();
