@@ -5,6 +5,8 @@
 //                no socket or temp file of the cluster is left behind
 //   kill9 MARK   a worker is killed with SIGKILL mid-task (its pid is in the
 //                file MARK); the task is retried and the right result comes back
+//   actor-kill9 MARK  an actor's worker is killed with SIGKILL mid-call: the
+//                actor restarts in a new process, the call is retried there
 //   join ADDR    joins the cluster at ADDR with Init({.address}): tasks run on
 //                several nodes (each says which); Shutdown, then join again
 //   survive ADDR joins ADDR and runs 48 slow tasks and a tree reduce over
@@ -140,6 +142,32 @@ int SpinThenSum(int n) {
   return sum;
 }
 
+// An actor whose first call of its first incarnation records the worker's
+// pid in `mark` and hangs (until the test kills it); later calls return.
+class Victim {
+ public:
+  static Victim* Create(std::string mark) { return new Victim(std::move(mark)); }
+  explicit Victim(std::string mark) : mark_(std::move(mark)) {}
+  int Call(int x) {
+    ++calls_;
+    if (!std::filesystem::exists(mark_)) {
+      {
+        std::ofstream f(mark_ + ".tmp");
+        f << getpid() << "\n";
+      }
+      std::filesystem::rename(mark_ + ".tmp", mark_);
+      std::this_thread::sleep_for(std::chrono::seconds(60));
+    }
+    return x * 10;
+  }
+  int Pid() { return getpid(); }
+  int Calls() { return calls_; }
+
+ private:
+  std::string mark_;
+  int calls_ = 0;
+};
+
 class Tally {
  public:
   static Tally* Create() { return new Tally(); }
@@ -181,7 +209,8 @@ int DieHoldingGrants(std::string mark) {
 }  // namespace
 DRAY_REMOTE(Square, SquareOnceKilled, WhichNode, SlowSquare, AddTwo, ReadBig, MakeBig, QuickSquare, BigValue,
             CheckBig, Plus, Spin, SpinThenSum, Tally::Create, &Tally::Add, &Tally::SlowAdd, PutInTask,
-            DieHoldingGrants, WorkerExe);
+            DieHoldingGrants, WorkerExe, Victim::Create, &Victim::Call, &Victim::Pid,
+            &Victim::Calls);
 
 namespace {
 
@@ -292,6 +321,44 @@ int Kill9(const std::string& mark) {
   std::filesystem::remove(mark);
   std::printf("result = %d after %.2f s\n", v, s);
   return v == 49 ? 0 : 1;
+}
+
+// An actor (restarts and call retries without limit) whose worker is killed
+// with SIGKILL in the middle of a call: the actor restarts in a new worker
+// process (its state anew, as in Ray), the call is retried there, and the
+// calls after it run there in order.
+int ActorKill9(const std::string& mark) {
+  dray::Init(dray::Config{.num_cpus = 2});
+  std::filesystem::remove(mark);
+  auto a = dray::Actor(Victim::Create).SetMaxRestarts(-1).SetMaxTaskRetries(-1).Remote(mark);
+  int first_pid = *dray::Get(a.Task(&Victim::Pid).Remote());
+  auto hung = a.Task(&Victim::Call).Remote(4);
+  std::vector<dray::ObjectRef<int>> after;
+  for (int i = 0; i < 5; ++i) after.push_back(a.Task(&Victim::Call).Remote(i));
+  int pid = 0;
+  for (int i = 0; i < 400 && pid == 0; ++i) {
+    std::ifstream f(mark);
+    if (!(f >> pid)) pid = 0;
+    if (pid == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (pid != first_pid) {
+    std::printf("the call never started in the actor's worker (mark pid %d, actor pid %d)\n", pid, first_pid);
+    return 1;
+  }
+  std::printf("killing the actor's worker pid %d with SIGKILL\n", pid);
+  kill(pid, SIGKILL);
+  int v = *dray::Get(hung, std::chrono::seconds(30));
+  bool ok = v == 40;
+  for (int i = 0; i < 5; ++i) ok = ok && *dray::Get(after[i], std::chrono::seconds(30)) == i * 10;
+  int new_pid = *dray::Get(a.Task(&Victim::Pid).Remote());
+  int calls = *dray::Get(a.Task(&Victim::Calls).Remote());
+  dray::Shutdown();
+  std::filesystem::remove(mark);
+  std::printf("retried call = %d; new worker %d (was %d); calls in the new incarnation = %d\n", v, new_pid, pid,
+              calls);
+  ok = ok && new_pid != pid && calls == 6;
+  std::printf(ok ? "actor restarted\n" : "actor restart WRONG\n");
+  return ok ? 0 : 1;
 }
 
 int Join(const std::string& address) {
@@ -529,6 +596,7 @@ int main(int argc, char** argv) {
     if (mode == "cleanup") return Cleanup();
     if (mode == "spill") return Spill();
     if (mode == "kill9" && argc > 2) return Kill9(argv[2]);
+    if (mode == "actor-kill9" && argc > 2) return ActorKill9(argv[2]);
     if (mode == "join" && argc > 2) return Join(argv[2]);
     if (mode == "survive" && argc > 2) return Survive(argv[2]);
     if (mode == "demand" && argc > 3) return Demand(argv[2], argv[3]);

@@ -90,6 +90,13 @@ TEST(RealRuntime, ASmallStoreSpillsAndRestoresAndCleansUp) {
   EXPECT_EQ(r.output.find("NOT CLEAN"), std::string::npos) << r.output;
 }
 
+TEST(RealRuntime, AnActorsWorkerKilledMidCallRestartsTheActorAndRetriesTheCall) {
+  std::string mark = testing::TempDir() + "dray_actor_kill9_mark_" + std::to_string(::getpid());
+  RunResult r = RunProgram(std::string(DRAY_RUNTIME_APP) + " actor-kill9 " + mark);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("actor restarted"), std::string::npos) << r.output;
+}
+
 TEST(RealRuntime, WorkerKilledMidTaskIsRetried) {
   std::string mark = testing::TempDir() + "dray_kill9_mark_" + std::to_string(::getpid());
   RunResult r = RunProgram(std::string(DRAY_RUNTIME_APP) + " kill9 " + mark);
