@@ -5,6 +5,7 @@
 // the handshake timeout) gets this connection closed with one log line naming
 // the peer and the reason; nothing else is affected.
 #pragma once
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -94,7 +95,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Its write queue is past a quarter of its limits (a host stops taking
   // new work from its user threads until it drains).
   bool congested() const {
-    return queue_.size() >= options_.write_queue_max_frames / 4 || queued_bytes_ >= options_.write_queue_max_bytes / 4;
+    return queue_.size() >= std::max<size_t>(1, options_.write_queue_max_frames / 4) ||
+           queued_bytes_ >= std::max<uint64_t>(1, options_.write_queue_max_bytes / 4);
   }
 
  private:

@@ -427,24 +427,24 @@ void Host::DrainCommands() {
     drain_timer_->t.async_wait([this](const boost::system::error_code&) { DrainCommands(); });
     return;
   }
-  std::vector<std::pair<Addr, Command>> batch;
-  bool more;
-  {
-    std::lock_guard<std::mutex> lock(commands_.mu);
-    size_t n = std::min(kBatch, commands_.queue.size());
-    batch.reserve(n);
-    for (size_t i = 0; i < n; ++i) {
-      batch.push_back(std::move(commands_.queue.front()));
+  // One at a time off the queue, so that congestion a command causes (a
+  // large put's frame, say) holds the next one.
+  for (size_t i = 0; i < kBatch; ++i) {
+    std::pair<Addr, Command> next;
+    {
+      std::lock_guard<std::mutex> lock(commands_.mu);
+      if (commands_.queue.empty()) {
+        commands_.scheduled = false;
+        return;
+      }
+      next = std::move(commands_.queue.front());
       commands_.queue.pop_front();
     }
-    more = !commands_.queue.empty();
-    if (!more) commands_.scheduled = false;
+    Local* l = Find(next.first);
+    if (l && !shutting_down_) StepLocal(*l, InCommand{std::move(next.second)});
+    if (!shutting_down_ && transport_->Congested()) break;
   }
-  for (auto& [addr, cmd] : batch) {
-    Local* l = Find(addr);
-    if (l && !shutting_down_) StepLocal(*l, InCommand{std::move(cmd)});
-  }
-  if (more) asio::post(transport_->context(), [this] { DrainCommands(); });
+  asio::post(transport_->context(), [this] { DrainCommands(); });  // more, or congested: checked first
 }
 
 void Host::StepLocal(Local& l, const Input& in) {
@@ -823,18 +823,18 @@ bool Host::AllocateGranted(size_t n, char** out, Buf* owner) {
     HostControl c{kCtlShmGrant, 0, 0, "", {std::to_string(request), std::to_string(n)}};
     if (uplink_ != 0) SendControl(uplink_, c);
   });
+  const auto deadline = std::chrono::steady_clock::now() + options_.grant_timeout;
   if (baton_)  // user code holding the loop: it sends the request and takes the answer here
     baton_->RunWhileWaiting(
         [&] {
           std::lock_guard<std::mutex> lock(g->mu);
           return g->closed || g->waiting.at(request).offset.has_value();
         },
-        std::chrono::steady_clock::now() + options_.grant_timeout);
+        deadline);
   uint64_t offset = 0;
   {
     std::unique_lock<std::mutex> lock(g->mu);
-    g->cv.wait_for(lock, options_.grant_timeout,
-                   [&] { return g->closed || g->waiting.at(request).offset.has_value(); });
+    g->cv.wait_until(lock, deadline, [&] { return g->closed || g->waiting.at(request).offset.has_value(); });
     auto w = g->waiting.find(request);
     std::optional<uint64_t> answer = w->second.offset;
     g->waiting.erase(w);  // an answer after this is given back (OnShmGranted)

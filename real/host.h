@@ -43,9 +43,11 @@ class Recorder;
 class SpillDir;
 class DiskThread;
 
-// The ProcessRuntime of a driver or worker: its user thread's calls become
-// commands stepped on the loop; it blocks on a condition variable for their
-// results (EfCommandResult, EfCompleteWait).
+// The ProcessRuntime of a driver or worker, used by its one user thread (the
+// thread that called Init; a worker's main thread): its calls become commands
+// stepped on the loop, in the order made (Submits and Puts one-way); it waits
+// for results (EfCommandResult, EfCompleteWait) on a condition variable, or,
+// in a worker holding its loop baton, by running the loop itself.
 class UserRuntime final : public internal::ProcessRuntime {
  public:
   UserRuntime(Host* host, Addr addr) : host_(host), addr_(addr) {}
@@ -105,8 +107,8 @@ class UserRuntime final : public internal::ProcessRuntime {
   const Addr addr_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   internal::ActorSlot actor_;
-  std::atomic<uint64_t> next_waiter_{1};  // any user thread
-  std::mutex run_mu_;                      // one Run at a time (one result_ slot)
+  std::atomic<uint64_t> next_waiter_{1};
+  std::mutex run_mu_;  // one Run at a time (one result_ slot; defensive: one user thread)
   std::mutex ids_mu_;
   TaskId current_task_;        // guarded by ids_mu_
   uint64_t task_counter_ = 0;  // guarded by ids_mu_

@@ -21,6 +21,7 @@ void LoopBaton::RunLoopThread(asio::io_context& io) {
     std::chrono::milliseconds check = kMinCheck;
     uint64_t seen = code_runs_;
     while (holder_ != kLoop) {
+      if (stopped_) return;  // the user thread saw the loop run out of work
       if (holder_ == kUserCode && Clock::now() - code_since_ >= takeover_) {
         holder_ = kLoop;
         ++takeovers_;
@@ -58,6 +59,8 @@ bool LoopBaton::RunUntil(const std::function<bool()>& ready) {
   asio::io_context* io;
   {
     std::unique_lock<std::mutex> lock(mu_);
+    if (user_ == std::thread::id{}) user_ = std::this_thread::get_id();
+    if (!IsUser()) return false;
     if (holder_ == kUserCode) holder_ = kUserLoop;
     if (holder_ == kLoop && !stopped_) {
       cv_.wait(lock, [this] { return io_ != nullptr; });  // the loop thread has started
@@ -69,13 +72,20 @@ bool LoopBaton::RunUntil(const std::function<bool()>& ready) {
     io = io_;
   }
   while (!ready())
-    if (io->run_one() == 0) return false;
+    if (io->run_one() == 0) {
+      // Out of work: nobody will run the loop again; the loop thread ends.
+      std::lock_guard<std::mutex> lock(mu_);
+      stopped_ = true;
+      holder_ = kLoop;
+      cv_.notify_all();
+      return false;
+    }
   return true;
 }
 
 void LoopBaton::BeginUserCode() {
   std::lock_guard<std::mutex> lock(mu_);
-  DRAY_ASSERT(holder_ == kUserLoop, "user code begins without the loop's baton");
+  DRAY_ASSERT(IsUser() && holder_ == kUserLoop, "user code begins without the loop's baton");
   holder_ = kUserCode;
   code_since_ = Clock::now();
   ++code_runs_;
@@ -83,7 +93,7 @@ void LoopBaton::BeginUserCode() {
 
 bool LoopBaton::EndUserCode() {
   std::lock_guard<std::mutex> lock(mu_);
-  if (holder_ != kUserCode) return false;
+  if (!IsUser() || holder_ != kUserCode) return false;
   holder_ = kUserLoop;
   return true;
 }
@@ -92,19 +102,27 @@ bool LoopBaton::RunWhileWaiting(const std::function<bool()>& ready, Clock::time_
   asio::io_context* io;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (holder_ != kUserCode) return false;
+    if (!IsUser() || holder_ != kUserCode) return false;
     holder_ = kUserLoop;
     io = io_;
   }
   const bool timed = deadline != Clock::time_point::max();
+  bool out_of_work = false;
   while (!ready()) {
-    if (!timed) {
-      if (io->run_one() == 0) break;  // stopped
-    } else if (Clock::now() >= deadline || (io->run_one_until(deadline) == 0 && io->stopped())) {
+    if (timed && Clock::now() >= deadline) break;
+    size_t ran = timed ? io->run_one_until(deadline) : io->run_one();
+    if (ran == 0 && io->stopped()) {
+      out_of_work = true;
       break;
     }
   }
   std::lock_guard<std::mutex> lock(mu_);
+  if (out_of_work) {
+    stopped_ = true;
+    holder_ = kLoop;
+    cv_.notify_all();
+    return true;
+  }
   DRAY_ASSERT(holder_ == kUserLoop, "the loop's baton moved while the user thread ran the loop");
   holder_ = kUserCode;
   code_since_ = Clock::now();  // a takeover needs its own stretch of user code
@@ -113,7 +131,7 @@ bool LoopBaton::RunWhileWaiting(const std::function<bool()>& ready, Clock::time_
 
 void LoopBaton::Release() {
   std::lock_guard<std::mutex> lock(mu_);
-  if (holder_ != kUserCode) return;
+  if (holder_ != kUserCode) return;  // (any thread may: user code holds no loop state)
   holder_ = kLoop;
   cv_.notify_all();
 }
@@ -122,7 +140,7 @@ void LoopBaton::Poll() {
   asio::io_context* io;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    DRAY_ASSERT(holder_ == kUserLoop, "Poll without the loop's baton");
+    DRAY_ASSERT(IsUser() && holder_ == kUserLoop, "Poll without the loop's baton");
     io = io_;
   }
   io->poll();

@@ -18,13 +18,17 @@
 //    at most every kMaxCheck (so a long computation delays the worker's other
 //    messages by at most that much).
 // Only the holder touches the io_context; hand-overs go through one mutex,
-// so the two threads never run handlers at the same time.
+// so the two threads never run handlers at the same time. The user thread is
+// the one that first calls RunUntil: the user-side calls act only on it (on
+// any other thread they do nothing and return false), so no third thread can
+// run the loop.
 #pragma once
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <thread>
 
 namespace boost::asio {
 class io_context;
@@ -75,6 +79,8 @@ class LoopBaton {
   Holder holder_ = kLoop;
   bool want_ = false;     // the user thread asks the loop thread for the baton
   bool stopped_ = false;  // the loop ran out of work
+  std::thread::id user_;  // the user thread (set by its first RunUntil)
+  bool IsUser() const { return user_ == std::this_thread::get_id(); }  // REQUIRES: mu_
   uint64_t code_runs_ = 0;
   uint64_t takeovers_ = 0;
   std::chrono::steady_clock::time_point code_since_;

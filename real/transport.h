@@ -85,7 +85,8 @@ class Transport {
 
   bool OnLoopThread() const;
   // The event loop, for timers and work of the transport's user (a process
-  // host). Handlers on it run on the loop thread; pending ones keep Stop waiting.
+  // host). Handlers on it run on the loop thread (in a worker, on whichever
+  // thread holds its LoopBaton: one at a time); pending ones keep Stop waiting.
   boost::asio::io_context& context();
   size_t open_connections() const;  // any thread; for tests and status
   // Loop thread: some connection's write queue is congested (Connection::congested).

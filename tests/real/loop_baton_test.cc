@@ -149,21 +149,38 @@ TEST(LoopBaton, ShortUserCodeKeepsTheBatonAndLongUserCodeLosesItToTheLoopThread)
 
 TEST(LoopBaton, ALoopOutOfWorkEndsBothSides) {
   auto l = std::make_unique<Loop>(10s);
-  ASSERT_TRUE(l->baton.RunUntil([] { return true; }));
+  std::atomic<bool> took{false};
   std::thread user([&] {
-    // Holding the baton, the user thread waits for a task that never comes;
-    // the loop runs out of work instead.
+    // The user thread takes the baton, then waits for a task that never
+    // comes; the loop runs out of work instead.
+    took = l->baton.RunUntil([] { return true; });
     EXPECT_FALSE(l->baton.RunUntil([] { return false; }));
   });
+  while (!took) std::this_thread::sleep_for(1ms);
   std::this_thread::sleep_for(10ms);
   l->work.reset();
   asio::post(l->io, [] {});  // wakes the waiting run_one
   user.join();
-  // The loop thread, waiting for the baton, is not stuck: handed the baton
-  // back, it ends too.
-  l->baton.BeginUserCode();
-  l->baton.Release();
+  // The loop thread, which waited for the baton, ends by itself.
   l->thread.join();
+  EXPECT_EQ(l->baton.holder(), LoopBaton::kLoop);
+  EXPECT_FALSE(l->baton.RunUntil([] { return true; }));  // (another thread, and stopped)
+}
+
+TEST(LoopBaton, OnlyTheUserThreadCanTakeOrUseTheBaton) {
+  Loop l(10s);
+  ASSERT_TRUE(l.baton.RunUntil([] { return true; }));  // this thread is the user thread
+  l.baton.BeginUserCode();
+  std::thread other([&] {
+    // A thread of the user's own (a task's helper thread, say) cannot run the
+    // loop: its waits fall back to the caller's condition variable.
+    EXPECT_FALSE(l.baton.RunUntil([] { return true; }));
+    EXPECT_FALSE(l.baton.RunWhileWaiting([] { return true; }));
+    EXPECT_FALSE(l.baton.EndUserCode());
+  });
+  other.join();
+  EXPECT_EQ(l.baton.holder(), LoopBaton::kUserCode);
+  EXPECT_TRUE(l.baton.EndUserCode());
 }
 
 }  // namespace
