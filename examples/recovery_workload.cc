@@ -66,15 +66,42 @@ std::vector<ActorHandle<Echo>> RecoveryMakeActor(int i) {
   return {h};
 }
 int64_t RecoveryCallEcho(ActorHandle<Echo> h, int64_t x) { return *dray::Get(h.Task(&Echo::Twice).Remote(x)); }
+int64_t RecoverySharedUse(int i, std::string leaf) {
+  dray::SleepFor(std::chrono::milliseconds(2 + i % 3));  // long enough that uses queue behind each other
+  return UseValue(i, leaf);
+}
+// A put this worker makes and drops at once: only the tasks that use it (and
+// their retries) hold it then. When the last use finishes, the worker frees
+// it, while an older attempt of a use (buggify.owner.resubmit) may still wait
+// for a worker where its copy was: node.store.arg_restore_before_dispatch.
+int64_t RecoveryFanOut(int i, int bytes, int fan) {
+  std::vector<ObjectRef<int64_t>> uses;
+  {
+    ObjectRef<std::string> shared = dray::Put(LeafValue(i, bytes));
+    for (int f = 0; f < fan; ++f) uses.push_back(dray::Task(RecoverySharedUse).Remote(i + f, shared));
+  }
+  int64_t sum = 0;
+  for (const auto& u : uses) sum += *dray::Get(u);
+  return sum;
+}
+static int64_t FanOutValue(int i, int bytes, int fan) {
+  int64_t sum = 0;
+  for (int f = 0; f < fan; ++f) sum += UseValue(i + f, LeafValue(i, bytes));
+  return sum;
+}
 
 DRAY_REMOTE(Echo::Create, &Echo::Twice, RecoveryLeaf, RecoveryUse, RecoverySlow, RecoveryMakePut, RecoveryMakeReturn,
-            RecoveryMakeActor, RecoveryCallEcho);
+            RecoveryMakeActor, RecoveryCallEcho, RecoverySharedUse, RecoveryFanOut);
 
 namespace {
 
-enum Kind { kLimitedLeaf, kWorkerPut, kWorkerReturn, kTaskOwnedActor, kKilledActor, kPendingArgActor, kFragileActor, kNumKinds };
-const char* const kKindNames[] = {"limited_leaf", "worker_put", "worker_return", "task_owned_actor",
-                                  "killed_actor", "pending_arg_actor", "fragile_actor"};
+enum Kind {
+  kLimitedLeaf, kWorkerPut, kWorkerReturn, kTaskOwnedActor, kKilledActor, kPendingArgActor, kFragileActor,
+  kWorkerPutFanOut, kNumKinds
+};
+const char* const kKindNames[] = {"limited_leaf",      "worker_put",    "worker_return", "task_owned_actor",
+                                  "killed_actor",      "pending_arg_actor", "fragile_actor", "worker_put_fan_out"};
+constexpr int kFanOut = 6;  // uses of one worker's put: more than a node's CPUs, so some queue
 
 // Whether injected faults could explain an error (something crashed, was cut
 // off, or lost frames). Outside the simulator: never.
@@ -98,7 +125,7 @@ struct Unit {
   int retries = 0;
   bool drop_handle = false;
   ObjectRef<std::string> leaf, slow;
-  ObjectRef<int64_t> use, call, after_kill;
+  ObjectRef<int64_t> use, call, after_kill, fan;
   ObjectRef<std::vector<ObjectRef<std::string>>> outer;
   ObjectRef<std::vector<ActorHandle<Echo>>> outer_actor;
   std::vector<ObjectRef<int64_t>> calls;
@@ -202,6 +229,9 @@ RecoveryResult RunRecoveryWorkload(const RecoveryParams& p) {
         case kFragileActor:
           u.actor = dray::Actor(Echo::Create).SetMaxRestarts(1).SetMaxTaskRetries(0).Remote(u.i, std::string());
           for (int c = 0; c < 4; ++c) u.calls.push_back(u.actor->Task(&Echo::Twice).Remote(int64_t{c}));
+          break;
+        case kWorkerPutFanOut:
+          u.fan = dray::Task(RecoveryFanOut).Remote(u.i, kStoredBytes, kFanOut);
           break;
         case kNumKinds:
           break;
@@ -338,6 +368,19 @@ RecoveryResult RunRecoveryWorkload(const RecoveryParams& p) {
             });
             judge(u, "call " + std::to_string(c) + " (max_task_retries 0)", w, actor_lost);
           }
+          break;
+        }
+        case kWorkerPutFanOut: {
+          std::string w = outcome([&] {
+            int64_t got = *dray::Get(u.fan);
+            int64_t want = FanOutValue(u.i, kStoredBytes, kFanOut);
+            if (got != want) throw std::logic_error(wrong("sum of the uses", got, want));
+          });
+          // Retried without limit; its own put has no lineage, so only a disk
+          // fault that lost a spilled copy may fail it (ObjectLostError, put).
+          judge(u, "uses of a worker's put", w, [](const std::string& x) {
+            return DiskFaulted() && Has(x, "ObjectLostError") && Has(x, "was put");
+          });
           break;
         }
         case kNumKinds:
