@@ -197,6 +197,13 @@ void NodeManager::OnDeliver(const Addr& from, const Message& msg, Context& cx) {
           for (const auto& id : m.ids) {
             auto it = store_.find(id);
             if (it == store_.end()) continue;
+            // Only an owner frees its hold: another attempt's process may own
+            // the same id here too, and keeps the entry.
+            auto& owners = it->second.owners;
+            auto me = std::find(owners.begin(), owners.end(), from);
+            if (me == owners.end()) continue;
+            owners.erase(me);
+            if (!owners.empty()) continue;
             bool restoring = it->second.restoring;
             DropEntry(it, cx);
             // Whoever waited for its restore hears that it is gone.
@@ -594,7 +601,9 @@ void NodeManager::OnDeaths(const Addr& from, const Deaths& m, Context& cx) {
   std::set<ObjectId> freed;
   std::vector<ObjectId> restoring;
   for (auto it = store_.begin(); it != store_.end();) {
-    if (dead(it->second.owner)) {
+    auto& owners = it->second.owners;
+    owners.erase(std::remove_if(owners.begin(), owners.end(), dead), owners.end());
+    if (owners.empty()) {
       DRAY_PROBE("node.store.dead_owner_freed");
       freed.insert(it->first);
       if (it->second.restoring) restoring.push_back(it->first);
@@ -779,7 +788,7 @@ void NodeManager::StoreObject(const ObjectId& id, ObjectValue value, Addr owner,
     }
     StoreEntry e;
     e.value = std::move(value);
-    e.owner = owner;
+    e.owners = {owner};
     e.primary = primary;
     e.size = size;
     e.seq = next_entry_seq_++;
@@ -789,6 +798,12 @@ void NodeManager::StoreObject(const ObjectId& id, ObjectValue value, Addr owner,
     if (Evictable(id, slot->second)) LruAdd(id, slot->second);
   } else {
     StoreEntry& e = it->second;
+    if (std::find(e.owners.begin(), e.owners.end(), owner) == e.owners.end()) {
+      // Another attempt of the task that made it (in another process) made
+      // it again: that owner holds it too, whatever the first one does.
+      DRAY_PROBE("node.store.owner_added");
+      e.owners.push_back(owner);
+    }
     if (primary && !e.primary) {
       // Another attempt's result makes a secondary copy the primary one.
       LruRemove(id, e);
@@ -864,7 +879,10 @@ void NodeManager::EnsureLocal(const ObjectId& id, const Addr& owner, const std::
     return;
   }
   if (remote.empty() && here) {
-    // Its only known copy was here, and this node evicted it since.
+    // Its only known copy was here, and this node evicted it since. Its
+    // owner forgets this location (it would send every retry here again):
+    // with no copy left it rebuilds the object, or a put is lost for good.
+    if (!OwnerDead(owner)) cx.Send(owner, RemoveObjectLocation{id, cfg_.node});
     PullFailed(id, "object " + id.Str() + ": its only known copy, on node " + std::to_string(cfg_.node) +
                        ", was evicted", cx);
     return;
@@ -918,7 +936,7 @@ void NodeManager::OnPullRequest(const Addr& from, const PullObject& m, Context& 
   c.chunk = m.chunk;
   c.is_error = it->second.value.is_error;
   c.contained = it->second.value.contained;
-  c.owner = it->second.owner;
+  c.owner = it->second.owners.back();
   if (m.chunk < c.num_chunks) {
     uint64_t off = uint64_t{m.chunk} * chunk;
     // A slice of the value: shared, not copied.
@@ -967,7 +985,9 @@ void NodeManager::OnChunk(const ObjectChunk& m, Context& cx) {
     p.size = m.size;
     p.is_error = m.is_error;
     p.contained = m.contained;
-    p.owner = m.owner;
+    // The owner the pull is for (its ref's) stays: the source's copy may be
+    // held by another attempt's process as well.
+    if (p.owner == Addr{}) p.owner = m.owner;
     p.chunks.assign(m.num_chunks, {});
     p.have.assign(m.num_chunks, 0);
     p.next_chunk = 1;

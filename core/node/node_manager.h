@@ -114,7 +114,11 @@ class NodeManager final : public Component {
   // again writes nothing).
   struct StoreEntry {
     ObjectValue value;
-    Addr owner;
+    // Who owns it: usually one process. Attempts of one task in different
+    // processes put objects with the same ids (derived from the task), so a
+    // retried task's put may find its dead attempt's copy here: then each
+    // owner holds the entry, which goes when the last one frees it or dies.
+    std::vector<Addr> owners;
     bool primary = false;
     uint64_t size = 0;
     bool in_memory = true;

@@ -107,9 +107,10 @@ void NodeManager::Evict(const ObjectId& id, Context& cx) {
               "evicting what may not be evicted");
   DRAY_PROBE("node.store.evicted");
   ++store_evictions_;
-  Addr owner = it->second.owner;
+  std::vector<Addr> owners = it->second.owners;
   DropEntry(it, cx);
-  if (!OwnerDead(owner)) cx.Send(owner, RemoveObjectLocation{id, cfg_.node});
+  for (const Addr& owner : owners)
+    if (!OwnerDead(owner)) cx.Send(owner, RemoveObjectLocation{id, cfg_.node});
 }
 
 // A primary copy's bytes go to disk; its metadata stays. An object restored
@@ -156,9 +157,10 @@ void NodeManager::OnRestored(const ObjectRestored& m, Context& cx) {
     std::string why = "object " + m.id.Str() + ": its spilled copy on node " + std::to_string(cfg_.node) +
                       " could not be read back: " +
                       (m.ok ? std::to_string(m.data.size()) + " bytes, not " + std::to_string(e.size) : m.error);
-    Addr owner = e.owner;
+    std::vector<Addr> owners = e.owners;
     DropEntry(it, cx);
-    if (!OwnerDead(owner)) cx.Send(owner, RemoveObjectLocation{m.id, cfg_.node});
+    for (const Addr& owner : owners)
+      if (!OwnerDead(owner)) cx.Send(owner, RemoveObjectLocation{m.id, cfg_.node});
     PullFailed(m.id, why, cx);
     return;
   }
