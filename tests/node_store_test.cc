@@ -306,5 +306,61 @@ TEST_F(NodeStoreTest, ANodeDeclaredDeadDeletesItsSpillFiles) {
   EXPECT_EQ(nm.comp.store_objects(), 0u);
 }
 
+// A retried task's process puts objects with the ids its dead attempt used
+// (ids are derived from the task). Recovery seed 655: the retry's put found
+// the dead attempt's copy here and was kept under the old owner only; when
+// that death was published the copy was freed under the live owner, whose
+// tasks were then sent here for it forever. Now each owner holds the entry.
+TEST_F(NodeStoreTest, AnObjectPutAgainByAnotherAttemptsProcessOutlivesTheFirstOwner) {
+  const Addr first{0, 80};
+  const Addr retry{0, 81};
+  const ObjectId put = ObjectId::Put(TaskId{77}, 1);
+  nm.Deliver(first, PutObject{StoredObject{put, first, Bytes(300, 'p')}});
+  nm.Deliver(retry, PutObject{StoredObject{put, retry, Bytes(300, 'p')}});
+  // A stale free from another process than an owner frees nothing.
+  nm.Deliver(kReader, FreeObjects{{put}});
+  EXPECT_TRUE(nm.comp.HasObject(put));
+  // The first attempt's death is published: the retry still holds it.
+  nm.Deliver(kGcs, Deaths{{first}, {}, "worker crashed"});
+  ASSERT_TRUE(nm.comp.HasObject(put));
+  auto served = Sent<ObjectReady>(nm.Deliver(kReader, FetchObject{put, retry, {0}, 5}));
+  ASSERT_EQ(served.size(), 1u);
+  EXPECT_TRUE(served[0].second.ok);
+  // Its last owner frees it: gone.
+  nm.Deliver(retry, FreeObjects{{put}});
+  EXPECT_FALSE(nm.comp.HasObject(put));
+  EXPECT_EQ(nm.comp.store_used_bytes(), 0u);
+}
+
+TEST_F(NodeStoreTest, TwoLiveOwnersOfOneObjectFreeItWhenBothHaveFreedIt) {
+  const Addr a{0, 80};
+  const Addr b{0, 81};
+  const ObjectId put = ObjectId::Put(TaskId{78}, 1);
+  nm.Deliver(a, PutObject{StoredObject{put, a, Bytes(300, 'p')}});
+  nm.Deliver(b, PutObject{StoredObject{put, b, Bytes(300, 'p')}});
+  nm.Deliver(a, FreeObjects{{put}});
+  EXPECT_TRUE(nm.comp.HasObject(put));
+  nm.Deliver(b, FreeObjects{{put}});
+  EXPECT_FALSE(nm.comp.HasObject(put));
+}
+
+// A task sent here for an argument whose only location the owner knows is
+// this node, which no longer has it: the owner hears that the location is
+// gone, so it rebuilds the object (or fails a put) instead of sending every
+// retry here again.
+TEST_F(NodeStoreTest, AnArgumentWhoseOnlyLocationIsAGoneCopyHereTellsItsOwner) {
+  nm.Deliver(kWorker, RegisterWorker{kWorker});
+  auto fx = nm.Deliver(kDriver, SubmitTask{TaskWithArg(52, Obj(9))});
+  EXPECT_TRUE(Sent<ExecuteTask>(fx).empty());
+  auto failed = Sent<TaskFailed>(fx);
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].second.kind, "ObjectLostError");
+  auto gone = Sent<RemoveObjectLocation>(fx);
+  ASSERT_EQ(gone.size(), 1u);
+  EXPECT_EQ(gone[0].first, kDriver);
+  EXPECT_EQ(gone[0].second.id, Obj(9));
+  EXPECT_EQ(gone[0].second.node, 0u);
+}
+
 }  // namespace
 }  // namespace dray
