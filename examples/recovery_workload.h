@@ -1,7 +1,8 @@
 // A workload whose right answers include the documented errors: tasks with
 // limited retries, objects put and returned by workers (borrowed by the
-// driver), actors owned by tasks, killed actors, actors created from pending
-// arguments. `dray-sim --workload recovery` runs it, so that a swarm reaches
+// driver), a worker's put that only its own six tasks use (fan-out; the
+// worker drops its ref at once), actors owned by tasks, killed actors, actors
+// created from pending arguments. `dray-sim --workload recovery` runs it, so that a swarm reaches
 // the recovery paths that end in an error (docs/fault-tolerance.md, coverage).
 //
 // The oracle stays strict: every value is a pure function of its unit, and an

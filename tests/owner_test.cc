@@ -629,6 +629,30 @@ TEST_F(DriverTest, ALostArgumentCostsNoRetry) {
   EXPECT_EQ(o.comp.pending_tasks(), 0u);
 }
 
+// A node that was sent a task for a put whose only location it named itself,
+// and which no longer has the copy, tells the owner so (recovery seed 655):
+// the retry does not go there again but runs with ObjectLostError for the
+// put, however many retries the task has.
+TEST_F(DriverTest, APutWhoseOnlyLocationIsGoneFailsItsTaskInsteadOfRetryingForever) {
+  auto px = o.Command(CmdPut{Value(std::string(200'000, 'p'))});
+  RefInfo put{Effects<EfCommandResult>(px).at(0).ids.at(0), kDriver};
+  TaskSpec s = Call("f", {RefArg(put)});
+  s.max_retries = -1;
+  RefInfo r = Submit(s);
+  TaskId t = r.id.Task();
+  o.Deliver(kNode, RemoveObjectLocation{put.id, 0});
+  auto fx = o.Deliver(kNode, TaskFailed{t, 0, "ObjectLostError", "its only known copy, on node 0, was evicted"});
+  auto sub = Sent<SubmitTask>(fx);
+  ASSERT_EQ(sub.size(), 1u);
+  EXPECT_EQ(sub[0].second.spec.attempt, 1u);
+  const TaskArg& a = sub[0].second.spec.args.at(0);
+  EXPECT_FALSE(a.in_store);
+  ASSERT_TRUE(a.value.is_error);
+  ErrorRecord rec = ErrorOf(a.value);
+  EXPECT_EQ(rec.kind, "ObjectLostError");
+  EXPECT_NE(rec.message.find("was put"), std::string::npos) << rec.message;
+}
+
 // A result from a worker on a node declared dead (cut off, then healed) is
 // ignored: the task was retried elsewhere, and the owner takes one result.
 TEST_F(DriverTest, AResultFromADeadNodeIsIgnored) {
