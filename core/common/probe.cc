@@ -20,6 +20,7 @@ const char* const kAllProbes[] = {
     "node.pull.failover",           // a pull moved to another copy after a death
     "node.pull.failed",             // a pull gave up
     "node.store.dead_owner_freed",  // a dead owner's stored objects were freed
+    "node.waiting_task_of_another_owner",  // a task id came from two processes (its parent ran twice)
     "node.store.owner_added",       // a retried task's process stored again an object its dead attempt made
     "gcs.node_declared_dead",       // health checks declared a node dead
     "gcs.fenced_message",           // a dead node's message was ignored (and it was told)

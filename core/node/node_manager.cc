@@ -306,9 +306,26 @@ void NodeManager::Forward(TaskSpec spec, NodeId target, Context& cx) {
   cx.Send(NodeAddr(target), SubmitTask{std::move(spec)});
 }
 
-bool NodeManager::SupersedeWaiting(const TaskSpec& spec) {
+bool NodeManager::SupersedeWaiting(const TaskSpec& spec, Context& cx) {
   auto it = waiting_args_.find(spec.task);
   if (it == waiting_args_.end()) return true;
+  if (const Addr old = it->second.spec.owner; old != spec.owner) {
+    // The same task id from another process: two attempts of its parent ran
+    // in two processes (ids derive from the parent), and the parent was
+    // retried because the older one's process died, whether this node heard
+    // of it yet or not (recovery seed 843). Attempt numbers of two owners do
+    // not compare: the newer submission stays, and a live older owner hears
+    // that its task is gone, so nothing waits for it in silence.
+    DRAY_PROBE("node.waiting_task_of_another_owner");
+    TaskSpec dropped = it->second.spec;
+    DropWaiting(spec.task);
+    if (!OwnerDead(old))
+      cx.Send(old, TaskFailed{dropped.task, dropped.attempt, "WorkerCrashedError",
+                              "task '" + dropped.name + "' (attempt " + std::to_string(dropped.attempt + 1) +
+                                  ") was dropped on node " + std::to_string(cfg_.node) +
+                                  ": the same task came from another process " + spec.owner.Str()});
+    return true;
+  }
   if (it->second.spec.attempt > spec.attempt) {
     DRAY_PROBE("node.stale_attempt_dropped");  // held by a partition, say, while a retry came
     return false;
@@ -338,7 +355,7 @@ bool NodeManager::DropWaiting(const TaskId& id) {
 
 void NodeManager::Enqueue(TaskSpec spec, Context& cx) {
   // Of two attempts waiting here for their arguments, the newer stays.
-  if (!SupersedeWaiting(spec)) return;
+  if (!SupersedeWaiting(spec, cx)) return;
   Queued q;
   std::vector<std::pair<ObjectId, std::pair<Addr, std::vector<NodeId>>>> pulls;
   for (const auto& a : spec.args) {
@@ -448,7 +465,7 @@ bool NodeManager::Dispatch(TaskSpec spec, Addr worker, Context& cx) {
     // or a secondary copy evicted): the task waits (still queued) for its
     // restore or a new pull, then comes back to the ready queue.
     DRAY_PROBE("node.store.arg_restore_before_dispatch");
-    if (!SupersedeWaiting(spec)) {
+    if (!SupersedeWaiting(spec, cx)) {
       queued_demand_.Subtract(spec.resources);
       DRAY_ASSERT(queued_count_ > 0);
       --queued_count_;

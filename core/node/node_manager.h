@@ -208,7 +208,7 @@ class NodeManager final : public Component {
   bool DropWaiting(const TaskId& id);
   // Another attempt of `spec` waits here for its arguments: the newer one
   // stays. False if `spec` is the older (then it is dropped).
-  bool SupersedeWaiting(const TaskSpec& spec);
+  bool SupersedeWaiting(const TaskSpec& spec, Context& cx);
   void Forward(TaskSpec spec, NodeId target, Context& cx);
   void OnPullRequest(const Addr& from, const PullObject& m, Context& cx);
   void ObjectArrived(const ObjectId& id, Context& cx);

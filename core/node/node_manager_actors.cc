@@ -42,7 +42,7 @@ void NodeManager::RouteActorCall(TaskSpec spec, Context& cx) {
   }
   // Counted as queued (no resources) until its arguments are here. An older
   // attempt of it still waiting here is superseded.
-  if (!SupersedeWaiting(spec)) return;
+  if (!SupersedeWaiting(spec, cx)) return;
   ++queued_count_;
   WantArgs(spec);
   TaskId id = spec.task;
