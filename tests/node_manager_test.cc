@@ -498,6 +498,49 @@ TEST(NodeManagerFailures, OfTwoAttemptsWaitingForArgumentsTheNewerStays) {
   EXPECT_EQ(nm.comp.queued_tasks(), 0u);
 }
 
+// Recovery seed 843: a worker that submitted tasks died, its task was retried
+// in another process, and the retry submitted the same task ids (derived from
+// the parent) with attempt 0, while the dead process's attempt 2 of one still
+// waited here for its arguments. The newcomer was dropped as stale and its
+// owner waited forever. Attempts of two owners do not compare: the newer
+// submission stays, and the older owner, if alive, is told.
+TEST(NodeManagerFailures, TheSameTaskFromAnotherProcessReplacesTheWaitingOne) {
+  uint64_t other0 = ProbeCounter("node.waiting_task_of_another_owner");
+  Stepper<NodeManager> nm{Config(0, 8)};
+  nm.Deliver(kGcs, ClusterView{1, {View(0, 8, 8), View(1, 2, 2)}});
+  const Addr first{0, 71};
+  const Addr retry{0, 72};
+  TaskSpec s = Spec(7, 1);
+  s.owner = first;
+  s.attempt = 2;
+  TaskArg a;
+  a.kind = TaskArg::kRef;
+  a.ref = RefInfo{ObjectId{3, 1}, kDriver};
+  a.resolved = true;
+  a.in_store = true;
+  a.locations = {1};
+  s.args.push_back(a);
+  ASSERT_EQ(Sent<PullObject>(nm.Deliver(first, SubmitTask{s})).size(), 1u);
+  TaskSpec again = s;
+  again.owner = retry;
+  again.attempt = 0;
+  auto fx = nm.Deliver(retry, SubmitTask{again});
+  EXPECT_EQ(ProbeCounter("node.waiting_task_of_another_owner"), other0 + 1);
+  EXPECT_EQ(nm.comp.queued_tasks(), 1u);
+  auto told = Sent<TaskFailed>(fx);
+  ASSERT_EQ(told.size(), 1u);
+  EXPECT_EQ(told[0].first, first);
+  EXPECT_EQ(told[0].second.attempt, 2u);
+  // The argument arrives: the retry's task runs.
+  fx = nm.Deliver(NodeAddr(1), ObjectChunk{ObjectId{3, 1}, true, 0, 1, 3, false, {}, kDriver, Buf(std::string("abc"))});
+  ASSERT_EQ(Effects<EfStartWorker>(fx).size(), 1u);
+  Addr w{0, Effects<EfStartWorker>(fx)[0].worker.proc};
+  auto run = Sent<ExecuteTask>(nm.Deliver(w, dray::RegisterWorker{w}));
+  ASSERT_EQ(run.size(), 1u);
+  EXPECT_EQ(run[0].second.spec.owner, retry);
+  EXPECT_EQ(run[0].second.spec.attempt, 0u);
+}
+
 TEST(NodeManagerFailures, DeathsFreeWhatTheDeadOwnedAndFailPullsFromDeadNodes) {
   Stepper<NodeManager> nm{Config(0, 2)};
   Addr dead_owner{0, 71};
