@@ -90,6 +90,13 @@ if(TARGET dray-sim)
                    --spec faults=swarm,faults_until_ms=500,task_retries=-1,head_cpus=0)
   set_tests_properties(dray_sim.recovery_seed655_put_of_a_retried_task PROPERTIES
                        PASS_REGULAR_EXPRESSION "seed=655 workload=recovery ok")
+  # The retried fan-out's use tasks have the ids its dead attempt's had: one
+  # was dropped as an older attempt behind the dead process's waiting one.
+  add_test(NAME dray_sim.recovery_seed843_task_of_a_retried_task
+           COMMAND dray-sim --seed 843 --nodes 4 --cpus 2 --workload recovery
+                   --spec faults=swarm,faults_until_ms=500,task_retries=-1,head_cpus=0)
+  set_tests_properties(dray_sim.recovery_seed843_task_of_a_retried_task PROPERTIES
+                       PASS_REGULAR_EXPRESSION "seed=843 workload=recovery ok")
   add_test(NAME dray_sim.recovery_without_faults
            COMMAND dray-sim --workload recovery --seeds 1-30 --nodes 4 --cpus 2 --quiet)
   set_tests_properties(dray_sim.recovery_without_faults PROPERTIES PASS_REGULAR_EXPRESSION "30 of 30 runs passed")
