@@ -953,6 +953,7 @@ void NodeManager::OnPullRequest(const Addr& from, const PullObject& m, Context& 
   c.chunk = m.chunk;
   c.is_error = it->second.value.is_error;
   c.contained = it->second.value.contained;
+  DRAY_ASSERT(!it->second.owners.empty(), "a stored object without an owner");
   c.owner = it->second.owners.back();
   if (m.chunk < c.num_chunks) {
     uint64_t off = uint64_t{m.chunk} * chunk;
