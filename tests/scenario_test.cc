@@ -330,13 +330,18 @@ TEST(Scenario, AFailingScheduleShrinksToAMinimalScenarioThatReplays) {
   };
   rc::detail::TestParams params = rc::detail::configuration().testParams;
   params.maxSuccess = 200;
+  // A fixed seed: the same cases every run (RapidCheck draws a new one per
+  // process otherwise, and about 1 run in 25 shrank to a pair of faults).
+  params.seed = 20261122;
   rc::detail::TestMetadata meta;
   meta.id = "Scenario/Shrink";
   auto result = rc::detail::checkTestable(property, meta, params);
   ASSERT_TRUE(result.is<rc::detail::FailureResult>()) << "no schedule broke a DAG without retries";
   ASSERT_TRUE(failed_once);
-  // The last failing case RapidCheck ran is the one it shrank to.
-  EXPECT_EQ(last_failing.faults.size(), 1u) << dray::sim::FormatScenario(Scenario{SpecOf(last_failing), "random_dag",
+  // The last failing case RapidCheck ran is the one it shrank to: one
+  // fault, or two where neither breaks the DAG alone (shrinking removes one
+  // at a time, so such a pair is as small as it gets).
+  EXPECT_LE(last_failing.faults.size(), 2u) << dray::sim::FormatScenario(Scenario{SpecOf(last_failing), "random_dag",
                                                                                    last_failing.tasks, last_failing.faults});
   EXPECT_LE(last_failing.tasks, 10);
   uint64_t h1 = 0, h2 = 0;
