@@ -235,7 +235,8 @@ World::World(SimSpec spec)
       fault_rng_(root_.Fork("faults")),
       net_fault_rng_(root_.Fork("faults.net")),
       frame_rng_(root_.Fork("network.frames")),
-      disk_rng_(root_.Fork("faults.disk.reads")) {
+      disk_rng_(root_.Fork("faults.disk.reads")),
+      os_rng_(root_.Fork("os.worker_deaths")) {
   kinds_ = spec_.fault_kinds;
   net_fault_every_ns_ = spec_.net_fault_every_us * 1000;
   loss_pm_ = kinds_ & kFaultLoss ? spec_.loss_permille : 0;
@@ -930,8 +931,11 @@ void World::CreateWorker(const Addr& addr) {
 }
 
 // A worker process dies: its user code unwinds, its state is gone, and its
-// node manager hears of it as the operating system would tell it (the
-// worker's connection closes): a WorkerDied from the worker's address.
+// node manager hears of it as the operating system tells it (the child's
+// exit, reaped by waitpid): a WorkerDied on a channel of its own, apart from
+// the worker's connection, after a delay drawn from the seed (up to twice a
+// local hop). So it may overtake what the worker sent before it died (its
+// registration, a result), as on a real node.
 void World::CrashWorker(Proc& p, const std::string& cause) {
   if (!p.alive || !p.user || !p.user->fiber) return;
   p.alive = false;
@@ -939,7 +943,10 @@ void World::CrashWorker(Proc& p, const std::string& cause) {
   ++stats_.crashes;
   Frame f = EncodeFrame(Message{WorkerDied{p.addr, cause}});
   uint64_t h = HashFrame(f);
-  Send(p.addr, Addr{p.addr.node, kNodeManagerProc}, std::move(f), h);
+  const uint64_t local_ns = static_cast<uint64_t>(spec_.latency_us) * 1000 / 10;
+  TimeNs at = now_ + static_cast<TimeNs>(os_rng_.Below(2 * local_ns + 1));
+  Push(Event{at, 0, Ev::kDeliver, Addr{p.addr.node, kNodeManagerProc}.Key(), p.addr.Key(), h, false,
+             std::move(f.header), std::move(f.attachments)});
   Push(Event{now_, 0, Ev::kReap, p.addr.Key()});
 }
 

@@ -218,6 +218,7 @@ class World {
   Prng net_fault_rng_;                // one-way cuts, spikes, slow nodes, clogs
   Prng frame_rng_;                    // frame loss, duplication, reordering
   Prng disk_rng_;                     // disk errors: which restores fail
+  Prng os_rng_;                       // when the operating system reports a worker's death
   uint32_t disk_error_pm_ = 0;        // the chance that a restore fails while faults last
   uint32_t disk_window_pm_ = 0;       // a scenario's disk_error window: its chance ...
   TimeNs disk_window_until_ = 0;      // ... until then
