@@ -282,5 +282,39 @@ TEST(OwnerActorHost, CallsRunInEachCallersOrder) {
   EXPECT_EQ(last[0].spec.actor_seq, 5u);
 }
 
+// A caller task retried after its worker died calls again from a new worker.
+// Its first attempt's calls may arrive late (a retransmitted frame), before
+// this node hears of that worker's death: once the retry has called here,
+// they never run (the actor swarm, seed 467).
+TEST(OwnerActorHost, CallsOfASupersededCallerAttemptAreDropped) {
+  OwnerConfig cfg{Addr{1, 66}, NodeAddr(1), kGcs, /*is_worker=*/true, 3};
+  Stepper<Owner> w{cfg};
+  const TaskId caller_task{9};
+  auto call = [&](Addr caller, uint32_t caller_attempt, uint64_t seq) {
+    TaskSpec s;
+    s.task = TaskId{caller.proc * 1000 + seq};
+    s.parent = caller_task;
+    s.caller_attempt = caller_attempt;
+    s.owner = caller;
+    s.actor_kind = kActorCall;
+    s.actor = 50;
+    s.actor_seq = seq;
+    return s;
+  };
+  Addr dead{3, 66}, retry{1, 69};
+  auto first = Effects<EfRunTask>(w.Deliver(NodeAddr(1), ExecuteTask{call(dead, 0, 0)}));
+  ASSERT_EQ(first.size(), 1u);
+  w.Command(CmdTaskReturned{first[0].spec.task, {ObjectValue{}}});
+  // The retry (attempt 1) calls from another worker: it runs.
+  auto again = Effects<EfRunTask>(w.Deliver(NodeAddr(1), ExecuteTask{call(retry, 1, 4)}));
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].spec.owner, retry);
+  w.Command(CmdTaskReturned{again[0].spec.task, {ObjectValue{}}});
+  // The first attempt's next call, held back until now: dropped.
+  EXPECT_TRUE(Effects<EfRunTask>(w.Deliver(NodeAddr(1), ExecuteTask{call(dead, 0, 1)})).empty());
+  // The retry's calls still run, and so do other callers' (attempt 0 of another task).
+  EXPECT_EQ(Effects<EfRunTask>(w.Deliver(NodeAddr(1), ExecuteTask{call(retry, 1, 5)})).size(), 1u);
+}
+
 }  // namespace
 }  // namespace dray

@@ -130,6 +130,16 @@ if(TARGET dray-sim)
                    --spec faults=swarm,faults_until_ms=500,task_retries=-1,head_cpus=0)
   set_tests_properties(dray_sim.actors_seed767_control_service_restart PROPERTIES
                        PASS_REGULAR_EXPRESSION "seed=767 workload=actors ok")
+  # A retried caller task's first attempt (its worker dead) had calls to an
+  # actor held in lost frames; they arrived after the retry's first calls
+  # and before the node heard of the death, and ran between them. The actor
+  # now drops calls from an older attempt of a caller task that has called
+  # it from a newer one (actor.call.from_superseded_caller).
+  add_test(NAME dray_sim.actors_seed467_superseded_caller
+           COMMAND dray-sim --seed 467 --nodes 4 --cpus 2 --workload actors
+                   --spec faults=swarm,faults_until_ms=500,task_retries=-1,head_cpus=0)
+  set_tests_properties(dray_sim.actors_seed467_superseded_caller PROPERTIES
+                       PASS_REGULAR_EXPRESSION "seed=467 workload=actors ok")
   # A failing swarm seed writes its drawn faults as a scenario file, which
   # replays it with the same trace hash (the failure is forced by a 1 ms
   # liveness bound).

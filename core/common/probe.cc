@@ -37,6 +37,7 @@ const char* const kAllProbes[] = {
     "actor.dropped_before_registration",     // every handle went before the constructor's args were ready
     "actor.call.retried",           // a call lost with an incarnation was sent to the next one
     "actor.call.failed",            // a call lost with an incarnation failed (no retries left)
+    "actor.call.from_superseded_caller",  // a call from a retried caller task's older attempt was dropped
     "node.actor_worker_died",       // an actor's worker process died
     "node.actor_stopped",           // a node stopped an actor's worker (kill, death, lease)
     "node.actor_call_unavailable",  // a call reached a node without its incarnation

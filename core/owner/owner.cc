@@ -344,6 +344,7 @@ void Owner::Submit(TaskSpec spec, Context& cx, Addr actor_owner) {
   }
   spec.job = job_;
   spec.owner = cfg_.addr;
+  spec.caller_attempt = executing_ ? executing_->attempt : 0;
   if (spec.name.empty()) spec.name = spec.function;
   if (spec.num_returns == 0) spec.num_returns = 1;
   EfCommandResult result{spec.task, {}};

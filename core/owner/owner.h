@@ -263,6 +263,9 @@ class Owner final : public Component {
     std::map<uint64_t, TaskSpec> waiting;
   };
   std::map<Addr, CallerQueue> callers_;
+  // The newest attempt (above 0) of each retried caller task that called
+  // here: calls from its older attempts are dropped (QueueActorCall).
+  std::map<TaskId, uint32_t> caller_attempts_;
   std::deque<TaskSpec> runnable_calls_;
 };
 

@@ -260,6 +260,21 @@ void Owner::AnchorFreed(const ObjectId& id, Context& cx) {
 // ---- worker side ----
 
 void Owner::QueueActorCall(const TaskSpec& spec, Context& cx) {
+  // A retried caller task starts its calls over, from a new worker (a new
+  // caller here). Its dead attempt's calls may still be on their way (a
+  // retransmitted frame, a healed cut), and its death may reach this node
+  // after the retry's calls do (the node's check for dead callers,
+  // node.actor_call_from_dead_caller, then misses them): once the newer
+  // attempt has called, they must not run (the actor swarm, seed 467: the
+  // dead attempt's calls 5-8 ran between the retry's calls 3 and 4).
+  if (auto c = caller_attempts_.find(spec.parent); c != caller_attempts_.end() && spec.caller_attempt < c->second) {
+    DRAY_PROBE("actor.call.from_superseded_caller");
+    return;
+  }
+  if (spec.caller_attempt > 0) {
+    uint32_t& newest = caller_attempts_[spec.parent];
+    newest = std::max(newest, spec.caller_attempt);
+  }
   CallerQueue& q = callers_[spec.owner];
   // Every call below done_below is finished at the caller: never wait for it
   // (it ran on an older incarnation, or failed there).

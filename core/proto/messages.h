@@ -86,9 +86,14 @@ struct TaskSpec {
   uint64_t actor_seq = 0;
   uint64_t actor_done_below = 0;
   bool actor_holds_resources = false;  // creation: keep `resources` while alive (else none)
+  // The attempt of `parent` that submitted this task (0 from a driver). An
+  // actor drops a call from an older attempt of a caller task once a newer
+  // attempt of it has called: the older attempt's worker died (or its node
+  // was declared dead) and the task was retried, which starts its calls over.
+  uint32_t caller_attempt = 0;
   MSGPACK_DEFINE(task, parent, job, function, name, args, num_returns, resources, owner,
                  max_retries, retry_exceptions, attempt, spill_count, actor_kind, actor, incarnation, actor_seq,
-                 actor_done_below, actor_holds_resources);
+                 actor_done_below, actor_holds_resources, caller_attempt);
 };
 inline constexpr uint8_t kNotActor = 0;
 inline constexpr uint8_t kActorCreation = 1;
