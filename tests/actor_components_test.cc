@@ -290,6 +290,9 @@ TEST(OwnerActorHost, CallsOfASupersededCallerAttemptAreDropped) {
   OwnerConfig cfg{Addr{1, 66}, NodeAddr(1), kGcs, /*is_worker=*/true, 3};
   Stepper<Owner> w{cfg};
   const TaskId caller_task{9};
+  // The retry's worker had called this actor before, for another task: its
+  // sequence numbers go on from there (everything below `seq` finished).
+  Addr dead{3, 66}, retry{1, 69};
   auto call = [&](Addr caller, uint32_t caller_attempt, uint64_t seq) {
     TaskSpec s;
     s.task = TaskId{caller.proc * 1000 + seq};
@@ -299,9 +302,9 @@ TEST(OwnerActorHost, CallsOfASupersededCallerAttemptAreDropped) {
     s.actor_kind = kActorCall;
     s.actor = 50;
     s.actor_seq = seq;
+    s.actor_done_below = caller == retry ? seq : 0;
     return s;
   };
-  Addr dead{3, 66}, retry{1, 69};
   auto first = Effects<EfRunTask>(w.Deliver(NodeAddr(1), ExecuteTask{call(dead, 0, 0)}));
   ASSERT_EQ(first.size(), 1u);
   w.Command(CmdTaskReturned{first[0].spec.task, {ObjectValue{}}});
