@@ -162,6 +162,7 @@ class NodeManager final : public Component {
   void OnWorkerDied(const WorkerDied& m, Context& cx);
   void OnDeaths(const Addr& from, const Deaths& m, Context& cx);
   bool OwnerDead(const Addr& owner) const;
+  void TellOwnersCopyGone(const std::vector<Addr>& owners, const ObjectId& id, Context& cx);
   void FenceSelf(const std::string& cause, Context& cx);
   void StoreObject(const ObjectId& id, ObjectValue value, Addr owner, bool primary, Context& cx);
   // The store under pressure (node_manager_store.cc). MakeRoom frees memory

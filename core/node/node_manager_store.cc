@@ -109,6 +109,11 @@ void NodeManager::Evict(const ObjectId& id, Context& cx) {
   ++store_evictions_;
   std::vector<Addr> owners = it->second.owners;
   DropEntry(it, cx);
+  TellOwnersCopyGone(owners, id, cx);
+}
+
+// Every live owner of an object forgets this node as one of its locations.
+void NodeManager::TellOwnersCopyGone(const std::vector<Addr>& owners, const ObjectId& id, Context& cx) {
   for (const Addr& owner : owners)
     if (!OwnerDead(owner)) cx.Send(owner, RemoveObjectLocation{id, cfg_.node});
 }
@@ -159,8 +164,7 @@ void NodeManager::OnRestored(const ObjectRestored& m, Context& cx) {
                       (m.ok ? std::to_string(m.data.size()) + " bytes, not " + std::to_string(e.size) : m.error);
     std::vector<Addr> owners = e.owners;
     DropEntry(it, cx);
-    for (const Addr& owner : owners)
-      if (!OwnerDead(owner)) cx.Send(owner, RemoveObjectLocation{m.id, cfg_.node});
+    TellOwnersCopyGone(owners, m.id, cx);
     PullFailed(m.id, why, cx);
     return;
   }
